@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "SealKV",
+    products: [
+        .library(name: "SealKV", targets: ["SealKV"]),
+        .executable(name: "sealkv", targets: ["sealkv"]),
+        .executable(name: "sealkv-demo", targets: ["sealkv-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libsodium through pkg-config: XChaCha20-Poly1305, Argon2id, BLAKE2b, secure memory.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // liburing behind a header of our own: liburing.h must not meet Glibc in a Clang module.
+        .target(
+            name: "CSealURing",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
+        .target(
+            name: "SealKV",
+            dependencies: ["CSodium", "CSealURing"]
+        ),
+        .executableTarget(
+            name: "sealkv",
+            dependencies: [
+                "SealKV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/sealkv"
+        ),
+        .executableTarget(
+            name: "sealkv-demo",
+            dependencies: ["SealKV"],
+            path: "Tools/demo"
+        ),
+        .testTarget(
+            name: "SealKVTests",
+            dependencies: ["SealKV"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

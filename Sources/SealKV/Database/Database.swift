@@ -1,0 +1,277 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// An open SealKV store: an ordered, transactional key-value store in which every page on disk is
+/// encrypted and authenticated.
+///
+/// `Database` is `Sendable`: any number of threads may run read transactions at once, each on its
+/// own snapshot; write transactions run one at a time and never wait for readers.
+///
+/// ```swift
+/// let db = try Database.open(at: "store.sealkv", credential: .password("p@ssw0rd"))
+/// try db.write { tx in try tx.put("user:1", "alice") }
+/// let name = try db.read { tx in try tx.getString("user:1") }
+/// ```
+public final class Database: Sendable {
+    /// The file's path, or nil for an in-memory store.
+    public let path: String?
+    /// The options the store was opened with.
+    public let options: Options
+    /// What opening found in the meta slots.
+    public let recovery: RecoveryReport
+
+    let pager: Pager
+    var storage: any PageStorage { pager.storage }
+
+    struct ReaderInfo: Sendable {
+        var txnID: UInt64
+        var started: ContinuousClock.Instant
+    }
+
+    struct SharedState: Sendable {
+        var current: CommitState
+        var readers: [Int: ReaderInfo] = [:]
+        var nextReaderID = 0
+        /// The newest commit known to be on stable storage.
+        var lastDurable: UInt64
+        /// Set by a failed write or sync; no commit is acknowledged after it.
+        var poisoned: SealKVError?
+        var closed = false
+    }
+
+    struct WriterState {
+        var header: StoreHeader
+        var freeList: FreeList?
+    }
+
+    let shared: Locked<SharedState>
+    let writer: Locked<WriterState>
+    private let writerThread = Atomic<UInt>(0)
+
+    init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore) {
+        self.path = path
+        self.options = options
+        recovery = opened.recovery
+        pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
+        shared = Locked(SharedState(current: opened.state, lastDurable: opened.state.txnID))
+        writer = Locked(WriterState(header: opened.header, freeList: nil))
+    }
+
+    deinit {
+        close()
+    }
+
+    // MARK: Opening
+
+    /// Opens (by default creating) the store at `path`.
+    ///
+    /// - Throws: ``SealKVError`` with code `wrongCredential`, `notASealKVFile`, `unsupportedFormat`,
+    ///   `truncated`, `corrupted`, `fileNotFound`, `fileExists`, `permissionDenied` or `locked`. A
+    ///   failed open never writes to an existing file.
+    public static func open(at path: String, credential: Credential, options: Options = Options()) throws(SealKVError) -> Database {
+        var exists = access(path, F_OK) == 0
+        switch options.mode {
+        case .createNew:
+            if exists { throw SealKVError(.fileExists, "'\(path)' already exists; choose another path or open it with .openExisting.") }
+            try createFile(at: path, credential: credential, options: options)
+            exists = true
+        case .createIfMissing:
+            if !exists {
+                do throws(SealKVError) {
+                    try createFile(at: path, credential: credential, options: options)
+                } catch where error.code == .fileExists {
+                    // Another process created it first: open theirs.
+                }
+            }
+        case .openExisting, .readOnly:
+            if !exists { throw SealKVError(.fileNotFound, "there is no store at '\(path)'; check the path, or create one with .createIfMissing.") }
+        }
+        let readOnly = options.mode == .readOnly
+        let storage = try FileStorage(path: path, readOnly: readOnly, engine: options.ioEngine)
+        do throws(SealKVError) {
+            try storage.lock()
+            let opened = try StoreOpener.open(storage: storage, credential: credential)
+            return Database(path: path, options: options, storage: storage, opened: opened)
+        } catch {
+            storage.close()
+            throw error
+        }
+    }
+
+    private static func createFile(at path: String, credential: Credential, options: Options) throws(SealKVError) {
+        let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
+        try StoreOpener.createFile(at: path, contents: bytes)
+    }
+
+    /// A store that lives in memory only and never touches the disk; its pages are sealed like a
+    /// file's under a random key that dies with the handle.
+    public static func inMemory(options: Options = Options()) throws(SealKVError) -> Database {
+        let key = SecureBytes.random(count: FileFormat.keySize)
+        let credential = try key.withUnsafeBytes { (k) throws(SealKVError) in try Credential.key(k) }
+        return try open(storage: MemoryStorage(), credential: credential, options: options, create: true)
+    }
+
+    /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
+    /// empty backend is initialised first.
+    static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
+        if create && storage.pageCount == 0 {
+            let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
+            try bytes.withBytes { (b) throws(SealKVError) in
+                try storage.writePages([PageWrite(page: 0, bytes: b.baseAddress!),
+                                        PageWrite(page: 1, bytes: b.baseAddress! + FileFormat.pageSize)], sync: true)
+            }
+        }
+        let opened = try StoreOpener.open(storage: storage, credential: credential)
+        return Database(path: nil, options: options, storage: storage, opened: opened)
+    }
+
+    /// Closes the store. Transactions in progress on other threads finish first; later calls fail
+    /// with a `closed` error. The cache is wiped.
+    public func close() {
+        let wasOpen = writer.withLock { _ in
+            shared.withLock { s in
+                defer { s.closed = true }
+                return !s.closed
+            }
+        }
+        guard wasOpen else { return }
+        pager.cache.removeAll()
+        storage.close()
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read transaction on the newest committed snapshot and returns its result.
+    /// The transaction must not escape the closure.
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        let (state, id) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, Int) in
+            guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
+            let id = s.nextReaderID
+            s.nextReaderID += 1
+            s.readers[id] = ReaderInfo(txnID: s.current.txnID, started: .now)
+            return (s.current, id)
+        }
+        defer { shared.withLock { _ = $0.readers.removeValue(forKey: id) } }
+        let tx = ReadTransaction(database: self, base: state, writeTxnID: .max)
+        defer { tx.finish() }
+        let result = try body(tx)
+        if let deferred = tx.deferredError { throw deferred }
+        return result
+    }
+
+    /// Runs `body` in the write transaction and commits its changes when it returns. If `body` (or
+    /// the commit) throws, nothing is changed and the first error is rethrown. Write transactions
+    /// run one at a time; calling `write` inside a write closure on the same thread fails with a
+    /// `conflict` error instead of deadlocking.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        if writerThread.load(ordering: .relaxed) == me {
+            throw SealKVError(.conflict, "a write transaction is already running on this thread; do the work inside the outer transaction.")
+        }
+        if options.mode == .readOnly {
+            throw SealKVError(.readOnly, "the store was opened read-only; reopen it without .readOnly to write.")
+        }
+        return try writer.withLock { (ws) throws -> R in
+            writerThread.store(me, ordering: .relaxed)
+            defer { writerThread.store(0, ordering: .relaxed) }
+            let (base, bound) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, UInt64) in
+                guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
+                if let p = s.poisoned {
+                    throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); no further commit is accepted. Reopen the store: it recovers every acknowledged commit.")
+                }
+                var bound = s.current.txnID
+                for r in s.readers.values { bound = min(bound, r.txnID) }
+                let durable = options.durability == .noSync ? (s.lastDurable == 0 ? 0 : s.lastDurable - 1) : s.lastDurable
+                return (s.current, min(bound, durable))
+            }
+            if ws.freeList == nil {
+                let loader = ReadTransaction(database: self, base: base, writeTxnID: .max)
+                defer { loader.finish() }
+                ws.freeList = try FreeList.load(from: loader, tree: base.free, pageCount: base.pageCount)
+            }
+            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound))
+            defer { tx.finish() }
+            let result = try body(tx)
+            if let deferred = tx.deferredError { throw deferred }
+            try commit(tx, writerState: &ws)
+            return result
+        }
+    }
+
+    /// Makes every commit durable (for `Durability.noSync`; a no-op cost otherwise).
+    public func sync() throws(SealKVError) {
+        try writer.withLock { (_) throws(SealKVError) in
+            let current = try shared.withLock { (s) throws(SealKVError) -> UInt64 in
+                guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
+                if let p = s.poisoned { throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); reopen the store.") }
+                return s.current.txnID
+            }
+            do throws(SealKVError) {
+                try storage.sync()
+            } catch {
+                shared.withLock { $0.poisoned = error }
+                throw error
+            }
+            shared.withLock { $0.lastDurable = current }
+        }
+    }
+
+    // MARK: Commit
+
+    private func commit(_ tx: WriteTransaction, writerState ws: inout WriterState) throws(SealKVError) {
+        let isEmpty = tx.dirty.isEmpty && tx.freed.isEmpty && tx.reusable.isEmpty && tx.freeView.rewrittenChunks.isEmpty
+            && tx.changedNamespaces.isEmpty && tx.droppedNamespaces.isEmpty
+        if isEmpty { return }
+        let prepared = try tx.prepareCommit()
+        defer { for (_, b) in prepared.sealed { pager.buffers.give(b) } }
+        let state = prepared.state
+        let metaBuffer = pager.buffers.take()
+        defer { pager.buffers.give(metaBuffer) }
+        let slot = MetaSlot.slot(for: state.txnID)
+        MetaSlot.build(into: metaBuffer, header: ws.header, state: state, slot: slot, sealer: pager.sealer)
+
+        var writes = prepared.sealed.map { PageWrite(page: $0.page, bytes: UnsafeRawPointer($0.buffer)) }
+        let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
+        do throws(SealKVError) {
+            if state.pageCount > storage.pageCount {
+                try storage.resize(toPages: state.pageCount)
+            }
+            switch options.durability {
+            case .oneSync:
+                writes.append(meta)
+                try storage.writePages(writes, sync: true)
+            case .twoPhase:
+                try storage.writePages(writes, sync: true)
+                try storage.writePages([meta], sync: true)
+            case .noSync:
+                writes.append(meta)
+                try storage.writePages(writes, sync: false)
+            }
+        } catch {
+            shared.withLock { $0.poisoned = error }
+            ws.freeList = nil
+            throw error
+        }
+
+        // Durable (or, without sync, issued): publish.
+        ws.freeList?.apply(rewritten: prepared.freeListChanges.rewritten, added: prepared.freeListChanges.added)
+        let cacheBudget = pager.cache.capacity / 2
+        for entry in prepared.plaintext.suffix(cacheBudget) {
+            pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
+        }
+        shared.withLock { s in
+            s.current = state
+            if options.durability != .noSync { s.lastDurable = state.txnID }
+        }
+        if state.pageCount < storage.pageCount {
+            // Only pages no snapshot can reach lie past the new end: free pages that were reusable.
+            do throws(SealKVError) {
+                try storage.resize(toPages: state.pageCount)
+            } catch {
+                // The commit stands; the file is merely longer than needed until the next commit.
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// How to open a store.
+public enum OpenMode: Sendable, Equatable {
+    /// Open the store, creating it if the file does not exist (default).
+    case createIfMissing
+    /// Create a new store; fail if a file exists at the path.
+    case createNew
+    /// Open an existing store; fail if there is no file.
+    case openExisting
+    /// Open an existing store for reading only. Writes fail, the file's bytes never change, and
+    /// other read-only handles may share the file.
+    case readOnly
+}
+
+/// Options for opening a store.
+public struct Options: Sendable {
+    /// Create, open or open read-only.
+    public var mode: OpenMode = .createIfMissing
+    /// Argon2id cost for a new store made with a password (existing stores keep theirs).
+    public var kdf: KDFStrength = .interactive
+    /// How commits reach the disk.
+    public var durability: Durability = .oneSync
+    /// Size of the decrypted page cache in bytes (default 64 MiB).
+    public var cacheSize: Int = 64 << 20
+    /// io_uring, POSIX, or automatic choice.
+    public var ioEngine: IOEngine = .automatic
+
+    /// Default options.
+    public init() {}
+
+    /// Options with the given fields changed.
+    public init(mode: OpenMode = .createIfMissing, kdf: KDFStrength = .interactive, durability: Durability = .oneSync,
+                cacheSize: Int = 64 << 20, ioEngine: IOEngine = .automatic) {
+        self.mode = mode
+        self.kdf = kdf
+        self.durability = durability
+        self.cacheSize = cacheSize
+        self.ioEngine = ioEngine
+    }
+}

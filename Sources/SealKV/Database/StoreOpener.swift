@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything needed to run a store, as found by opening its file: the keys, the chosen commit,
+/// and which meta slot it came from.
+struct OpenedStore {
+    var header: StoreHeader
+    var keys: DataKeys
+    var sealer: PageSealer
+    var state: CommitState
+    var slot: UInt64
+    /// What recovery saw, for `stat` and `check`.
+    var recovery: RecoveryReport
+}
+
+/// What opening found in the two meta slots.
+public struct RecoveryReport: Sendable, Equatable {
+    /// Per slot: the txnid it holds, or nil if it failed to authenticate.
+    public var slotTxnIDs: [UInt64?]
+    /// The slot opened.
+    public var chosenSlot: Int
+    /// True if the newest valid meta's commit was torn and the older slot was used.
+    public var fellBack: Bool
+    /// Why the newer slot was refused, if it was.
+    public var refusedReason: String?
+}
+
+/// Reads both meta slots, derives keys, chooses the newest commit whose pages all authenticate.
+enum StoreOpener {
+    /// Creates the two meta slots of a new, empty store.
+    static func newStore(credential: Credential, strength: KDFStrength) throws(SealKVError) -> (bytes: [UInt8], header: StoreHeader) {
+        let fileID = randomBytes(count: FileFormat.fileIDSize)
+        let salt = randomBytes(count: FileFormat.saltSize)
+        let algorithm = credential.kind == .password ? KeyHierarchy.kdfArgon2id : KeyHierarchy.kdfRawKey
+        let stored = credential.kind == .password ? strength : KDFStrength(uncheckedOps: 0, mem: 0)
+        var header = StoreHeader(fileID: fileID, kdfAlgorithm: algorithm, keyEpoch: 1, strength: stored, salt: salt, wrappedKey: [])
+        let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: algorithm, strength: stored, salt: salt)
+        let dataKey = SecureBytes.random(count: FileFormat.keySize)
+        header.wrappedKey = wrap(dataKey: dataKey, kek: kek, header: header)
+        let keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
+        let sealer = PageSealer(keys: keys, fileID: fileID)
+        var bytes = [UInt8](repeating: 0, count: 2 * FileFormat.pageSize)
+        bytes.withUnsafeMutableBytes { b in
+            for slot in 0..<2 {
+                MetaSlot.build(into: b.baseAddress! + slot * FileFormat.pageSize, header: header,
+                               state: .initial(), slot: UInt64(slot), sealer: sealer)
+            }
+        }
+        return (bytes, header)
+    }
+
+    /// Wraps `dataKey` for `header` (whose cleartext fields form the associated data).
+    static func wrap(dataKey: SecureBytes, kek: SecureBytes, header: StoreHeader) -> [UInt8] {
+        var page = [UInt8](repeating: 0, count: FileFormat.metaCleartextSize)
+        return page.withUnsafeMutableBytes { p in
+            header.store(to: p.baseAddress!)
+            return KeyHierarchy.wrap(dataKey: dataKey, kek: kek, associatedData: StoreHeader.wrapAssociatedData(p.baseAddress!))
+        }
+    }
+
+    /// Opens the store held by `storage`.
+    static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true) throws(SealKVError) -> OpenedStore {
+        let pages = storage.pageCount
+        guard pages >= 1 else {
+            throw SealKVError(.notASealKVFile, "the file is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
+        }
+        var raw = [[UInt8]](repeating: [UInt8](repeating: 0, count: FileFormat.pageSize), count: 2)
+        for slot in 0..<Int(min(pages, 2)) {
+            try raw[slot].withMutableBytes { (b) throws(SealKVError) in try storage.readPage(UInt64(slot), into: b.baseAddress!) }
+        }
+        let headers: [Result<StoreHeader, StoreHeader.Problem>] = (0..<2).map { slot in
+            slot < Int(pages) ? raw[slot].withUnsafeBytes { StoreHeader.parse($0.baseAddress!) } : .failure(.notSealKV)
+        }
+        if pages < 2 {
+            if case .success = headers[0] {
+                throw SealKVError(.truncated, "the file is shorter than two meta pages: it was truncated. Restore it from a backup.")
+            }
+            throw SealKVError(.notASealKVFile, "the file is not a SealKV store (it is shorter than one store header). Check the path.")
+        }
+        var problems: [StoreHeader.Problem] = []
+        for case .failure(let p) in headers { problems.append(p) }
+        if problems.count == 2 {
+            for case .unsupported(let what) in problems {
+                throw SealKVError(.unsupportedFormat, "the store uses \(what), which this version of SealKV cannot read. Open it with a newer SealKV.")
+            }
+            for case .implausible(let what) in problems {
+                throw SealKVError(.corrupted, "both meta slots are damaged: \(what). Restore the file from a backup.")
+            }
+            throw SealKVError(.notASealKVFile, "the file is not a SealKV store (no SealKV header in either meta slot). Check the path.")
+        }
+
+        // Derive the KEK once per distinct set of KDF inputs (normally both slots share them).
+        var keksBySalt: [[UInt8]: SecureBytes] = [:]
+        var candidates: [(slot: UInt64, header: StoreHeader, keys: DataKeys, state: CommitState)] = []
+        var unwrapped = 0
+        for slot in 0..<2 {
+            guard case .success(let header) = headers[slot] else { continue }
+            let kdfKey = header.salt + withUnsafeBytes(of: header.strength.opsLimit) { Array($0) }
+                + withUnsafeBytes(of: header.strength.memLimit) { Array($0) } + [UInt8(header.kdfAlgorithm)]
+            let kek: SecureBytes
+            if let k = keksBySalt[kdfKey] {
+                kek = k
+            } else {
+                kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
+                keksBySalt[kdfKey] = kek
+            }
+            let dataKey: SecureBytes? = raw[slot].withUnsafeBytes { b in
+                KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: b.baseAddress! + FileFormat.metaWrapNonce, count: 72),
+                                    kek: kek, associatedData: StoreHeader.wrapAssociatedData(b.baseAddress!))
+            }
+            guard let dataKey else { continue }
+            unwrapped += 1
+            let keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
+            let sealer = PageSealer(keys: keys, fileID: header.fileID)
+            let opened = raw[slot].withUnsafeMutableBytes { sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }
+            guard opened else { continue }
+            let state = raw[slot].withUnsafeBytes { CommitState(from: $0.baseAddress!) }
+            candidates.append((UInt64(slot), header, keys, state))
+        }
+        guard unwrapped > 0 else {
+            throw SealKVError(.wrongCredential, "the password or key does not open this store. Check it and try again; nothing was changed.")
+        }
+        guard !candidates.isEmpty else {
+            throw SealKVError(.corrupted, "both meta slots fail authentication; the file was damaged or tampered with. Restore it from a backup.")
+        }
+        candidates.sort { $0.state.txnID > $1.state.txnID }
+        var slotTxnIDs: [UInt64?] = [nil, nil]
+        for c in candidates { slotTxnIDs[Int(c.slot)] = c.state.txnID }
+
+        var refused: String? = nil
+        for (i, c) in candidates.enumerated() {
+            let sealer = PageSealer(keys: c.keys, fileID: c.header.fileID)
+            do throws(SealKVError) {
+                try checkPlausible(c.state, storagePages: pages)
+                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer) }
+                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot,
+                                   recovery: RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), fellBack: i > 0, refusedReason: refused))
+            } catch {
+                if error.code == .truncated && i == candidates.count - 1 { throw error }
+                refused = "slot \(c.slot) (transaction \(c.state.txnID)): \(error.message)"
+            }
+        }
+        throw SealKVError(.corrupted, "no meta slot leads to an intact commit (\(refused ?? "unknown")). Restore the file from a backup.")
+    }
+
+    /// Cheap checks of a meta's numbers before any page is read.
+    static func checkPlausible(_ state: CommitState, storagePages: UInt64) throws(SealKVError) {
+        guard state.pageCount >= FileFormat.firstDataPage else {
+            throw SealKVError(.corrupted, "the meta records an impossible page count \(state.pageCount)")
+        }
+        for (name, t) in state.roots {
+            guard t.root.isNone == (t.depth == 0), t.depth <= 64, t.root.page < state.pageCount,
+                  t.root.isNone || t.root.page >= FileFormat.firstDataPage, t.root.txnID <= state.txnID else {
+                throw SealKVError(.corrupted, "the meta's \(name) tree root is impossible (page \(t.root.page), depth \(t.depth))")
+            }
+        }
+        guard state.pageCount <= storagePages else {
+            throw SealKVError(.truncated, "the store records \(state.pageCount) pages but the file holds only \(storagePages): it was truncated. Restore it from a backup.")
+        }
+    }
+
+    /// Authenticates every page the commit wrote: all pages reachable through links carrying its
+    /// txnid. Reads each level of the walk as one batch (parallel under io_uring).
+    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer) throws(SealKVError) {
+        var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID == state.txnID }
+        var seen = Set<UInt64>()
+        let pool = PageBufferPool(arenaPages: 64)
+        while !frontier.isEmpty {
+            let batch = Array(frontier.prefix(256))
+            frontier.removeFirst(batch.count)
+            let buffers = batch.map { _ in pool.take() }
+            defer { for b in buffers { pool.give(b) } }
+            for link in batch {
+                guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, seen.insert(link.page).inserted else {
+                    throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
+                }
+            }
+            try storage.readPages(batch.map { $0.page }, into: buffers)
+            for (link, buffer) in zip(batch, buffers) {
+                try authenticate(link, buffer: buffer, sealer: sealer)
+                for child in PageStructure.links(in: buffer) {
+                    if child.link.txnID == state.txnID { frontier.append(child.link) }
+                    else if child.link.txnID > state.txnID {
+                        throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same checks as ``Pager/authenticate(_:buffer:)`` without a pager.
+    static func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer, sealer: PageSealer) throws(SealKVError) {
+        guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
+            throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back, or never fully written)")
+        }
+        guard sealer.open(page: buffer, number: link.page) else {
+            throw SealKVError.corrupted(page: link.page, "fails authentication")
+        }
+        guard buffer.u64(FileFormat.nodeTxnID) == link.txnID else {
+            throw SealKVError.corrupted(page: link.page, "was written by another transaction than its parent expects")
+        }
+        if let problem = PageStructure.problem(in: UnsafeRawPointer(buffer)) {
+            throw SealKVError.corrupted(page: link.page, problem)
+        }
+    }
+
+    /// Creates a store file atomically: writes it under a temporary name, syncs it, then links it
+    /// into place (which fails if a file appeared there meanwhile) and syncs the folder.
+    static func createFile(at path: String, contents: [UInt8]) throws(SealKVError) {
+        let dir = directoryOf(path)
+        let temp = "\(dir)/.sealkv-new-\(randomBytes(count: 6).map { String($0, radix: 16) }.joined())"
+        let fd: Int32
+        switch Syscalls.open(temp, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) {
+        case .success(let f): fd = f
+        case .failure(let e): throw SealKVError.system("create a store in", path: dir, errno: e.errno)
+        }
+        defer { unlink(temp) }
+        var rc = contents.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, contents.count, 0) }
+        if rc == 0 { rc = Syscalls.fsync(fd) }
+        Syscalls.close(fd)
+        if rc != 0 { throw SealKVError.system("write the new store", path: temp, errno: rc) }
+        if link(temp, path) != 0 {
+            throw SealKVError.system("create", path: path, errno: errno)
+        }
+        if case .success(let dfd) = Syscalls.open(dir, flags: O_RDONLY | O_DIRECTORY) {
+            _ = Syscalls.fsync(dfd)
+            Syscalls.close(dfd)
+        }
+    }
+}

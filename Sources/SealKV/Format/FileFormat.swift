@@ -1,0 +1,120 @@
+/// Every constant of the on-disk format, in one place. `Docs/FORMAT.md` describes the same layout
+/// in prose; a change here is a format change and bumps ``formatVersion``.
+enum FileFormat {
+    /// Physical page size in bytes; every page, including the two meta slots, is this long.
+    static let pageSize = 4096
+    /// The version written into every page and meta header.
+    static let formatVersion: UInt16 = 1
+    /// Cipher identifier 1: XChaCha20-Poly1305-IETF with a detached 16-byte tag.
+    static let cipherXChaCha20Poly1305: UInt16 = 1
+    /// The first bytes of both meta slots: "SealKV\r\n" (the CR LF catches text-mode mangling).
+    static let magic: [UInt8] = [0x53, 0x65, 0x61, 0x6C, 0x4B, 0x56, 0x0D, 0x0A]
+    /// Pages 0 and 1 are the meta slots; data pages start here.
+    static let firstDataPage: UInt64 = 2
+
+    static let tagSize = 16
+    static let fileIDSize = 16
+    static let nonceRandomSize = 16
+    static let saltSize = 16
+    static let keySize = 32
+
+    // MARK: Data page: cleartext header, sealed body, tag
+    /// u16 format version.
+    static let headerVersion = 0
+    /// u16 reserved, zero.
+    static let headerReserved = 2
+    /// u32 key epoch: which data key sealed the page.
+    static let headerKeyEpoch = 4
+    /// u64 page number (also the last 8 bytes of the nonce).
+    static let headerPageNumber = 8
+    /// 16 random bytes, the first part of the nonce, fresh at every seal.
+    static let headerNonce = 16
+    /// Size of the cleartext header.
+    static let headerSize = 32
+    /// Where the sealed body starts and ends.
+    static let bodyStart = 32
+    static let bodyEnd = pageSize - tagSize
+    static let bodySize = bodyEnd - bodyStart
+    /// Where the tag lives.
+    static let tagOffset = pageSize - tagSize
+
+    // MARK: Meta slot cleartext (authenticated, not encrypted)
+    static let metaMagic = 0            // 8 bytes
+    static let metaVersion = 8          // u16
+    static let metaCipher = 10          // u16
+    static let metaPageSize = 12        // u32
+    static let metaFileID = 16          // 16 bytes
+    static let metaKDFAlgorithm = 32    // u32: 0 raw key, 1 Argon2id v1.3
+    static let metaKeyEpoch = 36        // u32
+    static let metaKDFOpsLimit = 40     // u64
+    static let metaKDFMemLimit = 48     // u64
+    static let metaSalt = 56            // 16 bytes
+    static let metaWrapNonce = 72       // 24 bytes
+    static let metaWrappedKey = 96      // 32 bytes ciphertext + 16 bytes tag
+    static let metaNonce = 144          // 16 random bytes; the meta nonce is these + slot number
+    static let metaCleartextSize = 160
+    /// The wrap's associated data: everything from the magic through the salt.
+    static let metaWrapADSize = 72
+
+    // MARK: Meta slot sealed body (offsets from the page start)
+    static let metaTxnID = 160          // u64
+    static let metaPageCount = 168      // u64 high-water mark: pages [0, pageCount) are in use or free
+    static let metaReserved = 176       // u64, zero
+    static let metaMainTree = 184       // TreeDescriptor, 48 bytes: the default namespace
+    static let metaCatalogTree = 232    // TreeDescriptor: named namespaces
+    static let metaFreeTree = 280       // TreeDescriptor: pending and reusable free pages
+    static let metaBodyUsed = 328
+
+    // MARK: Node and overflow pages (offsets from the page start, inside the sealed body)
+    static let nodeKind = 32            // u8, see PageKind
+    static let nodeFlags = 33           // u8, zero
+    static let nodeCount = 34           // u16 number of entries (slots)
+    static let nodeCellStart = 36       // u16 lowest offset used by cells (cells grow down from bodyEnd)
+    static let nodeGarbage = 38         // u16 bytes of dead cells not yet compacted away
+    static let nodeTxnID = 40           // u64 the transaction that wrote the page
+    static let nodeSlots = 48           // u16 cell offsets, in key order
+    static let nodeUsable = bodyEnd - nodeSlots
+
+    static let overflowLength = 36      // u32 data bytes in this page
+    static let overflowNext = 48        // PageLink to the next page (page 0 = last)
+    static let overflowData = 80
+    static let overflowCapacity = bodyEnd - overflowData
+
+    // MARK: Cells
+    /// Leaf cell: u16 key length, u8 flags, u16 inline value length, key, then value or overflow ref.
+    static let leafCellHeader = 5
+    /// Overflow reference in a leaf cell: u64 total length, then a PageLink to the first page.
+    static let overflowRefSize = 8 + PageLink.size
+    /// Branch cell: u16 key length, PageLink to the child, key. Entry 0 has an empty key (-infinity).
+    static let branchCellHeader = 2 + PageLink.size
+
+    /// Largest cell (including its slot) a node accepts, so any split finds room for both halves.
+    static let maxCellWithSlot = nodeUsable / 3
+    /// A node below this many used bytes is merged with or refilled from a sibling.
+    static let minFill = nodeUsable / 4
+}
+
+/// What a node or data page is; stored inside the sealed body.
+enum PageKind: UInt8, Sendable {
+    case branch = 1
+    case leaf = 2
+    /// A leaf of the catalog tree: its values are ``TreeDescriptor``s, whose root links are Merkle links.
+    case catalogLeaf = 3
+    case overflow = 4
+
+    var isLeaf: Bool { self == .leaf || self == .catalogLeaf }
+}
+
+/// Leaf cell flags.
+enum LeafCellFlags {
+    /// The value lives in an overflow chain; the cell holds its length and a link to the first page.
+    static let overflow: UInt8 = 1 << 0
+}
+
+/// Public limits of keys and values.
+public enum Limits {
+    /// The longest key, in bytes.
+    public static let maxKeyLength = 1024
+    /// The longest value, in bytes (1 GiB).
+    public static let maxValueLength = 1 << 30
+}

@@ -1,0 +1,107 @@
+/// A Merkle reference to a page: its number, the transaction that wrote it, and its AEAD tag.
+///
+/// Every reference in the file (meta to root, branch to child, leaf to overflow chain, overflow page
+/// to the next) is a `PageLink`. A page is accepted only if its tag equals the link's copy and its
+/// sealed txnid equals the link's, so an older valid version of a page put back in place is refused.
+struct PageLink: Equatable, Sendable {
+    /// Encoded size: u64 page, u64 txnid, 16-byte tag.
+    static let size = 32
+    /// The link of an empty tree or the end of a chain.
+    static let none = PageLink(page: 0, txnID: 0, tag: .zero)
+
+    var page: UInt64
+    var txnID: UInt64
+    var tag: PageTag
+
+    var isNone: Bool { page == 0 }
+
+    init(page: UInt64, txnID: UInt64, tag: PageTag) {
+        self.page = page
+        self.txnID = txnID
+        self.tag = tag
+    }
+
+    init(from p: UnsafeRawPointer, at offset: Int) {
+        page = p.u64(offset)
+        txnID = p.u64(offset + 8)
+        tag = PageTag(from: p + offset + 16)
+    }
+
+    func store(to p: UnsafeMutableRawPointer, at offset: Int) {
+        p.setU64(offset, page)
+        p.setU64(offset + 8, txnID)
+        tag.store(to: p + offset + 16)
+    }
+}
+
+/// A 16-byte Poly1305 tag, held by value.
+struct PageTag: Equatable, Hashable, Sendable, CustomStringConvertible {
+    var low: UInt64
+    var high: UInt64
+
+    static let zero = PageTag(low: 0, high: 0)
+
+    init(low: UInt64, high: UInt64) {
+        self.low = low
+        self.high = high
+    }
+
+    init(from p: UnsafeRawPointer) {
+        low = p.loadUnaligned(as: UInt64.self)
+        high = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+    }
+
+    func store(to p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: low, as: UInt64.self)
+        p.storeBytes(of: high, toByteOffset: 8, as: UInt64.self)
+    }
+
+    /// Lower-case hex of the 16 bytes, in file order.
+    var description: String {
+        var t = self
+        return withUnsafeBytes(of: &t) { bytes in
+            bytes.map { b in
+                let s = String(b, radix: 16)
+                return s.count == 1 ? "0" + s : s
+            }.joined()
+        }
+    }
+}
+
+/// The root of one tree with its summary counts; stored in the meta (default namespace, catalog,
+/// free pages) and as the value of each catalog entry (named namespaces).
+struct TreeDescriptor: Equatable, Sendable {
+    static let size = 48
+    static let empty = TreeDescriptor(root: .none, entries: 0, depth: 0)
+
+    var root: PageLink
+    /// Number of key/value entries.
+    var entries: UInt64
+    /// Levels from root to leaf (0 for an empty tree, 1 for a single leaf).
+    var depth: UInt32
+
+    init(root: PageLink, entries: UInt64, depth: UInt32) {
+        self.root = root
+        self.entries = entries
+        self.depth = depth
+    }
+
+    init(from p: UnsafeRawPointer, at offset: Int) {
+        root = PageLink(from: p, at: offset)
+        entries = p.u64(offset + 32)
+        depth = p.u32(offset + 40)
+    }
+
+    func store(to p: UnsafeMutableRawPointer, at offset: Int) {
+        root.store(to: p, at: offset)
+        p.setU64(offset + 32, entries)
+        p.setU32(offset + 40, depth)
+        p.setU32(offset + 44, 0)
+    }
+
+    var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: Self.size)
+        out.withUnsafeMutableBytes { store(to: $0.baseAddress!, at: 0) }
+        return out
+    }
+}

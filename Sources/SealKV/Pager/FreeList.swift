@@ -1,0 +1,156 @@
+/// The key of one chunk of the free-page tree: the txnid that freed the pages (big-endian, so keys
+/// sort by txnid) and a sequence number within that commit.
+struct FreeChunkKey: Comparable, Hashable {
+    static let size = 12
+    var txnID: UInt64
+    var sequence: UInt32
+
+    var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: Self.size)
+        for i in 0..<8 { out[i] = UInt8(truncatingIfNeeded: txnID >> (56 - 8 * UInt64(i))) }
+        for i in 0..<4 { out[8 + i] = UInt8(truncatingIfNeeded: sequence >> (24 - 8 * UInt32(i))) }
+        return out
+    }
+
+    init(txnID: UInt64, sequence: UInt32) {
+        self.txnID = txnID
+        self.sequence = sequence
+    }
+
+    init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == Self.size else { return nil }
+        txnID = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        sequence = bytes[8..<12].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    static func < (a: Self, b: Self) -> Bool { (a.txnID, a.sequence) < (b.txnID, b.sequence) }
+}
+
+/// Pages freed by one commit (a chunk of at most ``FreeList/chunkCapacity``), sorted ascending.
+struct FreeChunk {
+    var key: FreeChunkKey
+    var pages: [UInt64]
+
+    var valueBytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: pages.count * 8)
+        out.withUnsafeMutableBytes { b in for (i, p) in pages.enumerated() { b.baseAddress!.setU64(8 * i, p) } }
+        return out
+    }
+}
+
+/// The writer's in-memory copy of the free-page tree, loaded once per handle.
+///
+/// The tree maps (txnid, sequence) to the pages that commit freed. Each commit adds its own chunks
+/// and rewrites only the chunks it took pages from, so the list is never rewritten whole.
+final class FreeList {
+    /// Pages per chunk: 128 page numbers make a 1 KiB value, stored inline in a leaf.
+    static let chunkCapacity = 128
+
+    private(set) var chunks: [FreeChunk]
+
+    init(chunks: [FreeChunk]) { self.chunks = chunks }
+
+    var pageCount: Int { chunks.reduce(0) { $0 + $1.pages.count } }
+
+    /// Reads the free tree of `state` through `transaction`, validating every entry.
+    static func load(from transaction: Transaction, tree: TreeDescriptor, pageCount: UInt64) throws(SealKVError) -> FreeList {
+        var chunks: [FreeChunk] = []
+        let cursor = Cursor(transaction: transaction, namespace: Cursor.freeTreeNamespace)
+        var more = try cursor.first()
+        while more {
+            guard let keyBytes = cursor.key,
+                  let key = keyBytes.withUnsafeBytes({ FreeChunkKey(bytes: $0) }),
+                  let value = try cursor.value(), value.count % 8 == 0, !value.isEmpty else {
+                throw SealKVError(.corrupted, "the free-page list holds a malformed entry; run `sealkv check`.")
+            }
+            let pages = value.withUnsafeBytes { b in (0..<(value.count / 8)).map { b.baseAddress!.u64(8 * $0) } }
+            for (i, p) in pages.enumerated() where p < FileFormat.firstDataPage || p >= pageCount || (i > 0 && pages[i - 1] >= p) {
+                throw SealKVError(.corrupted, "the free-page list names page \(p), which is out of range or out of order; run `sealkv check`.", page: p)
+            }
+            chunks.append(FreeChunk(key: key, pages: pages))
+            more = try cursor.next()
+        }
+        return FreeList(chunks: chunks)
+    }
+
+    /// Applies a committed transaction's changes: rewritten or removed chunks, then its new ones.
+    func apply(rewritten: [(index: Int, pages: [UInt64])], added: [FreeChunk]) {
+        var removed = Set<Int>()
+        for (i, pages) in rewritten {
+            if pages.isEmpty { removed.insert(i) } else { chunks[i].pages = pages }
+        }
+        if !removed.isEmpty {
+            chunks = chunks.enumerated().filter { !removed.contains($0.offset) }.map { $0.element }
+        }
+        chunks.append(contentsOf: added)
+        chunks.sort { $0.key < $1.key }
+    }
+}
+
+/// One write transaction's view of the free list: which free pages it has taken and trimmed.
+/// Nothing changes in the ``FreeList`` until the transaction commits.
+struct FreeListView {
+    let list: FreeList
+    /// Pages freed by commits up to this txnid may be reused.
+    let bound: UInt64
+    private var position = 0
+    /// Pages taken from the front of each touched chunk.
+    private(set) var taken: [Int: Int] = [:]
+    /// Pages trimmed from the back of each touched chunk (the file's tail was cut off).
+    private(set) var trimmed: [Int: Int] = [:]
+
+    init(list: FreeList, bound: UInt64) {
+        self.list = list
+        self.bound = bound
+    }
+
+    private func remaining(_ i: Int) -> Range<Int> {
+        (taken[i] ?? 0)..<(list.chunks[i].pages.count - (trimmed[i] ?? 0))
+    }
+
+    /// Takes a reusable page (oldest commit first, lowest page first), or nil when none is left.
+    mutating func take() -> UInt64? {
+        while position < list.chunks.count, list.chunks[position].key.txnID <= bound {
+            let r = remaining(position)
+            if !r.isEmpty {
+                taken[position] = r.lowerBound + 1
+                return list.chunks[position].pages[r.lowerBound]
+            }
+            position += 1
+        }
+        return nil
+    }
+
+    /// The largest reusable page still available.
+    var largestReusable: UInt64? {
+        var best: UInt64? = nil
+        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+            let r = remaining(i)
+            if let last = r.last.map({ list.chunks[i].pages[$0] }) { best = max(best ?? 0, last) }
+        }
+        return best
+    }
+
+    /// All reusable pages still available.
+    var reusablePages: [UInt64] {
+        var out: [UInt64] = []
+        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+            out.append(contentsOf: list.chunks[i].pages[remaining(i)])
+        }
+        return out
+    }
+
+    /// Removes every reusable page at or above `limit` (they lie past the file's new end).
+    mutating func trim(atOrAbove limit: UInt64) {
+        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+            let r = remaining(i)
+            let cut = list.chunks[i].pages[r].reversed().prefix { $0 >= limit }.count
+            if cut > 0 { trimmed[i] = (trimmed[i] ?? 0) + cut }
+        }
+    }
+
+    /// Chunks whose content changed, with the pages they keep (empty: remove the chunk).
+    var rewrittenChunks: [(index: Int, pages: [UInt64])] {
+        Set(taken.keys).union(trimmed.keys).sorted().map { i in (i, Array(list.chunks[i].pages[remaining(i)])) }
+    }
+}

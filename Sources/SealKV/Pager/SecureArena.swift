@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+
+/// Anonymous memory for decrypted pages: excluded from core dumps (`MADV_DONTDUMP`), locked
+/// against swapping where `RLIMIT_MEMLOCK` allows (best effort, never an error), and zeroed before
+/// it is unmapped.
+final class SecureArena: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+    /// How many of `byteCount` bytes mlock accepted.
+    let lockedBytes: Int
+
+    init(byteCount: Int) {
+        let size = max(FileFormat.pageSize, (byteCount + FileFormat.pageSize - 1) / FileFormat.pageSize * FileFormat.pageSize)
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard p != MAP_FAILED, let p else { fatalError("mmap of \(size) bytes for the page cache failed: out of memory") }
+        base = p
+        self.byteCount = size
+        _ = madvise(p, size, MADV_DONTDUMP)
+        lockedBytes = mlock(p, size) == 0 ? size : 0
+    }
+
+    deinit {
+        secureZero(base, count: byteCount)
+        if lockedBytes > 0 { munlock(base, byteCount) }
+        munmap(base, byteCount)
+    }
+}
+
+/// Page-sized buffers for a write transaction's dirty pages and scratch space, carved from
+/// ``SecureArena``s and zeroed when returned.
+final class PageBufferPool: @unchecked Sendable {
+    private struct State {
+        var arenas: [SecureArena] = []
+        var free: [UnsafeMutableRawPointer] = []
+        var lockedBytes = 0
+    }
+    private let state = Locked(State())
+    /// Pages per arena.
+    private let arenaPages: Int
+
+    init(arenaPages: Int = 256) {
+        self.arenaPages = arenaPages
+    }
+
+    /// A zeroed 4096-byte buffer.
+    func take() -> UnsafeMutableRawPointer {
+        state.withLock { s in
+            if let p = s.free.popLast() { return p }
+            let arena = SecureArena(byteCount: arenaPages * FileFormat.pageSize)
+            s.arenas.append(arena)
+            s.lockedBytes += arena.lockedBytes
+            for i in stride(from: arenaPages - 1, to: 0, by: -1) {
+                s.free.append(arena.base + i * FileFormat.pageSize)
+            }
+            return arena.base
+        }
+    }
+
+    /// Zeroes the buffer and returns it to the pool.
+    func give(_ p: UnsafeMutableRawPointer) {
+        secureZero(p, count: FileFormat.pageSize)
+        state.withLock { $0.free.append(p) }
+    }
+
+    var lockedBytes: Int { state.withLock { $0.lockedBytes } }
+    var reservedBytes: Int { state.withLock { $0.arenas.count * arenaPages * FileFormat.pageSize } }
+}

@@ -1,0 +1,183 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSealURing
+
+
+/// How a file store talks to the kernel.
+public enum IOEngine: Sendable, Equatable {
+    /// io_uring where the kernel allows it, otherwise POSIX calls.
+    case automatic
+    /// io_uring only; opening fails where it is unavailable.
+    case ioUring
+    /// pread/pwrite/fdatasync only.
+    case posix
+}
+
+/// A store in a file. Committed pages are read through a read-only shared mapping of a large
+/// reserved range (the file grows into it without remapping); writes, resizes and syncs go through
+/// io_uring (one submission for a commit's writes and its fdatasync) or POSIX calls.
+final class FileStorage: PageStorage, @unchecked Sendable {
+    let path: String
+    let fd: Int32
+    let readOnly: Bool
+    private let mapping: UnsafeRawPointer?
+    private let mappedBytes: Int
+    private let pages: Atomic<UInt64>
+    private let ring: Locked<OpaquePointer?>
+    private let usesRing: Bool
+    private let closed = Atomic<Bool>(false)
+
+    /// Reserved virtual range for the mapping; pages beyond it are read with pread.
+    static let reservation = 1 << 40
+
+    var pageCount: UInt64 { pages.load(ordering: .acquiring) }
+    var engineName: String { usesRing ? "io_uring" : "posix" }
+
+    /// Opens `path` (already existing) for reading and, unless `readOnly`, writing.
+    init(path: String, readOnly: Bool, engine: IOEngine) throws(SealKVError) {
+        self.path = path
+        self.readOnly = readOnly
+        let fd: Int32
+        switch Syscalls.open(path, flags: readOnly ? O_RDONLY : O_RDWR) {
+        case .success(let f): fd = f
+        case .failure(let e): throw SealKVError.system("open", path: path, errno: e.errno)
+        }
+        let size: UInt64
+        switch Syscalls.fileSize(fd) {
+        case .success(let s): size = s
+        case .failure(let e):
+            Syscalls.close(fd)
+            throw SealKVError.system("stat", path: path, errno: e.errno)
+        }
+        self.fd = fd
+        pages = Atomic(size / UInt64(FileFormat.pageSize))
+
+        // Map a large range once; pages past the end of the file are never touched (readers only
+        // see pages below pageCount), so the file can grow into the range without remapping.
+        var length = Self.reservation
+        var base: UnsafeMutableRawPointer? = nil
+        while length >= 1 << 30 {
+            let p = mmap(nil, length, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0)
+            if p != MAP_FAILED, let p {
+                base = p
+                break
+            }
+            length >>= 2
+        }
+        mapping = base.map { UnsafeRawPointer($0) }
+        mappedBytes = base == nil ? 0 : length
+        if let base { _ = madvise(base, length, MADV_RANDOM) }
+
+        var ringHandle: OpaquePointer? = nil
+        if engine != .posix && !readOnly || engine == .ioUring {
+            let rc = sealkv_ring_create(256, &ringHandle)
+            if rc != 0 {
+                ringHandle = nil
+                if engine == .ioUring {
+                    if let base { munmap(base, length) }
+                    Syscalls.close(fd)
+                    throw SealKVError(.ioError, "io_uring is unavailable here (the kernel or a seccomp profile refused it); use IOEngine.automatic or .posix.", errno: -rc)
+                }
+            }
+        } else if engine == .automatic && readOnly {
+            // Read-only stores use io_uring for parallel reads (check, scans) too.
+            if sealkv_ring_create(64, &ringHandle) != 0 { ringHandle = nil }
+        }
+        usesRing = ringHandle != nil
+        ring = Locked(ringHandle)
+    }
+
+    deinit { close() }
+
+    func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        ring.withLock { r in
+            sealkv_ring_destroy(r)
+            r = nil
+        }
+        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping), mappedBytes) }
+        Syscalls.close(fd)
+    }
+
+    func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
+        guard number < pageCount else {
+            throw SealKVError(.corrupted, "page \(number) lies beyond the end of the file (\(pageCount) pages); the file was truncated or damaged.", page: number)
+        }
+        let offset = number * UInt64(FileFormat.pageSize)
+        if let mapping, offset + UInt64(FileFormat.pageSize) <= UInt64(mappedBytes) {
+            buffer.copyMemory(from: mapping + Int(offset), byteCount: FileFormat.pageSize)
+            return
+        }
+        let rc = Syscalls.pread(fd, buffer, FileFormat.pageSize, offset)
+        if rc != 0 { throw SealKVError.system("read page \(number) of", path: path, errno: rc) }
+    }
+
+    func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
+        let count = pageCount
+        for n in numbers where n >= count {
+            throw SealKVError(.corrupted, "page \(n) lies beyond the end of the file (\(count) pages); the file was truncated or damaged.", page: n)
+        }
+        guard usesRing, numbers.count > 1 else {
+            for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
+            return
+        }
+        let offsets = numbers.map { $0 * UInt64(FileFormat.pageSize) }
+        let rc: Int32 = ring.withLock { r in
+            buffers.withUnsafeBufferPointer { bufs in
+                offsets.withUnsafeBufferPointer { offs in
+                    bufs.withMemoryRebound(to: UnsafeMutableRawPointer?.self) { b in
+                        sealkv_ring_read_batch(r, fd, b.baseAddress, offs.baseAddress, numbers.count, FileFormat.pageSize)
+                    }
+                }
+            }
+        }
+        if rc != 0 { throw SealKVError.system("read \(numbers.count) pages of", path: path, errno: -rc) }
+    }
+
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
+        if usesRing {
+            let pointers: [UnsafeRawPointer?] = writes.map { $0.bytes }
+            let offsets = writes.map { $0.page * UInt64(FileFormat.pageSize) }
+            let rc: Int32 = ring.withLock { r in
+                pointers.withUnsafeBufferPointer { p in
+                    offsets.withUnsafeBufferPointer { o in
+                        sealkv_ring_write_batch(r, fd, p.baseAddress, o.baseAddress, writes.count, FileFormat.pageSize, sync ? 1 : 0)
+                    }
+                }
+            }
+            if rc != 0 { throw SealKVError.system(sync ? "write and sync" : "write", path: path, errno: -rc) }
+            return
+        }
+        for w in writes {
+            let rc = Syscalls.pwrite(fd, w.bytes, FileFormat.pageSize, w.page * UInt64(FileFormat.pageSize))
+            if rc != 0 { throw SealKVError.system("write page \(w.page) of", path: path, errno: rc) }
+        }
+        if sync { try self.sync() }
+    }
+
+    func sync() throws(SealKVError) {
+        let rc = Syscalls.fdatasync(fd)
+        if rc != 0 { throw SealKVError.system("fdatasync", path: path, errno: rc) }
+    }
+
+    func resize(toPages count: UInt64) throws(SealKVError) {
+        guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
+        let rc = Syscalls.ftruncate(fd, count * UInt64(FileFormat.pageSize))
+        if rc != 0 { throw SealKVError.system("resize", path: path, errno: rc) }
+        pages.store(count, ordering: .releasing)
+    }
+
+    /// Takes the store's advisory lock: exclusive for a writable handle, shared for a read-only one.
+    func lock() throws(SealKVError) {
+        let rc = Syscalls.flock(fd, exclusive: !readOnly)
+        if rc == EWOULDBLOCK {
+            throw SealKVError(.locked, readOnly
+                ? "'\(path)' is open for writing in another process; read-only opens wait until that writer closes it."
+                : "'\(path)' is locked by another process; close the other handle first, or open read-only after it finishes.", errno: rc)
+        }
+        if rc != 0 { throw SealKVError.system("lock", path: path, errno: rc) }
+    }
+}

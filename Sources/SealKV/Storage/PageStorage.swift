@@ -1,0 +1,35 @@
+/// One page to write: its number and 4096 bytes of sealed content.
+struct PageWrite {
+    let page: UInt64
+    let bytes: UnsafeRawPointer
+}
+
+/// Where sealed pages live: a file (io_uring or POSIX), memory, or a test double.
+///
+/// Every byte SealKV stores passes through this protocol (never through a writable mapping), so a
+/// recording backend sees every write, resize and sync in issue order.
+protocol PageStorage: AnyObject, Sendable {
+    /// The file's size in whole pages.
+    var pageCount: UInt64 { get }
+    /// A short name of the backend, for statistics ("io_uring", "posix", "memory").
+    var engineName: String { get }
+    /// Copies page `number` (4096 sealed bytes) into `buffer`. The page must be below `pageCount`.
+    func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError)
+    /// Reads many pages, in parallel where the backend can.
+    func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError)
+    /// Writes a batch of pages, then, when `sync` is true, makes them durable; one submission where
+    /// the backend allows it.
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError)
+    /// Makes every completed write durable (fdatasync).
+    func sync() throws(SealKVError)
+    /// Grows or shrinks the file to `pages` pages.
+    func resize(toPages pages: UInt64) throws(SealKVError)
+    /// Releases the backend's resources. Further calls fail.
+    func close()
+}
+
+extension PageStorage {
+    func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
+        for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
+    }
+}

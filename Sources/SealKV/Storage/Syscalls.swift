@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Thin wrappers over the system calls SealKV uses: one per call, retrying on EINTR, returning the
+/// errno on failure.
+enum Syscalls {
+    /// A failed call's errno.
+    struct Failure: Error { let errno: Int32 }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) -> Result<Int32, Failure> {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return .success(fd) }
+            if errno != EINTR { return .failure(Failure(errno: errno)) }
+        }
+    }
+
+    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, _ offset: UInt64) -> Int32 {
+        var done = 0
+        while done < count {
+            let n = Glibc.pread(fd, buffer + done, count - done, off_t(offset) + off_t(done))
+            if n > 0 { done += n; continue }
+            if n == 0 { return ENODATA }
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func pwrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int, _ offset: UInt64) -> Int32 {
+        var done = 0
+        while done < count {
+            let n = Glibc.pwrite(fd, buffer + done, count - done, off_t(offset) + off_t(done))
+            if n > 0 { done += n; continue }
+            if n == 0 { return EIO }
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func fdatasync(_ fd: Int32) -> Int32 {
+        while Glibc.fdatasync(fd) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func fsync(_ fd: Int32) -> Int32 {
+        while Glibc.fsync(fd) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func ftruncate(_ fd: Int32, _ size: UInt64) -> Int32 {
+        while Glibc.ftruncate(fd, off_t(size)) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func fileSize(_ fd: Int32) -> Result<UInt64, Failure> {
+        var st = stat()
+        if fstat(fd, &st) != 0 { return .failure(Failure(errno: errno)) }
+        return .success(UInt64(st.st_size))
+    }
+
+    /// Takes an advisory whole-file lock without waiting: shared for readers, exclusive for a writer.
+    static func flock(_ fd: Int32, exclusive: Bool) -> Int32 {
+        while systemFlock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+}
+
+/// The folder part of a path ("." when there is none).
+func directoryOf(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let dir = String(path[..<slash])
+    return dir.isEmpty ? "/" : dir
+}
+
+/// flock(2); the name `flock` also names a struct in Glibc, which hides the function from Swift.
+@_silgen_name("flock")
+private func systemFlock(_ fd: Int32, _ operation: Int32) -> Int32

@@ -1,0 +1,150 @@
+/// How a commit reaches the disk.
+public enum Durability: Sendable, Equatable {
+    /// Default. Every dirty page and the meta slot are written in one batch followed by one
+    /// fdatasync. Safe because recovery authenticates every page the newest commit wrote (they are
+    /// all reachable through links carrying its txnid) and falls back to the other slot if any fails.
+    case oneSync
+    /// Pages, fdatasync, then the meta slot, fdatasync: two syncs, no recovery check needed.
+    case twoPhase
+    /// No sync at commit; call `Database.sync()` to make commits durable. A power cut may lose the
+    /// commits since the last sync but never corrupts the store: pages freed after the last synced
+    /// commit are not reused until the next sync.
+    case noSync
+}
+
+/// A write transaction turned into pages: everything the commit writes, sealed, plus what to
+/// publish once it is durable.
+struct PreparedCommit {
+    var state: CommitState
+    /// Sealed pages in page order (buffers from the pool).
+    var sealed: [(page: UInt64, buffer: UnsafeMutableRawPointer)]
+    /// Plaintext of the sealed pages with their tags, for the cache once the commit is durable.
+    var plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]
+    var freeListChanges: (rewritten: [(index: Int, pages: [UInt64])], added: [FreeChunk])
+}
+
+extension WriteTransaction {
+    /// Folds namespace changes into the catalog, records freed pages in the free tree, trims free
+    /// pages off the end of the file, and seals every dirty page bottom-up (children before the
+    /// parents that carry their tags).
+    func prepareCommit() throws(SealKVError) -> PreparedCommit {
+        // 1. Namespaces into the catalog (their root tags are patched in while sealing).
+        for name in droppedNamespaces.sorted() where !changedNamespaces.contains(name) {
+            try Array(name.utf8).withBytes { (k) throws(SealKVError) in _ = try treeDelete(&catalog, key: k) }
+        }
+        for name in changedNamespaces.sorted() {
+            guard let t = namedTrees[name] else { continue }
+            try Array(name.utf8).withBytes { (k) throws(SealKVError) in
+                try t.bytes.withBytes { (v) throws(SealKVError) in _ = try treePut(&catalog, leafKind: .catalogLeaf, key: k, value: v) }
+            }
+        }
+
+        // 2. Cut free pages off the end of the file.
+        let tailCandidate = max(freeView.largestReusable ?? 0, reusable.max() ?? 0)
+        if tailCandidate != 0 && tailCandidate == pageCount - 1 {
+            let free = Set(freeView.reusablePages).union(reusable)
+            var newCount = pageCount
+            while newCount > FileFormat.firstDataPage && free.contains(newCount - 1) { newCount -= 1 }
+            freeView.trim(atOrAbove: newCount)
+            reusable.removeAll { $0 >= newCount }
+            pageCount = newCount
+        }
+
+        // 3. Write the free list: rewrite the chunks this transaction took pages from, then add this
+        //    commit's chunks. New pages now come only from the end of the file, and the path to the
+        //    tree's last leaf is copied first, so adding the chunks frees nothing more.
+        allocateFromEndOnly = true
+        let rewritten = freeView.rewrittenChunks
+        for (index, pages) in rewritten {
+            let key = freeView.list.chunks[index].key.bytes
+            if pages.isEmpty {
+                try key.withBytes { (k) throws(SealKVError) in _ = try treeDelete(&freeTree, key: k) }
+            } else {
+                let value = FreeChunk(key: freeView.list.chunks[index].key, pages: pages).valueBytes
+                try key.withBytes { (k) throws(SealKVError) in
+                    try value.withBytes { (v) throws(SealKVError) in _ = try treePut(&freeTree, leafKind: .leaf, key: k, value: v) }
+                }
+            }
+        }
+        try touchRightmostPath(&freeTree)
+        let newlyFree = (freed + reusable).sorted()
+        freed.removeAll()
+        reusable.removeAll()
+        var added: [FreeChunk] = []
+        var start = 0
+        while start < newlyFree.count {
+            let end = min(start + FreeList.chunkCapacity, newlyFree.count)
+            added.append(FreeChunk(key: FreeChunkKey(txnID: txnID, sequence: UInt32(added.count)), pages: Array(newlyFree[start..<end])))
+            start = end
+        }
+        for chunk in added {
+            try chunk.key.bytes.withBytes { (k) throws(SealKVError) in
+                try chunk.valueBytes.withBytes { (v) throws(SealKVError) in _ = try treePut(&freeTree, leafKind: .leaf, key: k, value: v) }
+            }
+        }
+        guard freed.isEmpty && reusable.isEmpty else {
+            throw SealKVError(.corrupted, "internal error: writing the free list freed pages after it was finalised")
+        }
+
+        // 4. Seal bottom-up from every root.
+        var sealed: [(UInt64, UnsafeMutableRawPointer)] = []
+        var plaintext: [(UInt64, PageTag, UnsafeMutableRawPointer)] = []
+        sealed.reserveCapacity(dirty.count)
+        plaintext.reserveCapacity(dirty.count)
+        mainTree.root = try seal(root: mainTree.root, into: &sealed, plaintext: &plaintext)
+        catalog.root = try seal(root: catalog.root, into: &sealed, plaintext: &plaintext)
+        freeTree.root = try seal(root: freeTree.root, into: &sealed, plaintext: &plaintext)
+        guard sealed.count == dirty.count else {
+            for (_, b) in sealed { pager.buffers.give(b) }
+            throw SealKVError(.corrupted, "internal error: \(dirty.count - sealed.count) changed pages are not reachable from any root")
+        }
+        sealed.sort { $0.0 < $1.0 }
+
+        let state = CommitState(txnID: txnID, pageCount: pageCount, main: mainTree, catalog: catalog, free: freeTree)
+        return PreparedCommit(state: state, sealed: sealed.map { (page: $0.0, buffer: $0.1) },
+                              plaintext: plaintext.map { (page: $0.0, tag: $0.1, buffer: $0.2) },
+                              freeListChanges: (rewritten, added))
+    }
+
+    /// Seals the dirty pages under `root` in post-order, patching each child's tag into its parent.
+    /// Returns the root link with its tag.
+    private func seal(root: PageLink, into sealed: inout [(UInt64, UnsafeMutableRawPointer)],
+                      plaintext: inout [(UInt64, PageTag, UnsafeMutableRawPointer)]) throws(SealKVError) -> PageLink {
+        guard root.txnID == txnID else { return root }
+        struct Frame {
+            var page: UInt64
+            var pointer: UnsafeMutableRawPointer
+            var links: [(offset: Int, link: PageLink)]
+            var next = 0
+        }
+        func frame(_ link: PageLink) throws(SealKVError) -> Frame {
+            guard let p = dirty[link.page] else {
+                throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as dirty but is not", page: link.page)
+            }
+            return Frame(page: link.page, pointer: p, links: PageStructure.links(in: p).filter { $0.link.txnID == txnID })
+        }
+        var result = root
+        var stack = [try frame(root)]
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            if stack[top].next < stack[top].links.count {
+                let child = stack[top].links[stack[top].next].link
+                stack[top].next += 1
+                stack.append(try frame(child))
+                continue
+            }
+            let done = stack.removeLast()
+            let out = pager.buffers.take()
+            let tag = pager.sealer.seal(plaintext: done.pointer, into: out, number: done.page)
+            sealed.append((done.page, out))
+            plaintext.append((done.page, tag, done.pointer))
+            if let parent = stack.last {
+                let offset = parent.links[parent.next - 1].offset
+                tag.store(to: parent.pointer + offset + 16)
+            } else {
+                result.tag = tag
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,78 @@
+/// A handle on one named namespace inside a transaction. The same key in two namespaces never
+/// collides. Writes through a handle from a read transaction fail with a read-only error.
+public struct Namespace {
+    let transaction: ReadTransaction
+    /// The namespace's name ("" is the default namespace).
+    public let name: String
+
+    /// Longest namespace name in bytes.
+    public static let maxNameLength = 255
+
+    static func validate(_ name: String) throws(SealKVError) {
+        guard name.utf8.count <= maxNameLength, name.utf8.first != 0 else {
+            throw SealKVError(.invalidArgument, "a namespace name must be at most \(maxNameLength) bytes and must not start with a NUL byte.")
+        }
+    }
+
+    static func validateKey(_ key: UnsafeRawBufferPointer) throws(SealKVError) {
+        guard key.count > 0 else { throw SealKVError(.emptyKey, "keys must be at least one byte long.") }
+        guard key.count <= Limits.maxKeyLength else {
+            throw SealKVError(.keyTooLarge, "a key of \(key.count) bytes is longer than the \(Limits.maxKeyLength)-byte limit; hash long keys or store them in the value.")
+        }
+    }
+
+    static func validateValue(_ value: UnsafeRawBufferPointer) throws(SealKVError) {
+        guard value.count <= Limits.maxValueLength else {
+            throw SealKVError(.valueTooLarge, "a value of \(value.count) bytes is longer than the \(Limits.maxValueLength)-byte limit; split it across several keys.")
+        }
+    }
+
+    private func writer() throws(SealKVError) -> WriteTransaction {
+        guard let w = transaction as? WriteTransaction else {
+            throw SealKVError(.readOnly, "cannot write inside a read transaction; use `Database.write`.")
+        }
+        return w
+    }
+
+    /// The value stored at `key`, or nil.
+    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? { try transaction.get(key, namespace: name) }
+    /// The value at `key` as UTF-8, or nil.
+    public func getString<K: ByteString>(_ key: K) throws(SealKVError) -> String? {
+        try get(key).map { String(decoding: $0, as: UTF8.self) }
+    }
+    /// Whether `key` is present.
+    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool { try transaction.locate(key, namespace: name) != nil }
+    /// Calls `body` with the value's bytes without an array copy; nil if absent.
+    public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try transaction.withValue(for: key, namespace: name, body)
+    }
+    /// Entries with `lower <= key < upper`.
+    public func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try transaction.range(from: lower, to: upper, reverse: reverse, namespace: name)
+    }
+    /// Entries whose key starts with `prefix`.
+    public func prefix<K: ByteString>(_ prefix: K, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try transaction.prefix(prefix, reverse: reverse, namespace: name)
+    }
+    /// Every entry, in key order.
+    public func all(reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try transaction.range(from: nil as [UInt8]?, to: nil as [UInt8]?, reverse: reverse, namespace: name)
+    }
+    /// A cursor over this namespace.
+    public func cursor() throws(SealKVError) -> Cursor {
+        try transaction.ensureOpen()
+        return Cursor(transaction: transaction, namespace: name)
+    }
+    /// Number of entries.
+    public func count() throws(SealKVError) -> Int { Int(try transaction.tree(named: name)?.entries ?? 0) }
+
+    /// Stores `value` at `key`, replacing any previous value.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
+        try writer().put(key, value, namespace: name)
+    }
+    /// Removes `key`. Returns whether it was present.
+    @discardableResult
+    public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
+        try writer().delete(key, namespace: name)
+    }
+}

@@ -1,0 +1,201 @@
+/// A read-only view of one committed snapshot, valid inside its `Database.read` closure.
+///
+/// It sees exactly the state committed when it began, for its whole life, whatever writers do
+/// meanwhile. Methods without a namespace act on the default namespace "".
+public class ReadTransaction: Transaction {
+    /// The txnid of the snapshot this transaction reads.
+    public var snapshotTxnID: UInt64 { base.txnID }
+
+    // MARK: Default namespace
+
+    /// The value stored at `key`, or nil.
+    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
+        try get(key, namespace: "")
+    }
+
+    /// The value stored at `key` decoded as UTF-8, or nil.
+    public func getString<K: ByteString>(_ key: K) throws(SealKVError) -> String? {
+        try get(key).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether `key` is present.
+    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
+        try locate(key, namespace: "") != nil
+    }
+
+    /// Calls `body` with the value's bytes without copying them into an array (overflow values are
+    /// assembled first). The buffer is valid only inside `body`. Returns nil if the key is absent.
+    public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try withValue(for: key, namespace: "", body)
+    }
+
+    /// Entries with `lower <= key < upper`, ascending (or descending with `reverse`). A nil bound is open.
+    public func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try range(from: lower, to: upper, reverse: reverse, namespace: "")
+    }
+
+    /// Every entry, in key order.
+    public func all(reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try ensureOpen()
+        return KeyValueSequence(transaction: self, namespace: "", lower: nil, upper: nil, reverse: reverse)
+    }
+
+    /// Entries whose key starts with `prefix`, in key order.
+    public func prefix<K: ByteString>(_ prefix: K, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
+        try self.prefix(prefix, reverse: reverse, namespace: "")
+    }
+
+    /// A cursor over the default namespace.
+    public func cursor() throws(SealKVError) -> Cursor {
+        try ensureOpen()
+        return Cursor(transaction: self, namespace: "")
+    }
+
+    /// Number of entries in the default namespace.
+    public var count: Int { Int(mainTree.entries) }
+
+    // MARK: Namespaces
+
+    /// A handle on namespace `name`. In a read transaction the namespace must exist; in a write
+    /// transaction it is created on first write.
+    public func namespace(_ name: String) throws(SealKVError) -> Namespace {
+        try ensureOpen()
+        try Namespace.validate(name)
+        if !(self is WriteTransaction), try tree(named: name) == nil {
+            throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; create it in a write transaction first.")
+        }
+        return Namespace(transaction: self, name: name)
+    }
+
+    /// The names of every named namespace, sorted (the default namespace "" is not listed).
+    public func namespaces() throws(SealKVError) -> [String] {
+        try ensureOpen()
+        var names: [String] = []
+        let cursor = Cursor(transaction: self, namespace: Cursor.catalogNamespace)
+        var more = try cursor.first()
+        while more {
+            if let k = cursor.key { names.append(String(decoding: k, as: UTF8.self)) }
+            more = try cursor.next()
+        }
+        return names
+    }
+
+    // MARK: Namespace-parameterised core
+
+    func locate<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> ValueLocation? {
+        try ensureOpen()
+        guard let t = try tree(named: namespace) else {
+            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
+        }
+        return try key.withBytes { (k) throws(SealKVError) -> ValueLocation? in
+            try Namespace.validateKey(k)
+            return try locate(t, key: k)
+        }
+    }
+
+    func get<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> [UInt8]? {
+        guard let location = try locate(key, namespace: namespace) else { return nil }
+        return try value(at: location)
+    }
+
+    func withValue<K: ByteString, R>(for key: K, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let location = try locate(key, namespace: namespace) else { return nil }
+        switch location {
+        case .inline(let bytes): return try bytes.withUnsafeBytes(body)
+        case .overflow: return try value(at: location).withUnsafeBytes(body)
+        }
+    }
+
+    func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
+        try ensureOpen()
+        let lo = lower.map { $0.withBytes { Array($0) } }
+        let hi = upper.map { $0.withBytes { Array($0) } }
+        return KeyValueSequence(transaction: self, namespace: namespace, lower: lo, upper: hi, reverse: reverse)
+    }
+
+    func prefix<K: ByteString>(_ prefix: K, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
+        try ensureOpen()
+        let lo = prefix.withBytes { Array($0) }
+        return KeyValueSequence(transaction: self, namespace: namespace, lower: lo, upper: Self.successor(of: lo), reverse: reverse)
+    }
+
+    /// The smallest byte string greater than every string with prefix `p`, or nil if none exists.
+    static func successor(of p: [UInt8]) -> [UInt8]? {
+        var s = p
+        while let last = s.last {
+            if last < 0xFF {
+                s[s.count - 1] = last + 1
+                return s
+            }
+            s.removeLast()
+        }
+        return nil
+    }
+}
+
+/// Entries of one namespace between two bounds, produced lazily by a cursor.
+///
+/// Iteration cannot throw in Swift; if reading a page fails mid-way the sequence ends early and the
+/// error is rethrown when the transaction's closure returns (a write transaction then rolls back).
+public struct KeyValueSequence: Sequence {
+    let transaction: Transaction
+    let namespace: String
+    let lower: [UInt8]?
+    let upper: [UInt8]?
+    let reverse: Bool
+
+    public func makeIterator() -> Iterator {
+        Iterator(sequence: self)
+    }
+
+    /// Walks the entries with a ``Cursor``.
+    public final class Iterator: IteratorProtocol {
+        let sequence: KeyValueSequence
+        let cursor: Cursor
+        var started = false
+        var done = false
+
+        init(sequence: KeyValueSequence) {
+            self.sequence = sequence
+            cursor = Cursor(transaction: sequence.transaction, namespace: sequence.namespace)
+        }
+
+        public func next() -> (key: [UInt8], value: [UInt8])? {
+            guard !done else { return nil }
+            do throws(SealKVError) {
+                let positioned: Bool
+                if !started {
+                    started = true
+                    if sequence.reverse {
+                        if let upper = sequence.upper {
+                            positioned = try cursor.seek(to: upper) ? cursor.previous() : cursor.last()
+                        } else {
+                            positioned = try cursor.last()
+                        }
+                    } else {
+                        if let lower = sequence.lower { positioned = try cursor.seek(to: lower) } else { positioned = try cursor.first() }
+                    }
+                } else {
+                    positioned = sequence.reverse ? try cursor.previous() : try cursor.next()
+                }
+                guard positioned, let key = cursor.key else { return finish() }
+                if !sequence.reverse, let upper = sequence.upper, compareBytes(key, upper) >= 0 { return finish() }
+                if sequence.reverse, let lower = sequence.lower, compareBytes(key, lower) < 0 { return finish() }
+                guard let value = try cursor.value() else { return finish() }
+                return (key, value)
+            } catch {
+                if sequence.transaction.deferredError == nil { sequence.transaction.deferredError = error }
+                return finish()
+            }
+        }
+
+        private func finish() -> (key: [UInt8], value: [UInt8])? {
+            done = true
+            return nil
+        }
+    }
+}
+
+func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    a.withUnsafeBytes { x in b.withUnsafeBytes { y in compareBytes(x, y) } }
+}

@@ -1,0 +1,82 @@
+import Synchronization
+
+/// What every transaction shares: the snapshot it reads, and authenticated page access that sees
+/// the writer's own dirty pages first.
+public class Transaction: @unchecked Sendable {
+    let database: Database
+    let pager: Pager
+    /// The committed state this transaction started from.
+    let base: CommitState
+    /// The default namespace's tree (changed in place by a writer).
+    var mainTree: TreeDescriptor
+    /// The catalog of named namespaces (changed in place by a writer).
+    var catalog: TreeDescriptor
+    /// Named trees looked up so far, by name (changed in place by a writer).
+    var namedTrees: [String: TreeDescriptor] = [:]
+    /// The writer's txnid; links carrying it name dirty pages. `UInt64.max` for readers.
+    let writeTxnID: UInt64
+    /// The writer's pages changed in this transaction, in plaintext.
+    var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    /// A page buffer for cache misses.
+    let scratch: UnsafeMutableRawPointer
+    /// Bumped by every change, so cursors notice the tree moved under them.
+    var version = 0
+    var isOpen = true
+    /// The first error an iterator met; rethrown when the transaction's closure returns.
+    var deferredError: SealKVError?
+
+    init(database: Database, base: CommitState, writeTxnID: UInt64) {
+        self.database = database
+        pager = database.pager
+        self.base = base
+        mainTree = base.main
+        catalog = base.catalog
+        self.writeTxnID = writeTxnID
+        scratch = database.pager.buffers.take()
+    }
+
+    deinit {
+        pager.buffers.give(scratch)
+        for (_, p) in dirty { pager.buffers.give(p) }
+    }
+
+    /// Runs `body` on the plaintext of the page `link` names.
+    @inline(__always)
+    func withPage<R>(_ link: PageLink, _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
+        if link.txnID == writeTxnID {
+            guard let p = dirty[link.page] else {
+                throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as written by this transaction but is not in its dirty set", page: link.page)
+            }
+            return try body(UnsafeRawPointer(p))
+        }
+        return try pager.withPage(link, scratch: scratch, body)
+    }
+
+    func ensureOpen() throws(SealKVError) {
+        guard isOpen else {
+            throw SealKVError(.transactionClosed, "this transaction has ended; use the transaction only inside its closure.")
+        }
+    }
+
+    /// The tree of namespace `name` ("" is the default namespace), or nil if it does not exist.
+    func tree(named name: String) throws(SealKVError) -> TreeDescriptor? {
+        if name.isEmpty { return mainTree }
+        if name == Cursor.freeTreeNamespace { return (self as? WriteTransaction)?.freeTree ?? base.free }
+        if name == Cursor.catalogNamespace { return catalog }
+        if let t = namedTrees[name] { return t }
+        guard let location = try Array(name.utf8).withBytes({ (k) throws(SealKVError) in try locate(catalog, key: k) }) else {
+            return nil
+        }
+        let bytes = try value(at: location)
+        guard bytes.count == TreeDescriptor.size else {
+            throw SealKVError(.corrupted, "the catalog entry for namespace '\(name)' has an impossible size \(bytes.count)")
+        }
+        let t = bytes.withUnsafeBytes { TreeDescriptor(from: $0.baseAddress!, at: 0) }
+        namedTrees[name] = t
+        return t
+    }
+
+    func finish() {
+        isOpen = false
+    }
+}

@@ -1,0 +1,394 @@
+/// A read-write transaction: sees its own changes, commits them atomically when its closure
+/// returns, and rolls them back if the closure throws.
+public final class WriteTransaction: ReadTransaction {
+    /// High-water mark: pages at and above it are not in the file yet.
+    var pageCount: UInt64
+    /// Pages of the committed state this transaction stopped using; reusable once no snapshot
+    /// that can reach them is live.
+    var freed: [UInt64] = []
+    /// Pages allocated in this transaction and freed again; reusable at once.
+    var reusable: [UInt64] = []
+    /// Free pages of earlier commits this transaction may take.
+    var freeView: FreeListView
+    /// While the free list itself is written, new pages come only from the end of the file.
+    var allocateFromEndOnly = false
+    /// The free-page tree (changed only at commit).
+    var freeTree: TreeDescriptor
+    /// Named namespaces created, changed or dropped in this transaction.
+    var changedNamespaces: Set<String> = []
+    var droppedNamespaces: Set<String> = []
+
+    init(database: Database, base: CommitState, freeView: FreeListView) {
+        pageCount = base.pageCount
+        freeTree = base.free
+        self.freeView = freeView
+        super.init(database: database, base: base, writeTxnID: base.txnID + 1)
+    }
+
+    var txnID: UInt64 { writeTxnID }
+
+    // MARK: Pages
+
+    /// A fresh dirty page: reused in this transaction, taken from the free list, or appended.
+    func allocate() -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
+        let number: UInt64
+        if !allocateFromEndOnly, let p = reusable.popLast() {
+            number = p
+        } else if !allocateFromEndOnly, let p = freeView.take() {
+            number = p
+        } else {
+            number = pageCount
+            pageCount += 1
+        }
+        let buffer = pager.buffers.take()
+        dirty[number] = buffer
+        return (number, buffer)
+    }
+
+    /// Stops using `page`: a page dirtied in this transaction is reusable at once, a committed page
+    /// joins this commit's freed list.
+    func release(_ page: UInt64) {
+        if let buffer = dirty.removeValue(forKey: page) {
+            pager.buffers.give(buffer)
+            reusable.append(page)
+        } else {
+            freed.append(page)
+        }
+    }
+
+    /// Makes the page `link` names writable: dirty pages are returned as they are; committed pages
+    /// are copied to a new page (copy-on-write) and the old one is freed.
+    func touch(_ link: PageLink) throws(SealKVError) -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
+        if link.txnID == txnID {
+            guard let p = dirty[link.page] else {
+                throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as dirty but is not", page: link.page)
+            }
+            return (link.page, p)
+        }
+        let target = pager.buffers.take()
+        do {
+            try withPage(link) { (p) throws(SealKVError) in target.copyMemory(from: p, byteCount: FileFormat.pageSize) }
+        } catch {
+            pager.buffers.give(target)
+            throw error
+        }
+        let (number, buffer) = allocate()
+        buffer.copyMemory(from: target, byteCount: FileFormat.pageSize)
+        pager.buffers.give(target)
+        buffer.setU64(FileFormat.nodeTxnID, txnID)
+        freed.append(link.page)
+        return (number, buffer)
+    }
+
+    func dirtyLink(_ page: UInt64) -> PageLink { PageLink(page: page, txnID: txnID, tag: .zero) }
+
+    // MARK: Overflow chains
+
+    /// Writes `value` into a new overflow chain and returns the link to its first page.
+    func writeOverflow(_ value: UnsafeRawBufferPointer) -> PageLink {
+        let capacity = FileFormat.overflowCapacity
+        let count = (value.count + capacity - 1) / capacity
+        let pages = (0..<count).map { _ in allocate() }
+        for (i, (page, p)) in pages.enumerated() {
+            _ = page
+            let start = i * capacity
+            let n = min(capacity, value.count - start)
+            p.setU8(FileFormat.nodeKind, PageKind.overflow.rawValue)
+            p.setU32(FileFormat.overflowLength, UInt32(n))
+            p.setU64(FileFormat.nodeTxnID, txnID)
+            let next = i + 1 < count ? dirtyLink(pages[i + 1].page) : .none
+            next.store(to: p, at: FileFormat.overflowNext)
+            (p + FileFormat.overflowData).copyMemory(from: value.baseAddress! + start, byteCount: n)
+        }
+        return dirtyLink(pages[0].page)
+    }
+
+    /// Frees every page of an overflow chain (reading committed pages to follow their links).
+    func freeOverflow(first: PageLink) throws(SealKVError) {
+        var link = first
+        var steps = 0
+        while !link.isNone {
+            let current = link
+            link = try withPage(current) { (p) throws(SealKVError) -> PageLink in
+                guard p.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
+                    throw SealKVError.corrupted(page: current.page, "is not an overflow page but is linked from an overflow chain")
+                }
+                return PageLink(from: p, at: FileFormat.overflowNext)
+            }
+            release(current.page)
+            steps += 1
+            if steps > Limits.maxValueLength / FileFormat.overflowCapacity + 1 {
+                throw SealKVError.corrupted(page: first.page, "starts an overflow chain that never ends")
+            }
+        }
+    }
+
+    /// Frees every page of a tree (for dropping a namespace).
+    func freeTree(_ tree: TreeDescriptor) throws(SealKVError) {
+        guard !tree.root.isNone else { return }
+        var stack = [tree.root]
+        while let link = stack.popLast() {
+            let children = try withPage(link) { (p) throws(SealKVError) -> [PageLink] in
+                PageStructure.links(in: p).map { $0.link }
+            }
+            let isOverflowRoot = try withPage(link) { (p) throws(SealKVError) -> Bool in p.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue }
+            if isOverflowRoot {
+                try freeOverflow(first: link)
+                continue
+            }
+            release(link.page)
+            stack.append(contentsOf: children)
+        }
+    }
+}
+
+/// One level of the path from a root to a leaf, with the child chosen there.
+struct PathStep {
+    var page: UInt64
+    var pointer: UnsafeMutableRawPointer
+    var index: Int
+}
+
+// MARK: - Tree changes
+
+extension WriteTransaction {
+    /// Inserts or replaces `key` in `tree`. Returns true if the key existed.
+    @discardableResult
+    func treePut(_ tree: inout TreeDescriptor, leafKind: PageKind, key: UnsafeRawBufferPointer,
+                 value: UnsafeRawBufferPointer) throws(SealKVError) -> Bool {
+        version &+= 1
+        let inlineSize = FileFormat.leafCellHeader + key.count + value.count + 2
+        let cell: [UInt8]
+        if inlineSize <= FileFormat.maxCellWithSlot {
+            cell = NodeBuilder.leafCell(key: key, value: value)
+        } else {
+            cell = NodeBuilder.overflowCell(key: key, length: UInt64(value.count), first: writeOverflow(value))
+        }
+
+        if tree.root.isNone {
+            let (page, p) = allocate()
+            NodeBuilder.build(p, kind: leafKind, txnID: txnID, cells: [cell][...])
+            tree = TreeDescriptor(root: dirtyLink(page), entries: 1, depth: 1)
+            return false
+        }
+
+        var path: [PathStep] = []
+        var (page, p) = try touch(tree.root)
+        tree.root = dirtyLink(page)
+        for _ in 1..<Int(tree.depth) {
+            let node = NodePage(p)
+            guard node.kind == .branch else { throw SealKVError.corrupted(page: page, "is not a branch, but the tree's depth says it must be") }
+            let i = node.childIndex(for: key)
+            let (childPage, childPointer) = try touch(node.child(i))
+            node.setChild(i, dirtyLink(childPage))
+            path.append(PathStep(page: page, pointer: p, index: i))
+            (page, p) = (childPage, childPointer)
+        }
+        let leaf = NodePage(p)
+        guard leaf.isLeaf else { throw SealKVError.corrupted(page: page, "is not a leaf, but the tree's depth says it must be") }
+        let (i, found) = leaf.search(key)
+        if found {
+            if leaf.isOverflow(i) { try freeOverflow(first: leaf.overflowRef(i).link) }
+            leaf.remove(at: i)
+        } else {
+            tree.entries += 1
+        }
+        let fits = cell.withUnsafeBytes { leaf.insertInPlace($0, at: i) }
+        if !fits {
+            var cells = NodeBuilder.cells(of: leaf)
+            cells.insert(cell, at: i)
+            placeCells(cells, kind: leafKind, page: page, pointer: p, path: &path, tree: &tree, appended: i == leaf.count)
+        }
+        return found
+    }
+
+    /// Writes `cells` into the node at `page`; when they do not fit, splits it in two and inserts
+    /// the separator into the parent, splitting upward as needed. Returns true if a split happened.
+    @discardableResult
+    func placeCells(_ cells: [[UInt8]], kind: PageKind, page: UInt64, pointer: UnsafeMutableRawPointer,
+                    path: inout [PathStep], tree: inout TreeDescriptor, appended: Bool = false) -> Bool {
+        if NodeBuilder.size(of: cells[...]) <= FileFormat.nodeUsable {
+            NodeBuilder.build(pointer, kind: kind, txnID: txnID, cells: cells[...])
+            return false
+        }
+        let split = appended ? cells.count - 1 : Self.balancedSplit(cells)
+        var left = cells[..<split], right = Array(cells[split...])
+        if NodeBuilder.size(of: left) > FileFormat.nodeUsable || NodeBuilder.size(of: right[...]) > FileFormat.nodeUsable {
+            let m = Self.balancedSplit(cells)
+            left = cells[..<m]
+            right = Array(cells[m...])
+        }
+        let separator: [UInt8]
+        if kind.isLeaf {
+            separator = Self.shortestSeparator(after: NodeBuilder.key(ofCell: left.last!, leaf: true),
+                                               upTo: NodeBuilder.key(ofCell: right[0], leaf: true))
+        } else {
+            separator = NodeBuilder.key(ofCell: right[0], leaf: false)
+            let child = right[0].withUnsafeBytes { PageLink(from: $0.baseAddress!, at: 2) }
+            right[0] = NodeBuilder.branchCell(key: UnsafeRawBufferPointer(start: nil, count: 0), child: child)
+        }
+        let (rightPage, rightPointer) = allocate()
+        NodeBuilder.build(pointer, kind: kind, txnID: txnID, cells: left)
+        NodeBuilder.build(rightPointer, kind: kind, txnID: txnID, cells: right[...])
+        let separatorCell = separator.withUnsafeBytes { NodeBuilder.branchCell(key: $0, child: dirtyLink(rightPage)) }
+
+        guard let parent = path.popLast() else {
+            let (rootPage, rootPointer) = allocate()
+            let leftCell = NodeBuilder.branchCell(key: UnsafeRawBufferPointer(start: nil, count: 0), child: dirtyLink(page))
+            NodeBuilder.build(rootPointer, kind: .branch, txnID: txnID, cells: [leftCell, separatorCell][...])
+            tree.root = dirtyLink(rootPage)
+            tree.depth += 1
+            return true
+        }
+        let parentNode = NodePage(parent.pointer)
+        let at = parent.index + 1
+        if separatorCell.withUnsafeBytes({ parentNode.insertInPlace($0, at: at) }) { return true }
+        var parentCells = NodeBuilder.cells(of: parentNode)
+        parentCells.insert(separatorCell, at: at)
+        placeCells(parentCells, kind: .branch, page: parent.page, pointer: parent.pointer, path: &path, tree: &tree,
+                   appended: at == parentNode.count)
+        return true
+    }
+
+    /// The split index that divides the bytes of `cells` most evenly (both sides non-empty).
+    static func balancedSplit(_ cells: [[UInt8]]) -> Int {
+        let total = NodeBuilder.size(of: cells[...])
+        var acc = 0
+        for (i, c) in cells.enumerated() {
+            acc += c.count + 2
+            if acc >= total / 2 { return max(1, min(cells.count - 1, acc - (c.count + 2) >= total - acc ? i : i + 1)) }
+        }
+        return cells.count / 2
+    }
+
+    /// The shortest prefix of `upper` that sorts after `lower` (suffix truncation: a shorter
+    /// separator in a branch means more children per branch).
+    static func shortestSeparator(after lower: [UInt8], upTo upper: [UInt8]) -> [UInt8] {
+        var n = 1
+        while n < upper.count {
+            let prefix = upper[..<n]
+            if prefix.lexicographicallyPrecedes(lower) == false && !prefix.elementsEqual(lower) { return Array(prefix) }
+            n += 1
+        }
+        return upper
+    }
+
+    /// Removes `key` from `tree`. Returns true if it was there.
+    @discardableResult
+    func treeDelete(_ tree: inout TreeDescriptor, key: UnsafeRawBufferPointer) throws(SealKVError) -> Bool {
+        // Look first, so deleting an absent key changes no page.
+        let present = try descend(tree, to: key) { (_, _, found) throws(SealKVError) in found } ?? false
+        guard present else { return false }
+        version &+= 1
+
+        var path: [PathStep] = []
+        var (page, p) = try touch(tree.root)
+        tree.root = dirtyLink(page)
+        for _ in 1..<Int(tree.depth) {
+            let node = NodePage(p)
+            let i = node.childIndex(for: key)
+            let (childPage, childPointer) = try touch(node.child(i))
+            node.setChild(i, dirtyLink(childPage))
+            path.append(PathStep(page: page, pointer: p, index: i))
+            (page, p) = (childPage, childPointer)
+        }
+        let leaf = NodePage(p)
+        let (i, found) = leaf.search(key)
+        guard found else { throw SealKVError.corrupted(page: page, "lost a key between lookup and delete") }
+        if leaf.isOverflow(i) { try freeOverflow(first: leaf.overflowRef(i).link) }
+        leaf.remove(at: i)
+        tree.entries -= 1
+        try rebalance(page: page, pointer: p, path: &path, tree: &tree)
+        return true
+    }
+
+    /// Restores fill after a removal: merges an underfull node into a sibling, or evens the two out,
+    /// and continues upward; collapses a root left with one child or no entries.
+    func rebalance(page: UInt64, pointer: UnsafeMutableRawPointer, path: inout [PathStep],
+                   tree: inout TreeDescriptor) throws(SealKVError) {
+        let node = NodePage(pointer)
+        guard let parent = path.last else {
+            if node.isLeaf && node.count == 0 {
+                release(page)
+                tree.root = .none
+                tree.depth = 0
+            } else if !node.isLeaf && node.count == 1 {
+                let only = node.child(0)
+                release(page)
+                tree.root = only
+                tree.depth -= 1
+            }
+            return
+        }
+        guard node.usedBytes < FileFormat.minFill else { return }
+        let parentNode = NodePage(parent.pointer)
+        guard parentNode.count >= 2 else { return }
+        let siblingIndex = parent.index > 0 ? parent.index - 1 : parent.index + 1
+        let (siblingPage, siblingPointer) = try touch(parentNode.child(siblingIndex))
+        parentNode.setChild(siblingIndex, dirtyLink(siblingPage))
+
+        let leftIndex = min(parent.index, siblingIndex)
+        let rightIndex = leftIndex + 1
+        let (leftPage, leftPointer) = leftIndex == parent.index ? (page, pointer) : (siblingPage, siblingPointer)
+        let (rightPage, rightPointer) = leftIndex == parent.index ? (siblingPage, siblingPointer) : (page, pointer)
+        let kind = node.kind!
+        var combined = NodeBuilder.cells(of: NodePage(leftPointer))
+        var rightCells = NodeBuilder.cells(of: NodePage(rightPointer))
+        if !kind.isLeaf {
+            // The parent's separator comes down as the key of the right node's first child.
+            let child = NodePage(rightPointer).child(0)
+            rightCells[0] = NodeBuilder.branchCell(key: parentNode.key(rightIndex), child: child)
+        }
+        combined.append(contentsOf: rightCells)
+
+        if NodeBuilder.size(of: combined[...]) <= FileFormat.nodeUsable {
+            NodeBuilder.build(leftPointer, kind: kind, txnID: txnID, cells: combined[...])
+            release(rightPage)
+            parentNode.remove(at: rightIndex)
+            path.removeLast()
+            try rebalance(page: parent.page, pointer: parent.pointer, path: &path, tree: &tree)
+            return
+        }
+
+        // Too much for one page: split the combined entries evenly and replace the separator.
+        let m = Self.balancedSplit(combined)
+        var right = Array(combined[m...])
+        let separator: [UInt8]
+        if kind.isLeaf {
+            separator = Self.shortestSeparator(after: NodeBuilder.key(ofCell: combined[m - 1], leaf: true),
+                                               upTo: NodeBuilder.key(ofCell: right[0], leaf: true))
+        } else {
+            separator = NodeBuilder.key(ofCell: right[0], leaf: false)
+            let child = right[0].withUnsafeBytes { PageLink(from: $0.baseAddress!, at: 2) }
+            right[0] = NodeBuilder.branchCell(key: UnsafeRawBufferPointer(start: nil, count: 0), child: child)
+        }
+        NodeBuilder.build(leftPointer, kind: kind, txnID: txnID, cells: combined[..<m])
+        NodeBuilder.build(rightPointer, kind: kind, txnID: txnID, cells: right[...])
+        parentNode.remove(at: rightIndex)
+        let separatorCell = separator.withUnsafeBytes { NodeBuilder.branchCell(key: $0, child: dirtyLink(rightPage)) }
+        path.removeLast()
+        if !separatorCell.withUnsafeBytes({ parentNode.insertInPlace($0, at: rightIndex) }) {
+            var parentCells = NodeBuilder.cells(of: parentNode)
+            parentCells.insert(separatorCell, at: rightIndex)
+            if placeCells(parentCells, kind: .branch, page: parent.page, pointer: parent.pointer, path: &path, tree: &tree) {
+                return
+            }
+        }
+        try rebalance(page: parent.page, pointer: parent.pointer, path: &path, tree: &tree)
+    }
+
+    /// Copies-on-write the path to the last leaf of `tree`, so later inserts of larger keys free no
+    /// committed page (used while the free list itself is written).
+    func touchRightmostPath(_ tree: inout TreeDescriptor) throws(SealKVError) {
+        guard !tree.root.isNone else { return }
+        var (page, p) = try touch(tree.root)
+        tree.root = dirtyLink(page)
+        for _ in 1..<Int(tree.depth) {
+            let node = NodePage(p)
+            let i = node.count - 1
+            let (childPage, childPointer) = try touch(node.child(i))
+            node.setChild(i, dirtyLink(childPage))
+            (page, p) = (childPage, childPointer)
+        }
+    }
+}
