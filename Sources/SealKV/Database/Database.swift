@@ -92,6 +92,16 @@ public final class Database: Sendable {
         let storage = try FileStorage(path: path, readOnly: readOnly, engine: options.ioEngine)
         do throws(SealKVError) {
             try storage.lock()
+            if storage.pageCount < 2 {
+                let head = storage.head(8)
+                if head.isEmpty {
+                    throw SealKVError(.notASealKVFile, "'\(path)' is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
+                }
+                if head.elementsEqual(FileFormat.magic) {
+                    throw SealKVError(.truncated, "'\(path)' starts like a SealKV store but is shorter than its two meta pages: it was truncated. Restore it from a backup.")
+                }
+                throw SealKVError(.notASealKVFile, "'\(path)' is not a SealKV store (too short, no SealKV header). Check the path.")
+            }
             let opened = try StoreOpener.open(storage: storage, credential: credential)
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
@@ -236,7 +246,13 @@ public final class Database: Sendable {
         let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
         do throws(SealKVError) {
             if state.pageCount > storage.pageCount {
-                try storage.resize(toPages: state.pageCount)
+                // Grow in chunks, and make the new size durable before any page of the commit is
+                // written: a meta can then never claim more pages than the file holds after a crash,
+                // so a short file always means truncation, never a torn commit.
+                let current = storage.pageCount
+                let target = max(state.pageCount, current + max(16, current / 8))
+                try storage.resize(toPages: target)
+                try storage.sync()
             }
             switch options.durability {
             case .oneSync:
@@ -265,7 +281,7 @@ public final class Database: Sendable {
             s.current = state
             if options.durability != .noSync { s.lastDurable = state.txnID }
         }
-        if state.pageCount < storage.pageCount {
+        if state.pageCount < tx.base.pageCount && state.pageCount < storage.pageCount {
             // Only pages no snapshot can reach lie past the new end: free pages that were reusable.
             do throws(SealKVError) {
                 try storage.resize(toPages: state.pageCount)

@@ -137,7 +137,9 @@ enum StoreOpener {
                 return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot,
                                    recovery: RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), fellBack: i > 0, refusedReason: refused))
             } catch {
-                if error.code == .truncated && i == candidates.count - 1 { throw error }
+                // File growth is synced before any commit that needs it, so a meta claiming more
+                // pages than the file holds means the file lost its tail: no fallback hides that.
+                if error.code == .truncated { throw error }
                 refused = "slot \(c.slot) (transaction \(c.state.txnID)): \(error.message)"
             }
         }

@@ -170,6 +170,13 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         pages.store(count, ordering: .releasing)
     }
 
+    /// Up to `count` bytes from the start of the file, however short it is.
+    func head(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, count, 0) }
+        return Array(out.prefix(max(0, n)))
+    }
+
     /// Takes the store's advisory lock: exclusive for a writable handle, shared for a read-only one.
     func lock() throws(SealKVError) {
         let rc = Syscalls.flock(fd, exclusive: !readOnly)

@@ -57,11 +57,12 @@ public class ReadTransaction: Transaction {
     // MARK: Namespaces
 
     /// A handle on namespace `name`. In a read transaction the namespace must exist; in a write
-    /// transaction it is created on first write.
+    /// transaction it is created if missing.
     public func namespace(_ name: String) throws(SealKVError) -> Namespace {
         try ensureOpen()
         try Namespace.validate(name)
-        if !(self is WriteTransaction), try tree(named: name) == nil {
+        if let writer = self as? WriteTransaction { return try writer.createNamespace(name) }
+        if try tree(named: name) == nil {
             throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; create it in a write transaction first.")
         }
         return Namespace(transaction: self, name: name)

@@ -13,6 +13,8 @@ public class Transaction: @unchecked Sendable {
     var catalog: TreeDescriptor
     /// Named trees looked up so far, by name (changed in place by a writer).
     var namedTrees: [String: TreeDescriptor] = [:]
+    /// Namespaces a writer dropped in this transaction: gone, whatever the catalog still says.
+    var droppedNamespaces: Set<String> = []
     /// The writer's txnid; links carrying it name dirty pages. `UInt64.max` for readers.
     let writeTxnID: UInt64
     /// The writer's pages changed in this transaction, in plaintext.
@@ -64,6 +66,7 @@ public class Transaction: @unchecked Sendable {
         if name == Cursor.freeTreeNamespace { return (self as? WriteTransaction)?.freeTree ?? base.free }
         if name == Cursor.catalogNamespace { return catalog }
         if let t = namedTrees[name] { return t }
+        if droppedNamespaces.contains(name) { return nil }
         guard let location = try Array(name.utf8).withBytes({ (k) throws(SealKVError) in try locate(catalog, key: k) }) else {
             return nil
         }

@@ -16,7 +16,6 @@ public final class WriteTransaction: ReadTransaction {
     var freeTree: TreeDescriptor
     /// Named namespaces created, changed or dropped in this transaction.
     var changedNamespaces: Set<String> = []
-    var droppedNamespaces: Set<String> = []
 
     init(database: Database, base: CommitState, freeView: FreeListView) {
         pageCount = base.pageCount

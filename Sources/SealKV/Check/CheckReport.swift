@@ -1,0 +1,36 @@
+/// What a full check of a store found.
+public struct CheckReport: Sendable {
+    /// One thing wrong, with the page it concerns when there is one.
+    public struct Problem: Sendable, CustomStringConvertible {
+        /// The page at fault, if one page is.
+        public let page: UInt64?
+        /// What is wrong.
+        public let message: String
+        public var description: String { page.map { "page \($0): \(message)" } ?? message }
+    }
+
+    /// Everything wrong, in the order found. Empty for a sound store.
+    public var problems: [Problem] = []
+    /// The commit checked.
+    public var txnID: UInt64 = 0
+    /// The high-water mark of that commit.
+    public var pageCount: UInt64 = 0
+    /// Per meta slot: its txnid, or nil if it does not authenticate.
+    public var metaSlots: [UInt64?] = [nil, nil]
+    /// Pages by kind: "meta", "branch", "leaf", "catalog", "overflow", "free".
+    public var pagesByKind: [String: Int] = [:]
+    /// Entries per namespace ("" is the default namespace).
+    public var entries: [String: UInt64] = [:]
+    /// Depth of the default namespace's tree.
+    public var depth: UInt32 = 0
+    /// Pages below `minFill` bytes of content (not an error: the rightmost pages of a tree being
+    /// appended to are often light).
+    public var lightPages = 0
+
+    /// True when no problem was found.
+    public var isClean: Bool { problems.isEmpty }
+
+    mutating func problem(_ page: UInt64?, _ message: String) {
+        problems.append(Problem(page: page, message: message))
+    }
+}

@@ -1,0 +1,151 @@
+@testable import SealKV
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Random operation sequences checked against an in-memory sorted model after every operation,
+/// with the full store check after every commit. `SEALKV_LONG=1` runs 100,000+ operations.
+@Suite("Model-based B+tree test")
+struct ModelTests {
+    struct Model {
+        var spaces: [String: [[UInt8]: [UInt8]]] = ["": [:]]
+
+        func sortedEntries(_ ns: String) -> [([UInt8], [UInt8])] {
+            (spaces[ns] ?? [:]).sorted { compareBytes($0.key, $1.key) < 0 }.map { ($0.key, $0.value) }
+        }
+    }
+
+    struct Aborted: Error {}
+
+    static var isLong: Bool { getenv("SEALKV_LONG") != nil }
+
+    /// Keys chosen to stress the tree: random binary, maximum length, shared prefixes, sequential
+    /// and reverse-sequential integers, single bytes.
+    static func key(_ rng: inout SeededRandom, _ counter: inout UInt32) -> [UInt8] {
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0: return (0..<Int.random(in: 1...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        case 1: return [UInt8](repeating: UInt8.random(in: 0...3, using: &rng), count: Limits.maxKeyLength - Int.random(in: 0...2, using: &rng))
+        case 2, 3: return Array("user:\(Int.random(in: 0..<400, using: &rng)):profile".utf8)
+        case 4:
+            counter += 1
+            return withUnsafeBytes(of: counter.bigEndian) { Array($0) }
+        case 5:
+            counter += 1
+            return withUnsafeBytes(of: (UInt32.max - counter).bigEndian) { Array($0) }
+        case 6: return [UInt8.random(in: 0...255, using: &rng)]
+        case 7: return Array(String(repeating: "p", count: Int.random(in: 1...300, using: &rng)).utf8)
+        default: return Array("k\(Int.random(in: 0..<2000, using: &rng))".utf8)
+        }
+    }
+
+    static func value(_ rng: inout SeededRandom) -> [UInt8] {
+        let size: Int
+        switch Int.random(in: 0..<20, using: &rng) {
+        case 0: size = 0
+        case 1: size = Int.random(in: 1000...1400, using: &rng)
+        case 2: size = Int.random(in: 4000...20_000, using: &rng)
+        default: size = Int.random(in: 1...120, using: &rng)
+        }
+        let fill = UInt8.random(in: 0...255, using: &rng)
+        return (0..<size).map { UInt8(truncatingIfNeeded: Int(fill) &+ $0 &* 7) }
+    }
+
+    static func compareAll(_ db: Database, _ model: Model, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try db.read { tx in
+            for (ns, _) in model.spaces {
+                let expected = model.sortedEntries(ns)
+                let handle = try tx.namespace(ns)
+                let actual = try handle.all().map { ($0.key, $0.value) }
+                #expect(actual.count == expected.count, "namespace '\(ns)' holds \(actual.count), model \(expected.count)", sourceLocation: sourceLocation)
+                let same = actual.elementsEqual(expected, by: { $0.0 == $1.0 && $0.1 == $1.1 })
+                #expect(same, "namespace '\(ns)' differs from the model", sourceLocation: sourceLocation)
+                let reversed: [[UInt8]] = try handle.all(reverse: true).map { $0.key }
+                let expectedReversed: [[UInt8]] = expected.map { $0.0 }.reversed()
+                #expect(reversed == expectedReversed, sourceLocation: sourceLocation)
+                #expect(try handle.count() == expected.count, sourceLocation: sourceLocation)
+            }
+            #expect(try tx.namespaces() == model.spaces.keys.filter { !$0.isEmpty }.sorted(), sourceLocation: sourceLocation)
+        }
+    }
+
+    func run(seed: UInt64, operations: Int) throws {
+        var rng = SeededRandom(seed: seed)
+        var counter: UInt32 = 0
+        let storage = MemoryStorage()
+        var db = try Database.open(storage: storage, credential: .password("model"), options: TestSupport.options(cacheSize: 256 << 10), create: true)
+        var model = Model()
+        var done = 0
+        var commits = 0
+        while done < operations {
+            let batch = Int.random(in: 1...40, using: &rng)
+            let abort = Int.random(in: 0..<12, using: &rng) == 0
+            var working = model
+            do {
+                try db.write { tx in
+                    for _ in 0..<batch {
+                        let ns = ["", "", "", "alpha", "beta"][Int.random(in: 0..<5, using: &rng)]
+                        let handle = try tx.namespace(ns)
+                        if working.spaces[ns] == nil { working.spaces[ns] = [:] }
+                        let r = Int.random(in: 0..<100, using: &rng)
+                        if r < 50 {
+                            let k = Self.key(&rng, &counter), v = Self.value(&rng)
+                            try handle.put(k, v)
+                            working.spaces[ns, default: [:]][k] = v
+                        } else if r < 80 {
+                            // Delete an existing key most of the time.
+                            let existing = working.spaces[ns]?.keys.first
+                            let k = (existing != nil && r < 75) ? existing! : Self.key(&rng, &counter)
+                            let removed = try handle.delete(k)
+                            #expect(removed == (working.spaces[ns]?[k] != nil))
+                            working.spaces[ns]?[k] = nil
+                        } else if r < 90 {
+                            let k = Self.key(&rng, &counter)
+                            #expect(try handle.get(k) == working.spaces[ns]?[k])
+                        } else if r < 95 {
+                            // A range between two random keys, forwards or backwards.
+                            var a = Self.key(&rng, &counter), b = Self.key(&rng, &counter)
+                            if compareBytes(a, b) > 0 { swap(&a, &b) }
+                            let reverse = Bool.random(using: &rng)
+                            let got = try handle.range(from: a, to: b, reverse: reverse).map { $0.key }
+                            let inRange: [[UInt8]] = (working.spaces[ns] ?? [:]).keys.filter { compareBytes($0, a) >= 0 && compareBytes($0, b) < 0 }
+                            var want = inRange.sorted { compareBytes($0, $1) < 0 }
+                            if reverse { want.reverse() }
+                            #expect(got == want)
+                        } else if r < 98 {
+                            let p = Array("user:\(Int.random(in: 0..<40, using: &rng))".utf8)
+                            let got = try handle.prefix(p).map { $0.key }
+                            let matching: [[UInt8]] = (working.spaces[ns] ?? [:]).keys.filter { $0.starts(with: p) }
+                            let want = matching.sorted { compareBytes($0, $1) < 0 }
+                            #expect(got == want)
+                        } else if ns != "" {
+                            try tx.dropNamespace(ns)
+                            working.spaces[ns] = nil
+                        }
+                    }
+                    if abort { throw Aborted() }
+                }
+                model = working
+                commits += 1
+            } catch is Aborted {
+                // Rolled back: the model keeps its previous state.
+            }
+            done += batch
+            let report = try db.check()
+            #expect(report.isClean, "seed \(seed) after \(done) operations: \(report.problems.prefix(3))")
+            if !report.isClean { return }
+            if Int.random(in: 0..<25, using: &rng) == 0 {
+                db.close()
+                db = try Database.open(storage: storage, credential: .password("model"), options: TestSupport.options(cacheSize: 256 << 10))
+            }
+            if commits % 10 == 0 { try Self.compareAll(db, model) }
+        }
+        try Self.compareAll(db, model)
+        db.close()
+    }
+
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func randomOperations(seed: UInt64) throws {
+        try run(seed: seed, operations: Self.isLong ? 50_000 : 6_000)
+    }
+}
