@@ -277,16 +277,19 @@ public final class Database: Sendable {
         for entry in prepared.plaintext.suffix(cacheBudget) {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }
-        shared.withLock { s in
+        let mayShrink = shared.withLock { s in
             s.current = state
             if options.durability != .noSync { s.lastDurable = state.txnID }
+            // No reader may hold a snapshot older than this commit while the file is cut: it could
+            // still reach the pages past the new end.
+            return s.readers.values.allSatisfy { $0.txnID >= state.txnID }
         }
-        if state.pageCount < tx.base.pageCount && state.pageCount < storage.pageCount {
-            // Only pages no snapshot can reach lie past the new end: free pages that were reusable.
+        let slack = storage.pageCount > state.pageCount ? storage.pageCount - state.pageCount : 0
+        if mayShrink && slack > max(16, state.pageCount / 8) {
             do throws(SealKVError) {
                 try storage.resize(toPages: state.pageCount)
             } catch {
-                // The commit stands; the file is merely longer than needed until the next commit.
+                // The commit stands; the file is merely longer than needed until a later commit.
             }
         }
     }

@@ -82,8 +82,9 @@ final class FreeList {
         if !removed.isEmpty {
             chunks = chunks.enumerated().filter { !removed.contains($0.offset) }.map { $0.element }
         }
+        // This commit's txnid is the largest in the list, so its chunks go at the end in order.
+        precondition(added.first.map { first in chunks.last.map { $0.key < first.key } ?? true } ?? true)
         chunks.append(contentsOf: added)
-        chunks.sort { $0.key < $1.key }
     }
 }
 
@@ -93,11 +94,12 @@ struct FreeListView {
     let list: FreeList
     /// Pages freed by commits up to this txnid may be reused.
     let bound: UInt64
-    private var position = 0
     /// Pages taken from the front of each touched chunk.
     private(set) var taken: [Int: Int] = [:]
     /// Pages trimmed from the back of each touched chunk (the file's tail was cut off).
     private(set) var trimmed: [Int: Int] = [:]
+    /// Min-heap of (next page, chunk index) over reusable chunks, built on first use.
+    private var heap: [(page: UInt64, chunk: Int)]? = nil
 
     init(list: FreeList, bound: UInt64) {
         self.list = list
@@ -108,17 +110,61 @@ struct FreeListView {
         (taken[i] ?? 0)..<(list.chunks[i].pages.count - (trimmed[i] ?? 0))
     }
 
-    /// Takes a reusable page (oldest commit first, lowest page first), or nil when none is left.
+    /// Takes the lowest reusable page, or nil when none is left. Lowest first keeps live pages
+    /// packed at the start of the file, so its end can be cut off.
+    /// - Complexity: O(log c) for c reusable chunks (O(c) on the first call).
     mutating func take() -> UInt64? {
-        while position < list.chunks.count, list.chunks[position].key.txnID <= bound {
-            let r = remaining(position)
-            if !r.isEmpty {
-                taken[position] = r.lowerBound + 1
-                return list.chunks[position].pages[r.lowerBound]
+        if heap == nil {
+            var h: [(page: UInt64, chunk: Int)] = []
+            for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+                let r = remaining(i)
+                if !r.isEmpty { h.append((list.chunks[i].pages[r.lowerBound], i)) }
             }
-            position += 1
+            h.sort { $0.page < $1.page }   // a sorted array is a valid min-heap
+            heap = h
+        }
+        guard var h = heap else { return nil }
+        defer { heap = h }
+        while let top = h.first {
+            let i = top.chunk
+            let r = remaining(i)
+            Self.popHeap(&h)
+            // A head can be stale when the chunk was trimmed after the heap was built.
+            guard !r.isEmpty, list.chunks[i].pages[r.lowerBound] == top.page else {
+                if let next = r.first { Self.pushHeap(&h, (list.chunks[i].pages[next], i)) }
+                continue
+            }
+            taken[i] = r.lowerBound + 1
+            if r.count > 1 { Self.pushHeap(&h, (list.chunks[i].pages[r.lowerBound + 1], i)) }
+            return top.page
         }
         return nil
+    }
+
+    private static func pushHeap(_ h: inout [(page: UInt64, chunk: Int)], _ e: (page: UInt64, chunk: Int)) {
+        h.append(e)
+        var c = h.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            if h[p].page <= h[c].page { break }
+            h.swapAt(p, c)
+            c = p
+        }
+    }
+
+    private static func popHeap(_ h: inout [(page: UInt64, chunk: Int)]) {
+        h.swapAt(0, h.count - 1)
+        h.removeLast()
+        var p = 0
+        while true {
+            let l = 2 * p + 1, r = l + 1
+            var m = p
+            if l < h.count && h[l].page < h[m].page { m = l }
+            if r < h.count && h[r].page < h[m].page { m = r }
+            if m == p { break }
+            h.swapAt(p, m)
+            p = m
+        }
     }
 
     /// The largest reusable page still available.
@@ -129,6 +175,14 @@ struct FreeListView {
             if let last = r.last.map({ list.chunks[i].pages[$0] }) { best = max(best ?? 0, last) }
         }
         return best
+    }
+
+    /// How many reusable pages are still available.
+    /// - Complexity: O(c) for c chunks.
+    var reusableCount: Int {
+        var n = 0
+        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound { n += remaining(i).count }
+        return n
     }
 
     /// All reusable pages still available.

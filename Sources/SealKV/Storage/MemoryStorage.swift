@@ -37,7 +37,7 @@ final class MemoryStorage: PageStorage, @unchecked Sendable {
         state.withLock { s in
             for w in writes {
                 let end = (Int(w.page) + 1) * FileFormat.pageSize
-                if end > s.bytes.count { s.bytes.append(contentsOf: repeatElement(0, count: end - s.bytes.count)) }
+                if end > s.bytes.count { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: end - s.bytes.count)) }
                 s.bytes.withUnsafeMutableBytes {
                     ($0.baseAddress! + Int(w.page) * FileFormat.pageSize).copyMemory(from: w.bytes, byteCount: FileFormat.pageSize)
                 }
@@ -52,7 +52,7 @@ final class MemoryStorage: PageStorage, @unchecked Sendable {
         state.withLock { s in
             let size = Int(pages) * FileFormat.pageSize
             if size < s.bytes.count { s.bytes.removeLast(s.bytes.count - size) }
-            else { s.bytes.append(contentsOf: repeatElement(0, count: size - s.bytes.count)) }
+            else { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: size - s.bytes.count)) }
             count.store(pages, ordering: .releasing)
         }
     }

@@ -39,20 +39,32 @@ extension WriteTransaction {
             }
         }
 
-        // 2. Cut free pages off the end of the file.
-        let tailCandidate = max(freeView.largestReusable ?? 0, reusable.max() ?? 0)
-        if tailCandidate != 0 && tailCandidate == pageCount - 1 {
-            let free = Set(freeView.reusablePages).union(reusable)
-            var newCount = pageCount
-            while newCount > FileFormat.firstDataPage && free.contains(newCount - 1) { newCount -= 1 }
-            freeView.trim(atOrAbove: newCount)
-            reusable.removeAll { $0 >= newCount }
-            pageCount = newCount
+        // 2. Cut free pages off the end of the file. With a sync at every commit and no reader
+        //    alive, pages this commit freed qualify too: the previous meta still finds them in the
+        //    file until this commit is durable, and the file is cut only after that.
+        let ownTail = database.options.durability != .noSync && database.shared.withLock { $0.readers.isEmpty }
+        // When much of the file is free, move the free tree's and the catalog's pages that sit past
+        // where the file could end down into free pages first, so they do not pin the tail.
+        let reusableCount = UInt64(freeView.reusableCount + reusable.count)
+        if reusableCount >= 16 && reusableCount * 4 >= pageCount {
+            let limit = pageCount - reusableCount
+            try relocatePages(of: &freeTree, atOrAbove: limit)
+            try relocatePages(of: &catalog, atOrAbove: limit)
         }
+        trimTail(includeReusableChunks: true, ownTail: ownTail)
 
-        // 3. Write the free list: rewrite the chunks this transaction took pages from, then add this
-        //    commit's chunks. New pages now come only from the end of the file, and the path to the
-        //    tree's last leaf is copied first, so adding the chunks frees nothing more.
+        // 3. Write the free list. Reserve a few reusable pages for the free tree's own changes first
+        //    (so the tree does not settle at the end of the file), then freeze the view: from here
+        //    new pages come from the reservation, then from the end of the file. The path to the
+        //    tree's last leaf is copied before the freed pages are counted, so adding this commit's
+        //    chunks frees nothing more.
+        let depth = Int(max(freeTree.depth, 1))
+        var wanted = (freeView.rewrittenChunks.count + 2) * (depth + 1) + 2
+        while wanted > 0, let page = freeView.take() {
+            reserved.append(page)
+            wanted -= 1
+        }
+        reserved.sort(by: >)
         allocateFromEndOnly = true
         let rewritten = freeView.rewrittenChunks
         for (index, pages) in rewritten {
@@ -67,9 +79,11 @@ extension WriteTransaction {
             }
         }
         try touchRightmostPath(&freeTree)
-        let newlyFree = (freed + reusable).sorted()
+        trimTail(includeReusableChunks: false, ownTail: ownTail)
+        let newlyFree = (freed + reusable + reserved).sorted()
         freed.removeAll()
         reusable.removeAll()
+        reserved.removeAll()
         var added: [FreeChunk] = []
         var start = 0
         while start < newlyFree.count {
@@ -104,6 +118,26 @@ extension WriteTransaction {
         return PreparedCommit(state: state, sealed: sealed.map { (page: $0.0, buffer: $0.1) },
                               plaintext: plaintext.map { (page: $0.0, tag: $0.1, buffer: $0.2) },
                               freeListChanges: (rewritten, added))
+    }
+
+    /// Lowers the high-water mark past every free page at the end of the file. Candidates: pages
+    /// freed and reserved in this transaction that are safe to drop now, pages of earlier commits
+    /// that are reusable (only before the free list is written), and, with `ownTail`, pages this
+    /// commit stopped using.
+    private func trimTail(includeReusableChunks: Bool, ownTail: Bool) {
+        let chunkTop = includeReusableChunks ? (freeView.largestReusable ?? 0) : 0
+        let top = max(chunkTop, reusable.max() ?? 0, reserved.max() ?? 0, ownTail ? (freed.max() ?? 0) : 0)
+        guard top != 0 && top == pageCount - 1 else { return }
+        var free = Set(reusable).union(reserved)
+        if includeReusableChunks { free.formUnion(freeView.reusablePages) }
+        if ownTail { free.formUnion(freed) }
+        var newCount = pageCount
+        while newCount > FileFormat.firstDataPage && free.contains(newCount - 1) { newCount -= 1 }
+        if includeReusableChunks { freeView.trim(atOrAbove: newCount) }
+        reusable.removeAll { $0 >= newCount }
+        reserved.removeAll { $0 >= newCount }
+        freed.removeAll { $0 >= newCount }
+        pageCount = newCount
     }
 
     /// Seals the dirty pages under `root` in post-order, patching each child's tag into its parent.

@@ -10,8 +10,12 @@ public final class WriteTransaction: ReadTransaction {
     var reusable: [UInt64] = []
     /// Free pages of earlier commits this transaction may take.
     var freeView: FreeListView
-    /// While the free list itself is written, new pages come only from the end of the file.
+    /// While the free list itself is written, new pages come only from `reserved`, then the end of
+    /// the file: taking from the free list then would change what is being written.
     var allocateFromEndOnly = false
+    /// Reusable pages set aside for writing the free list (largest last popped first: kept sorted
+    /// descending so `popLast` hands out the lowest).
+    var reserved: [UInt64] = []
     /// The free-page tree (changed only at commit).
     var freeTree: TreeDescriptor
     /// Named namespaces created, changed or dropped in this transaction.
@@ -34,6 +38,8 @@ public final class WriteTransaction: ReadTransaction {
         if !allocateFromEndOnly, let p = reusable.popLast() {
             number = p
         } else if !allocateFromEndOnly, let p = freeView.take() {
+            number = p
+        } else if allocateFromEndOnly, let p = reserved.popLast() {
             number = p
         } else {
             number = pageCount
@@ -196,7 +202,8 @@ extension WriteTransaction {
         if !fits {
             var cells = NodeBuilder.cells(of: leaf)
             cells.insert(cell, at: i)
-            placeCells(cells, kind: leafKind, page: page, pointer: p, path: &path, tree: &tree, appended: i == leaf.count)
+            let rightmost = i == leaf.count && path.allSatisfy { NodePage($0.pointer).count - 1 == $0.index }
+            placeCells(cells, kind: leafKind, page: page, pointer: p, path: &path, tree: &tree, appended: rightmost)
         }
         return found
     }
@@ -210,13 +217,9 @@ extension WriteTransaction {
             NodeBuilder.build(pointer, kind: kind, txnID: txnID, cells: cells[...])
             return false
         }
-        let split = appended ? cells.count - 1 : Self.balancedSplit(cells)
-        var left = cells[..<split], right = Array(cells[split...])
-        if NodeBuilder.size(of: left) > FileFormat.nodeUsable || NodeBuilder.size(of: right[...]) > FileFormat.nodeUsable {
-            let m = Self.balancedSplit(cells)
-            left = cells[..<m]
-            right = Array(cells[m...])
-        }
+        let split = Self.chooseSplit(cells, leaf: kind.isLeaf, appended: appended && kind.isLeaf)
+        let left = cells[..<split]
+        var right = Array(cells[split...])
         let separator: [UInt8]
         if kind.isLeaf {
             separator = Self.shortestSeparator(after: NodeBuilder.key(ofCell: left.last!, leaf: true),
@@ -244,20 +247,29 @@ extension WriteTransaction {
         if separatorCell.withUnsafeBytes({ parentNode.insertInPlace($0, at: at) }) { return true }
         var parentCells = NodeBuilder.cells(of: parentNode)
         parentCells.insert(separatorCell, at: at)
-        placeCells(parentCells, kind: .branch, page: parent.page, pointer: parent.pointer, path: &path, tree: &tree,
-                   appended: at == parentNode.count)
+        placeCells(parentCells, kind: .branch, page: parent.page, pointer: parent.pointer, path: &path, tree: &tree)
         return true
     }
 
-    /// The split index that divides the bytes of `cells` most evenly (both sides non-empty).
-    static func balancedSplit(_ cells: [[UInt8]]) -> Int {
-        let total = NodeBuilder.size(of: cells[...])
-        var acc = 0
-        for (i, c) in cells.enumerated() {
-            acc += c.count + 2
-            if acc >= total / 2 { return max(1, min(cells.count - 1, acc - (c.count + 2) >= total - acc ? i : i + 1)) }
+    /// Where to split an overfull list of cells: both halves must fit a page, a leaf half needs one
+    /// entry and a branch half two children. Prefers the most even split by bytes, or, for an
+    /// append at the end of the tree, keeping the left page full.
+    static func chooseSplit(_ cells: [[UInt8]], leaf: Bool, appended: Bool) -> Int {
+        let n = cells.count
+        let minSide = leaf ? 1 : 2
+        var prefix = [0]
+        for c in cells { prefix.append(prefix.last! + c.count + 2) }
+        let total = prefix[n]
+        func fits(_ m: Int) -> Bool {
+            m >= minSide && n - m >= minSide && prefix[m] <= FileFormat.nodeUsable && total - prefix[m] <= FileFormat.nodeUsable
         }
-        return cells.count / 2
+        if appended && fits(n - 1) { return n - 1 }
+        var best = -1
+        for m in minSide...max(minSide, n - minSide) where fits(m) {
+            if best < 0 || abs(2 * prefix[m] - total) < abs(2 * prefix[best] - total) { best = m }
+        }
+        precondition(best > 0, "no valid split of \(n) cells (\(total) bytes)")
+        return best
     }
 
     /// The shortest prefix of `upper` that sorts after `lower` (suffix truncation: a shorter
@@ -350,7 +362,7 @@ extension WriteTransaction {
         }
 
         // Too much for one page: split the combined entries evenly and replace the separator.
-        let m = Self.balancedSplit(combined)
+        let m = Self.chooseSplit(combined, leaf: kind.isLeaf, appended: false)
         var right = Array(combined[m...])
         let separator: [UInt8]
         if kind.isLeaf {
@@ -374,6 +386,33 @@ extension WriteTransaction {
             }
         }
         try rebalance(page: parent.page, pointer: parent.pointer, path: &path, tree: &tree)
+    }
+
+    /// Copies every page of `tree` numbered `limit` or higher (and the path above it) to a newly
+    /// allocated page, so the end of the file can be cut. Reads only branch pages.
+    func relocatePages(of tree: inout TreeDescriptor, atOrAbove limit: UInt64) throws(SealKVError) {
+        guard !tree.root.isNone else { return }
+        if let moved = try relocate(tree.root, level: Int(tree.depth), limit: limit) { tree.root = moved }
+    }
+
+    private func relocate(_ link: PageLink, level: Int, limit: UInt64) throws(SealKVError) -> PageLink? {
+        if level <= 1 {
+            guard link.page >= limit, link.txnID != txnID else { return nil }
+            return dirtyLink(try touch(link).page)
+        }
+        let children = try withPage(link) { (p) throws(SealKVError) -> [PageLink] in
+            let node = NodePage(p)
+            return (0..<node.count).map { node.child($0) }
+        }
+        var moved: [(Int, PageLink)] = []
+        for (i, child) in children.enumerated() {
+            if let m = try relocate(child, level: level - 1, limit: limit) { moved.append((i, m)) }
+        }
+        guard !moved.isEmpty || (link.page >= limit && link.txnID != txnID) else { return nil }
+        let (page, p) = try touch(link)
+        let node = NodePage(p)
+        for (i, m) in moved { node.setChild(i, m) }
+        return dirtyLink(page)
     }
 
     /// Copies-on-write the path to the last leaf of `tree`, so later inserts of larger keys free no

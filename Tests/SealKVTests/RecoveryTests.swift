@@ -1,0 +1,157 @@
+@testable import SealKV
+import Testing
+
+/// A memory backend that remembers every page image written to it.
+final class ObservingStorage: PageStorage, @unchecked Sendable {
+    let inner: MemoryStorage
+    let log: Locked<[(page: UInt64, image: [UInt8])]>
+    init(bytes: [UInt8] = [], log: Locked<[(page: UInt64, image: [UInt8])]> = Locked([])) {
+        inner = MemoryStorage(bytes: bytes)
+        self.log = log
+    }
+    var pageCount: UInt64 { inner.pageCount }
+    var engineName: String { "observing" }
+    func readPage(_ n: UInt64, into b: UnsafeMutableRawPointer) throws(SealKVError) { try inner.readPage(n, into: b) }
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        log.withLock { log in
+            for w in writes { log.append((w.page, Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize)))) }
+        }
+        try inner.writePages(writes, sync: sync)
+    }
+    func sync() throws(SealKVError) {}
+    func resize(toPages pages: UInt64) throws(SealKVError) { try inner.resize(toPages: pages) }
+    func close() {}
+}
+
+@Suite("Recovery and confidentiality")
+struct RecoveryTests {
+    /// Two commits; returns the store's bytes after the first and after the second.
+    func twoCommits() throws -> (before: [UInt8], after: [UInt8]) {
+        let (db, storage) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<200 { try tx.put("k\(i)", "first-\(i)") } }
+        let before = storage.snapshot()
+        try db.write { tx in
+            for i in 0..<200 where i % 3 == 0 { try tx.put("k\(i)", "second-\(i)") }
+            try tx.put("new", "second")
+        }
+        db.close()
+        return (before, storage.snapshot())
+    }
+
+    @Test func tornNewestMetaOpensAtThePreviousCommit() throws {
+        let (before, after) = try twoCommits()
+        // The second commit (txn 2) wrote meta slot 0. Write any prefix of its new bytes over the old.
+        let slot = 0
+        let oldMeta = Array(before[(slot * 4096)..<((slot + 1) * 4096)])
+        let newMeta = Array(after[(slot * 4096)..<((slot + 1) * 4096)])
+        var prefixes = Array(stride(from: 0, through: 4096, by: 7))
+        prefixes += [1, 2, 8, 159, 160, 161, 4079, 4080, 4095]
+        for k in prefixes {
+            var bytes = after
+            bytes.replaceSubrange((slot * 4096)..<((slot + 1) * 4096), with: newMeta[..<k] + oldMeta[k...])
+            let db = try TestSupport.reopen(bytes)
+            let (txn, value) = try db.read { tx in (tx.snapshotTxnID, try tx.getString("new")) }
+            if k == 4096 {
+                #expect(txn == 2 && value == "second")
+            } else {
+                #expect(txn == 1, "prefix \(k) opened txn \(txn)")
+                #expect(value == nil)
+                #expect(try db.read { try $0.getString("k3") } == "first-3")
+                #expect(db.recovery.chosenSlot == 1)
+            }
+            try TestSupport.expectClean(db)
+        }
+    }
+
+    @Test func missingDataPageOpensAtThePreviousCommit() throws {
+        let (before, after) = try twoCommits()
+        let db = try TestSupport.reopen(after)
+        let state = try db.read { $0.base }
+        db.close()
+        // Every page the second commit wrote, in turn, left as it was before the commit.
+        let written = (Int(FileFormat.firstDataPage)..<Int(state.pageCount)).filter { p in
+            let range = (p * 4096)..<((p + 1) * 4096)
+            return p * 4096 >= before.count || before[range] != after[range]
+        }
+        #expect(!written.isEmpty)
+        for p in written {
+            var bytes = after
+            let range = (p * 4096)..<((p + 1) * 4096)
+            if p * 4096 < before.count {
+                bytes.replaceSubrange(range, with: before[range])
+            } else {
+                bytes.replaceSubrange(range, with: [UInt8](repeating: 0, count: 4096))
+            }
+            let reopened = try TestSupport.reopen(bytes)
+            #expect(reopened.recovery.fellBack, "page \(p) missing, yet the newest commit was accepted")
+            #expect(try reopened.read { tx in (tx.snapshotTxnID, try tx.getString("new")) } == (1, nil))
+            try TestSupport.expectClean(reopened)
+        }
+    }
+
+    @Test func recoveryDoesNotWrite() throws {
+        let (before, after) = try twoCommits()
+        var bytes = after
+        bytes.replaceSubrange(0..<4096, with: before[0..<4096].map { $0 ^ 0xFF })
+        let storage = MemoryStorage(bytes: bytes)
+        let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options())
+        #expect(db.recovery.fellBack || db.recovery.slotTxnIDs[0] == nil)
+        _ = try db.read { try $0.getString("k1") }
+        db.close()
+        #expect(storage.snapshot() == bytes)
+    }
+
+    @Test func noncesNeverRepeatEvenWhenACrashReusesATxnID() throws {
+        let log = Locked<[(page: UInt64, image: [UInt8])]>([])
+        let first = ObservingStorage(log: log)
+        let db = try Database.open(storage: first, credential: .password(TestSupport.password), options: TestSupport.options(), create: true)
+        for round in 0..<30 { try db.write { tx in try tx.put("same", "round \(round)") } }
+        let crashPoint = first.inner.snapshot()
+        let txnAtCrash = try db.read { $0.snapshotTxnID }
+        for round in 30..<40 { try db.write { tx in try tx.put("same", "round \(round)") } }
+        db.close()
+        // "Crash": go back to the bytes at the crash point; the next commits reuse txnids 31...
+        let second = ObservingStorage(bytes: crashPoint, log: log)
+        let again = try Database.open(storage: second, credential: .password(TestSupport.password), options: TestSupport.options())
+        #expect(try again.read { $0.snapshotTxnID } == txnAtCrash)
+        for round in 0..<10 { try again.write { tx in try tx.put("same", "after crash \(round)") } }
+        again.close()
+
+        let images = log.withLock { $0 }
+        var seen = Set<[UInt8]>()
+        var pagesWrittenTwice = 0
+        var perPage: [UInt64: Int] = [:]
+        for (page, image) in images {
+            let nonce = page < 2 ? Array(image[FileFormat.metaNonce..<(FileFormat.metaNonce + 16)])
+                                 : Array(image[FileFormat.headerNonce..<(FileFormat.headerNonce + 16)])
+            #expect(seen.insert(nonce + withUnsafeBytes(of: page) { Array($0) }).inserted, "a nonce repeated for page \(page)")
+            perPage[page, default: 0] += 1
+        }
+        pagesWrittenTwice = perPage.values.filter { $0 > 1 }.count
+        #expect(pagesWrittenTwice > 2, "the test must rewrite page numbers to mean anything")
+    }
+
+    @Test func canaryNeverAppearsInTheFile() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/c.sealkv"
+        let canary = "CANARY-5e1f-not-in-file"
+        let db = try Database.open(at: path, credential: .password("canary password"), options: TestSupport.options())
+        try db.write { tx in
+            try tx.put(canary, canary)
+            try tx.put("big", Array(String(repeating: canary, count: 2000).utf8))
+            try tx.namespace(canary).put("k-" + canary, "v-" + canary)
+            for i in 0..<500 { try tx.put("filler-\(i)-\(canary)", "value-\(i)-\(canary)") }
+        }
+        try db.write { tx in for i in 0..<250 { try tx.delete("filler-\(i)-\(canary)") } }
+        db.close()
+        let bytes = TestSupport.readFile(path)
+        #expect(bytes.count > 20 * 4096)
+        #expect(!TestSupport.contains(bytes, Array(canary.utf8)))
+        #expect(!TestSupport.contains(bytes, Array("CANARY".utf8)))
+        #expect(!TestSupport.contains(bytes, Array("canary password".utf8)))
+        let reopened = try Database.open(at: path, credential: .password("canary password"), options: TestSupport.options(.openExisting))
+        #expect(try reopened.read { try $0.getString(canary) } == canary)
+        reopened.close()
+    }
+}

@@ -1,0 +1,74 @@
+@testable import SealKV
+import Testing
+
+/// The same behaviour through io_uring and through POSIX calls. io_uring cases are skipped (with
+/// the reason printed) where the kernel refuses io_uring.
+@Suite("Storage backends")
+struct StorageBackendTests {
+    static let engines: [IOEngine] = [.posix, .ioUring]
+
+    func skipIfUnavailable(_ engine: IOEngine) -> Bool {
+        if engine == .ioUring && !TestSupport.ioUringAvailable {
+            print("skipped: io_uring is unavailable on this kernel (disabled or blocked by seccomp)")
+            return true
+        }
+        return false
+    }
+
+    @Test(arguments: engines)
+    func writeReopenRead(engine: IOEngine) throws {
+        guard !skipIfUnavailable(engine) else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/b.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(engine: engine))
+        #expect(db.storage.engineName == (engine == .posix ? "posix" : "io_uring"))
+        try db.write { tx in for i in 0..<5000 { try tx.put("key-\(i)", "value-\(i)") } }
+        try db.write { tx in try tx.put("large", [UInt8](repeating: 9, count: 300_000)) }
+        try db.write { tx in for i in stride(from: 0, to: 5000, by: 2) { try tx.delete("key-\(i)") } }
+        try TestSupport.expectClean(db)
+        db.close()
+        let again = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(.openExisting, engine: engine))
+        #expect(try again.read { try $0.getString("key-1") } == "value-1")
+        #expect(try again.read { try $0.get("key-2") } == nil)
+        #expect(try again.read { try $0.get("large")?.count } == 300_000)
+        #expect(try again.read { $0.count } == 2501)
+        try TestSupport.expectClean(again)
+        again.close()
+    }
+
+    @Test(arguments: engines)
+    func batchReadsReturnEveryPage(engine: IOEngine) throws {
+        guard !skipIfUnavailable(engine) else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/r.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(engine: engine))
+        try db.write { tx in for i in 0..<3000 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 200)) } }
+        let storage = db.storage
+        let count = Int(storage.pageCount)
+        let pool = PageBufferPool()
+        let buffers = (0..<count).map { _ in pool.take() }
+        try storage.readPages((0..<count).map { UInt64($0) }, into: buffers)
+        let single = pool.take()
+        for i in 0..<count {
+            try storage.readPage(UInt64(i), into: single)
+            #expect(memcmp(single, buffers[i], FileFormat.pageSize) == 0, "page \(i) differs")
+        }
+        #expect(throws: SealKVError.self) { try storage.readPages([UInt64(count + 5)], into: [single]) }
+        db.close()
+    }
+
+    @Test func ioUringRequestedWhereUnavailableIsAClearError() throws {
+        guard !TestSupport.ioUringAvailable else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        #expect(throws: SealKVError.self) {
+            try Database.open(at: dir + "/x", credential: .password("p"), options: TestSupport.options(engine: .ioUring))
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,319 @@
+@testable import SealKV
+import Testing
+import Dispatch
+import Synchronization
+
+@Suite("Transactions, snapshots and free pages")
+struct TransactionTests {
+    @Test func readersSeeExactlyOneCommittedState() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        let keys = (0..<40).map { "key-\($0)" }
+        try db.write { tx in for k in keys { try tx.put(k, "0") } }
+        let violations = Atomic<Int>(0)
+        let reads = Atomic<Int>(0)
+        let writerDone = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            for round in 1...1500 {
+                try! db.write { tx in for k in keys { try tx.put(k, "\(round)") } }
+            }
+            writerDone.store(true, ordering: .releasing)
+        }
+        for _ in 0..<3 {
+            DispatchQueue.global().async(group: group) {
+                var mine = 0
+                while !writerDone.load(ordering: .acquiring) || mine < 20 {
+                    mine += 1
+                    try! db.read { tx in
+                        let first = try tx.getString(keys[0])
+                        for k in keys where try tx.getString(k) != first { violations.add(1, ordering: .relaxed) }
+                        for (_, v) in try tx.all() where String(decoding: v, as: UTF8.self) != first {
+                            violations.add(1, ordering: .relaxed)
+                        }
+                        if try tx.getString(keys[0]) != first { violations.add(1, ordering: .relaxed) }
+                    }
+                    reads.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        group.wait()
+        let violationCount = violations.load(ordering: .relaxed), readCount = reads.load(ordering: .relaxed)
+        #expect(violationCount == 0)
+        #expect(readCount > 10)
+        try TestSupport.expectClean(db)
+    }
+
+    @Test func longReaderKeepsItsSnapshotAndPagesAreReusedAfterIt() throws {
+        let (db, storage) = try TestSupport.memoryStore(cacheSize: 1 << 20)
+        try db.write { tx in for i in 0..<200 { try tx.put("k\(i)", "original-\(i)") } }
+        let readerStarted = DispatchSemaphore(value: 0)
+        let churnDone = DispatchSemaphore(value: 0)
+        let readerOK = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            try! db.read { tx in
+                readerStarted.signal()
+                churnDone.wait()
+                var ok = true
+                for i in 0..<200 where try tx.getString("k\(i)") != "original-\(i)" { ok = false }
+                let scanned = try tx.all().map { $0.key }.count
+                ok = ok && scanned == 200
+                readerOK.store(ok, ordering: .releasing)
+            }
+        }
+        readerStarted.wait()
+        for round in 0..<10_000 {
+            try db.write { tx in try tx.put("k\(round % 200)", "round-\(round)") }
+        }
+        let grownWhileReading = storage.pageCount
+        churnDone.signal()
+        group.wait()
+        let sawSnapshot = readerOK.load(ordering: .acquiring)
+        #expect(sawSnapshot)
+        // With the reader gone, churning the same keys reuses pages: the file stops growing.
+        for round in 0..<300 { try db.write { tx in try tx.put("k\(round % 200)", "again-\(round)") } }
+        let settled = storage.pageCount
+        for round in 0..<2000 { try db.write { tx in try tx.put("k\(round % 200)", "more-\(round)") } }
+        #expect(storage.pageCount <= settled, "grew from \(settled) to \(storage.pageCount) pages without readers")
+        #expect(settled <= grownWhileReading)
+        try TestSupport.expectClean(db)
+    }
+
+    @Test func fileShrinksAfterDeletingEverything() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/shrink.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options())
+        for batch in 0..<20 {
+            try db.write { tx in
+                for i in 0..<10_000 { try tx.put("key-\(batch)-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 40)) }
+            }
+        }
+        #expect(try db.read { $0.count } == 200_000)
+        let full = TestSupport.readFile(path).count
+        for batch in 0..<20 {
+            try db.write { tx in for i in 0..<10_000 { try tx.delete("key-\(batch)-\(i)") } }
+        }
+        #expect(try db.read { $0.count } == 0)
+        try TestSupport.expectClean(db)
+        let size = TestSupport.readFile(path).count
+        #expect(size <= 8 * FileFormat.pageSize, "file is \(size) bytes after deleting everything (was \(full))")
+        db.close()
+    }
+
+    /// An older sealed image of a page put back in place authenticates on its own (same key, same
+    /// page number); only the parent's Merkle link (tag and txnid) can refuse it. The page chosen
+    /// was written before the newest commit: replacing a page of the newest commit instead makes
+    /// that commit look torn, and open falls back one commit (see THREAT-MODEL.md).
+    @Test func oldVersionOfAPageIsRefused() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<2000 { try tx.put("key-\(i)", "v1-\(i)") } }
+        var olds = [storage.snapshot()]
+        for round in 2...3 {
+            try db.write { tx in for i in 0..<2000 where i % 7 == 0 { try tx.put("key-\(i)", "v\(round)-\(i)") } }
+            olds.append(storage.snapshot())
+        }
+        // The newest commit touches only the first keys, so most leaves keep older txnids.
+        try db.write { tx in try tx.put("key-0", "v4-0") }
+        db.close()
+        var bytes = storage.snapshot()
+        let reopened = try TestSupport.reopen(bytes)
+        let leaves: [PageLink] = try reopened.read { tx in
+            try tx.withPage(tx.base.main.root) { p in
+                let node = NodePage(p)
+                return (0..<node.count).map { node.child($0) }
+            }
+        }
+        let newest = try reopened.read { $0.snapshotTxnID }
+        reopened.close()
+        var victim: (page: UInt64, old: [UInt8])? = nil
+        for link in leaves where victim == nil && link.txnID < newest {
+            let r = Int(link.page) * 4096..<(Int(link.page) + 1) * 4096
+            for old in olds.reversed() where old.count >= r.upperBound && old[r] != bytes[r] && old[r].contains(where: { $0 != 0 }) {
+                victim = (link.page, old)
+                break
+            }
+        }
+        let (page, old) = try #require(victim)
+        let range = Int(page) * 4096..<(Int(page) + 1) * 4096
+        bytes.replaceSubrange(range, with: old[range])
+        let attacked = try TestSupport.reopen(bytes)
+        #expect(!attacked.recovery.fellBack)
+        var failures = 0
+        var wrongValues = 0
+        for i in 0..<2000 {
+            do {
+                let v = try attacked.read { try $0.getString("key-\(i)") }
+                let want = i == 0 ? "v4-0" : i % 7 == 0 ? "v3-\(i)" : "v1-\(i)"
+                if v != want { wrongValues += 1 }
+            } catch let e as SealKVError {
+                #expect(e.code == .corrupted)
+                #expect(e.page == page)
+                #expect(e.message.contains("page \(page)"))
+                failures += 1
+            }
+        }
+        #expect(failures > 0)
+        #expect(wrongValues == 0, "a rolled-back page served old values")
+        let report = try attacked.check()
+        #expect(report.problems.contains { $0.page == page })
+    }
+
+    @Test func sixtyFourMebibyteValue() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        var value = [UInt8](repeating: 0, count: 64 << 20)
+        var rng = SeededRandom(seed: 64)
+        value.withUnsafeMutableBytes { b in
+            let words = b.bindMemory(to: UInt64.self)
+            for i in words.indices { words[i] = rng.next() }
+        }
+        try db.write { tx in
+            try tx.put("small", "x")
+            try tx.put("huge", value)
+        }
+        #expect(try db.read { try $0.get("huge") } == value)
+        let withValue = storage.pageCount
+        #expect(withValue > UInt64((64 << 20) / FileFormat.overflowCapacity))
+        try TestSupport.expectClean(db)
+        // Overwrite with a small value, then delete: every overflow page is freed.
+        try db.write { tx in try tx.put("huge", "tiny now") }
+        try TestSupport.expectClean(db)
+        try db.write { tx in try tx.delete("huge") }
+        let report = try db.check()
+        #expect(report.isClean)
+        #expect(report.pagesByKind["overflow", default: 0] == 0)
+        #expect(storage.pageCount < 16, "file still holds \(storage.pageCount) pages")
+    }
+
+    @Test func throwingClosureRollsBackAndRethrowsTheFirstError() throws {
+        struct Boom: Error {}
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("keep", "1") }
+        #expect(throws: Boom.self) {
+            try db.write { tx in
+                try tx.put("keep", "2")
+                try tx.put("new", "x")
+                throw Boom()
+            }
+        }
+        #expect(try db.read { try $0.getString("keep") } == "1")
+        #expect(try db.read { try $0.get("new") } == nil)
+        // A store error swallowed inside the closure still rolls back: the first error wins.
+        do {
+            try db.write { tx in
+                try tx.put("keep", "3")
+                _ = try? tx.put("", "empty key is an error")
+                try tx.put(Array(repeating: 1, count: Limits.maxKeyLength + 1), "too long")
+            }
+            Issue.record("committed despite an error")
+        } catch let e as SealKVError {
+            #expect(e.code == .keyTooLarge)
+        }
+        #expect(try db.read { try $0.getString("keep") } == "1")
+    }
+
+    @Test func transactionCannotEscapeItsClosure() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        let escaped = try db.read { $0 }
+        do {
+            _ = try escaped.get("x")
+            Issue.record("an escaped transaction still worked")
+        } catch let e as SealKVError {
+            #expect(e.code == .transactionClosed)
+        }
+    }
+
+    @Test func nestedWriteOnTheSameThreadIsAnErrorNotADeadlock() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        do {
+            try db.write { _ in try db.write { tx in try tx.put("a", "b") } }
+            Issue.record("nested write ran")
+        } catch let e as SealKVError {
+            #expect(e.code == .conflict)
+        }
+    }
+
+    @Test func writeInsideAReadTransactionIsRefused() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.namespace("ns").put("a", "b") }
+        do {
+            try db.read { tx in try tx.namespace("ns").put("c", "d") }
+            Issue.record("wrote in a read transaction")
+        } catch let e as SealKVError {
+            #expect(e.code == .readOnly)
+        }
+        do {
+            try db.read { tx in _ = try tx.namespace("missing") }
+            Issue.record("opened a missing namespace for reading")
+        } catch let e as SealKVError {
+            #expect(e.code == .namespaceNotFound)
+        }
+    }
+
+    @Test func keyAndValueLimits() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in
+            try tx.put([UInt8](repeating: 0xFF, count: Limits.maxKeyLength), [UInt8](repeating: 1, count: 5000))
+            try tx.put([UInt8](repeating: 0x00, count: 1), [UInt8]())
+        }
+        #expect(try db.read { try $0.get([UInt8](repeating: 0xFF, count: Limits.maxKeyLength))?.count } == 5000)
+        #expect(try db.read { try $0.get([UInt8](repeating: 0x00, count: 1)) } == [])
+        for (key, code) in [([UInt8](), SealKVError.Code.emptyKey), ([UInt8](repeating: 1, count: Limits.maxKeyLength + 1), .keyTooLarge)] {
+            do {
+                try db.write { tx in try tx.put(key, "v") }
+                Issue.record("accepted a bad key")
+            } catch let e as SealKVError {
+                #expect(e.code == code)
+            }
+        }
+        try TestSupport.expectClean(db)
+    }
+
+    @Test func namespacesAreSeparate() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in
+            try tx.put("k", "default")
+            try tx.namespace("a").put("k", "in a")
+            try tx.namespace("b").put("k", "in b")
+        }
+        let seen = try db.read { tx in
+            [try tx.getString("k"), try tx.namespace("a").getString("k"), try tx.namespace("b").getString("k")]
+        }
+        #expect(seen == ["default", "in a", "in b"])
+        #expect(try db.read { try $0.namespaces() } == ["a", "b"])
+        let dropped = try db.write { tx in try tx.dropNamespace("a") }
+        #expect(dropped)
+        #expect(try db.read { try $0.namespaces() } == ["b"])
+        try TestSupport.expectClean(db)
+    }
+
+    // MARK: Regressions
+
+    /// A namespace dropped and written again in one transaction used to write into its freed tree.
+    @Test func dropAndReuseANamespaceInOneTransaction() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<500 { try tx.namespace("n").put("k\(i)", "v\(i)") } }
+        try db.write { tx in
+            try tx.dropNamespace("n")
+            try tx.namespace("n").put("fresh", "1")
+        }
+        #expect(try db.read { try $0.namespace("n").count() } == 1)
+        try TestSupport.expectClean(db)
+    }
+
+    /// Appending large keys used to split branches into a page with a single child.
+    @Test func appendingLargeKeysKeepsBranchesValid() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        for batch in 0..<20 {
+            try db.write { tx in
+                for i in 0..<100 {
+                    var key = [UInt8](repeating: 0x61, count: 1000)
+                    let n = UInt32(batch * 100 + i).bigEndian
+                    withUnsafeBytes(of: n) { key.replaceSubrange(0..<4, with: $0) }
+                    try tx.put(key, "v")
+                }
+            }
+            try TestSupport.expectClean(db)
+        }
+    }
+}
