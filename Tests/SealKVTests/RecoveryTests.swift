@@ -131,6 +131,20 @@ struct RecoveryTests {
         #expect(pagesWrittenTwice > 2, "the test must rewrite page numbers to mean anything")
     }
 
+    @Test func wholeFileRollbackIsCaughtWithMinimumTxnID() throws {
+        let (before, after) = try twoCommits()
+        let newest = try TestSupport.reopen(after).currentTxnID
+        var options = TestSupport.options()
+        options.minimumTxnID = newest
+        #expect((try? Database.open(storage: MemoryStorage(bytes: after), credential: .password(TestSupport.password), options: options)) != nil)
+        do {
+            _ = try Database.open(storage: MemoryStorage(bytes: before), credential: .password(TestSupport.password), options: options)
+            Issue.record("an old copy was accepted")
+        } catch let e as SealKVError {
+            #expect(e.code == .rolledBack)
+        }
+    }
+
     @Test func canaryNeverAppearsInTheFile() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }

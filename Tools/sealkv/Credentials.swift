@@ -93,9 +93,17 @@ enum FileHandleOutput {
     }
 }
 
-/// A store error turned into the tool's one-line message and exit code 2.
+/// A failure turned into the tool's one-line message and exit code (2 unless stated).
 struct ToolFailure: Error, CustomStringConvertible {
-    let error: SealKVError
-    init(_ error: SealKVError) { self.error = error }
-    var description: String { "sealkv: \(error.message)" }
+    let message: String
+    let exitCode: Int32
+    init(_ error: SealKVError) {
+        message = error.message
+        exitCode = 2
+    }
+    init(_ message: String, exitCode: Int32) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+    var description: String { "sealkv: \(message)" }
 }

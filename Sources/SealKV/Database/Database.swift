@@ -103,6 +103,7 @@ public final class Database: Sendable {
                 throw SealKVError(.notASealKVFile, "'\(path)' is not a SealKV store (too short, no SealKV header). Check the path.")
             }
             let opened = try StoreOpener.open(storage: storage, credential: credential)
+            try checkFreshness(opened, options)
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
             storage.close()
@@ -134,8 +135,19 @@ public final class Database: Sendable {
             }
         }
         let opened = try StoreOpener.open(storage: storage, credential: credential)
+        try checkFreshness(opened, options)
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }
+
+    private static func checkFreshness(_ opened: OpenedStore, _ options: Options) throws(SealKVError) {
+        guard opened.state.txnID >= options.minimumTxnID else {
+            throw SealKVError(.rolledBack, "the store's newest commit is \(opened.state.txnID), older than the \(options.minimumTxnID) you last saw: the file was rolled back to an older copy (or a newer commit was lost). Restore the newest copy.")
+        }
+    }
+
+    /// The txnid of the newest commit; remember it and pass it as `Options.minimumTxnID` on the next
+    /// open to detect a file rolled back to an older copy.
+    public var currentTxnID: UInt64 { shared.withLock { $0.current.txnID } }
 
     /// Closes the store. Transactions in progress on other threads finish first; later calls fail
     /// with a `closed` error. The cache is wiped.

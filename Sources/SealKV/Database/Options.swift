@@ -23,6 +23,10 @@ public struct Options: Sendable {
     public var cacheSize: Int = 64 << 20
     /// io_uring, POSIX, or automatic choice.
     public var ioEngine: IOEngine = .automatic
+    /// Refuse a store whose newest commit is older than this txnid (0 accepts any). A caller that
+    /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
+    /// inside the file can reveal.
+    public var minimumTxnID: UInt64 = 0
 
     /// Default options.
     public init() {}

@@ -15,7 +15,7 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
             case fileNotFound, fileExists, permissionDenied, readOnly, locked
             case ioError, noSpace, poisoned, closed
             case invalidArgument, keyTooLarge, valueTooLarge, emptyKey
-            case transactionClosed, notFound, namespaceNotFound, decodingFailed, conflict
+            case transactionClosed, notFound, namespaceNotFound, decodingFailed, conflict, rolledBack
         }
         let value: Value
         init(_ value: Value) { self.value = value }
@@ -66,6 +66,8 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let decodingFailed = Code(.decodingFailed)
         /// The operation conflicts with the store's current state (e.g. a nested write transaction).
         public static let conflict = Code(.conflict)
+        /// The file holds an older commit than `Options.minimumTxnID` demands: it was rolled back.
+        public static let rolledBack = Code(.rolledBack)
 
         public var description: String { "\(value)" }
     }

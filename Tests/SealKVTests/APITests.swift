@@ -1,0 +1,200 @@
+@testable import SealKV
+import Testing
+import Dispatch
+
+/// A storage that fails on demand, to test error paths.
+final class FaultyStorage: PageStorage, @unchecked Sendable {
+    let inner: MemoryStorage
+    let failWrites = Locked(false)
+    let failSyncs = Locked(false)
+    init(_ inner: MemoryStorage) { self.inner = inner }
+    var pageCount: UInt64 { inner.pageCount }
+    var engineName: String { "faulty" }
+    func readPage(_ n: UInt64, into b: UnsafeMutableRawPointer) throws(SealKVError) { try inner.readPage(n, into: b) }
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        if failWrites.withLock({ $0 }) { throw SealKVError.system("write", path: nil, errno: 5) }
+        try inner.writePages(writes, sync: false)
+        if sync { try self.sync() }
+    }
+    func sync() throws(SealKVError) {
+        if failSyncs.withLock({ $0 }) { throw SealKVError.system("fdatasync", path: nil, errno: 5) }
+    }
+    func resize(toPages pages: UInt64) throws(SealKVError) { try inner.resize(toPages: pages) }
+    func close() {}
+}
+
+@Suite("Public API")
+struct APITests {
+    /// The README's example, compiled and run.
+    @Test func readmeExample() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let token: [UInt8] = [1, 2, 3]
+        // --- README example begins ---
+        let db = try Database.open(at: dir + "/store.sealkv", credential: .password("p@ssw0rd"))
+        try db.write { tx in
+            try tx.put("user:1", "alice")
+            try tx.put("user:2", "bob")
+            let existed = try tx.delete("user:2")
+            assert(existed)
+            try tx.namespace("sessions").put("alice", token)
+        }
+        let v: [UInt8]? = try db.read { tx in try tx.get("user:1") }
+        try db.read { tx in
+            for (key, value) in try tx.range(from: "a", to: "v") { print(key, value) }
+            for (key, _) in try tx.prefix("user:") { print(String(decoding: key, as: UTF8.self)) }
+            let cursor = try tx.cursor()
+            if try cursor.last() { print(cursor.key!) }
+        }
+        let stats = try db.stats()
+        print(stats.entries, stats.pagesByKind, stats.cacheHits)
+        // --- README example ends ---
+        #expect(v == Array("alice".utf8))
+        #expect(stats.entries[""] == 1 && stats.entries["sessions"] == 1)
+        db.close()
+    }
+
+    @Test func cursorMovesBothWays() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        let keys = (0..<3000).map { String(format4($0)) }
+        try db.write { tx in for k in keys { try tx.put(k, "v" + k) } }
+        try db.read { (tx) throws -> Void in
+            let c = try tx.cursor()
+            #expect(try c.first())
+            var forward: [String] = []
+            repeat { forward.append(String(decoding: c.key!, as: UTF8.self)) } while try c.next()
+            #expect(forward == keys)
+            #expect(c.key == nil)
+            #expect(try c.last())
+            var backward: [String] = []
+            repeat { backward.append(String(decoding: c.key!, as: UTF8.self)) } while try c.previous()
+            #expect(backward == keys.reversed())
+            #expect(try c.seek(to: "1500"))
+            #expect(c.key == Array("1500".utf8))
+            #expect(try c.value() == Array("v1500".utf8))
+            #expect(try c.seek(to: "15005"))
+            #expect(c.key == Array("1501".utf8))
+            #expect(try c.previous())
+            #expect(c.key == Array("1500".utf8))
+            #expect(try !c.seek(to: "9"))
+        }
+    }
+
+    @Test func cursorFollowsChangesInAWriteTransaction() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<500 { try tx.put(format4(i), "v") } }
+        try db.write { (tx) throws -> Void in
+            let c = try tx.cursor()
+            var seen = 0
+            var more = try c.first()
+            while more {
+                // Delete every visited key while walking; the cursor re-finds its place.
+                let k = c.key!
+                try tx.delete(k)
+                seen += 1
+                more = try c.next()
+            }
+            #expect(seen == 500)
+            #expect(tx.count == 0)
+        }
+    }
+
+    @Test func rangesRespectBoundsAndDirection() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<100 { try tx.put(format4(i), "\(i)") } }
+        try db.read { (tx) throws -> Void in
+            #expect(try tx.range(from: "0010", to: "0015").map { $0.key } == (10..<15).map { Array(format4($0).utf8) })
+            #expect(try tx.range(from: "0010", to: "0015", reverse: true).map { $0.key } == (10..<15).reversed().map { Array(format4($0).utf8) })
+            #expect(try tx.range(from: nil as String?, to: "0003").map { $0.key }.count == 3)
+            #expect(try tx.range(from: "0097", to: nil as String?).map { $0.key }.count == 3)
+            #expect(try tx.prefix("009").map { $0.key }.count == 10)
+            #expect(try tx.prefix("009", reverse: true).map { $0.key }.first == Array("0099".utf8))
+            #expect(try tx.withValue(for: "0042") { Array($0) } == Array("42".utf8))
+            #expect(try tx.withValue(for: "nope") { $0.count } == nil)
+        }
+    }
+
+    @Test(arguments: [Durability.oneSync, .twoPhase, .noSync])
+    func everyDurabilityModeCommitsAndReopens(mode: Durability) throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/d.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(durability: mode))
+        for i in 0..<50 { try db.write { tx in try tx.put("k\(i)", "v\(i)") } }
+        try db.sync()
+        try TestSupport.expectClean(db)
+        db.close()
+        let again = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(.openExisting))
+        #expect(try again.read { $0.count } == 50)
+        again.close()
+    }
+
+    @Test func failedWriteOrSyncPoisonsTheHandle() throws {
+        for failSync in [false, true] {
+            let memory = MemoryStorage()
+            let storage = FaultyStorage(memory)
+            let db = try Database.open(storage: storage, credential: .password("p"), options: TestSupport.options(), create: true)
+            try db.write { tx in try tx.put("acknowledged", "yes") }
+            if failSync { storage.failSyncs.withLock { $0 = true } } else { storage.failWrites.withLock { $0 = true } }
+            #expect(throws: SealKVError.self) { try db.write { tx in try tx.put("lost", "maybe") } }
+            storage.failSyncs.withLock { $0 = false }
+            storage.failWrites.withLock { $0 = false }
+            do {
+                try db.write { tx in try tx.put("after", "no") }
+                Issue.record("a poisoned handle accepted a commit")
+            } catch let e as SealKVError {
+                #expect(e.code == .poisoned)
+            }
+            // Reads of acknowledged data still work on the poisoned handle.
+            #expect(try db.read { try $0.getString("acknowledged") } == "yes")
+            db.close()
+            let reopened = try Database.open(storage: memory, credential: .password("p"), options: TestSupport.options())
+            #expect(try reopened.read { try $0.getString("acknowledged") } == "yes")
+            #expect(try reopened.read { try $0.get("after") } == nil)
+            try TestSupport.expectClean(reopened)
+        }
+    }
+
+    @Test func closedHandleRefusesWork() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        db.close()
+        do {
+            _ = try db.read { try $0.get("x") }
+            Issue.record("read after close")
+        } catch let e as SealKVError {
+            #expect(e.code == .closed)
+        }
+        db.close()
+    }
+
+    @Test func inMemoryStoreNeverTouchesDisk() throws {
+        let db = try Database.inMemory()
+        try db.write { tx in try tx.put("a", "b") }
+        #expect(try db.read { try $0.getString("a") } == "b")
+        #expect(db.path == nil)
+        #expect(try db.stats().ioEngine == "memory")
+    }
+
+    @Test func statsReportReaders() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<1000 { try tx.put("k\(i)", "v") } }
+        let started = DispatchSemaphore(value: 0), finish = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            try! db.read { _ in started.signal(); finish.wait() }
+        }
+        started.wait()
+        let stats = try db.stats()
+        finish.signal()
+        group.wait()
+        #expect(stats.readers.contains { $0.txnID == 1 })
+        #expect(stats.pagesByKind["leaf", default: 0] > 1)
+        #expect(stats.entries[""] == 1000)
+        #expect(stats.depth == 2)
+    }
+}
+
+func format4(_ i: Int) -> String {
+    let s = String(i)
+    return String(repeating: "0", count: max(0, 4 - s.count)) + s
+}
