@@ -14,6 +14,7 @@ public final class Cursor {
     /// Internal names for the trees that are not namespaces (NUL cannot start a namespace name).
     static let freeTreeNamespace = "\u{0}free"
     static let catalogNamespace = "\u{0}catalog"
+    static let expiryNamespace = "\u{0}expiry"
 
     let transaction: Transaction
     let namespace: String
@@ -81,24 +82,43 @@ public final class Cursor {
     /// Moves to the first entry. Returns false if the namespace is empty.
     @discardableResult
     public func first() throws(SealKVError) -> Bool {
-        try descendEdge(tree(), leftmost: true)
+        try skipExpired(try descendEdge(tree(), leftmost: true), forward: true)
     }
 
     /// Moves to the last entry. Returns false if the namespace is empty.
     @discardableResult
     public func last() throws(SealKVError) -> Bool {
-        try descendEdge(tree(), leftmost: false)
+        try skipExpired(try descendEdge(tree(), leftmost: false), forward: false)
     }
 
     /// Moves to the first entry whose key is at least `key`. Returns false if there is none.
     @discardableResult
     public func seek<K: ByteString>(to key: K) throws(SealKVError) -> Bool {
-        try key.withBytes { (k) throws(SealKVError) -> Bool in try seek(raw: k) }
+        try skipExpired(try key.withBytes { (k) throws(SealKVError) -> Bool in try seek(raw: k) }, forward: true)
     }
 
     /// Moves to the next entry. Returns false (and rests on nothing) past the last one.
     @discardableResult
     public func next() throws(SealKVError) -> Bool {
+        try skipExpired(try rawNext(), forward: true)
+    }
+
+    /// Moves to the previous entry. Returns false (and rests on nothing) before the first one.
+    @discardableResult
+    public func previous() throws(SealKVError) -> Bool {
+        try skipExpired(try rawPrevious(), forward: false)
+    }
+
+    /// Entries whose time to live has run out are invisible: step over them.
+    private func skipExpired(_ positioned: Bool, forward: Bool) throws(SealKVError) -> Bool {
+        var on = positioned
+        while on && node.isLeaf && node.kind == .leaf && node.isExpired(leafIndex, now: transaction.now) {
+            on = forward ? try rawNext() : try rawPrevious()
+        }
+        return on
+    }
+
+    private func rawNext() throws(SealKVError) -> Bool {
         try transaction.ensureOpen()
         guard positioned else { return false }
         if transaction.version != seenVersion {
@@ -114,9 +134,7 @@ public final class Cursor {
         return try stepLeaf(forward: true)
     }
 
-    /// Moves to the previous entry. Returns false (and rests on nothing) before the first one.
-    @discardableResult
-    public func previous() throws(SealKVError) -> Bool {
+    private func rawPrevious() throws(SealKVError) -> Bool {
         try transaction.ensureOpen()
         guard positioned else { return false }
         if transaction.version != seenVersion {

@@ -37,7 +37,19 @@ struct NodePage {
     /// Leaf: offset of the value (inline) or of the overflow reference.
     @inline(__always) func payloadOffset(_ i: Int) -> Int {
         let c = cellOffset(i)
-        return c + FileFormat.leafCellHeader + Int(p.u16(c))
+        let expiry = p.u8(c + 2) & LeafCellFlags.expires != 0 ? FileFormat.expirySize : 0
+        return c + FileFormat.leafCellHeader + Int(p.u16(c)) + expiry
+    }
+    /// Leaf: when entry `i` expires (Unix milliseconds), or nil if it does not.
+    @inline(__always) func expiry(_ i: Int) -> UInt64? {
+        let c = cellOffset(i)
+        guard p.u8(c + 2) & LeafCellFlags.expires != 0 else { return nil }
+        return p.u64(c + FileFormat.leafCellHeader + Int(p.u16(c)))
+    }
+    /// Leaf: whether entry `i` has expired at `now` (Unix milliseconds).
+    @inline(__always) func isExpired(_ i: Int, now: UInt64) -> Bool {
+        guard let e = expiry(i) else { return false }
+        return e <= now
     }
     /// Leaf: the inline value of entry `i`.
     @inline(__always) func inlineValue(_ i: Int) -> UnsafeRawBufferPointer {
@@ -60,8 +72,10 @@ struct NodePage {
         let c = cellOffset(i)
         let k = Int(p.u16(c))
         if !isLeaf { return FileFormat.branchCellHeader + k }
-        if p.u8(c + 2) & LeafCellFlags.overflow != 0 { return FileFormat.leafCellHeader + k + FileFormat.overflowRefSize }
-        return FileFormat.leafCellHeader + k + Int(p.u16(c + 3))
+        let flags = p.u8(c + 2)
+        let expiry = flags & LeafCellFlags.expires != 0 ? FileFormat.expirySize : 0
+        if flags & LeafCellFlags.overflow != 0 { return FileFormat.leafCellHeader + k + expiry + FileFormat.overflowRefSize }
+        return FileFormat.leafCellHeader + k + expiry + Int(p.u16(c + 3))
     }
 
     /// The raw bytes of cell `i`.
@@ -117,16 +131,17 @@ struct NodePage {
             let k = Int(p.u16(c))
             if kind.isLeaf {
                 let flags = p.u8(c + 2)
-                guard flags & ~LeafCellFlags.overflow == 0 else { return "has entry \(i) with unknown flags \(flags)" }
+                guard flags & ~LeafCellFlags.known == 0 else { return "has entry \(i) with unknown flags \(flags)" }
+                let expiry = flags & LeafCellFlags.expires != 0 ? FileFormat.expirySize : 0
                 size = flags & LeafCellFlags.overflow != 0
-                    ? FileFormat.leafCellHeader + k + FileFormat.overflowRefSize
-                    : FileFormat.leafCellHeader + k + Int(p.u16(c + 3))
+                    ? FileFormat.leafCellHeader + k + expiry + FileFormat.overflowRefSize
+                    : FileFormat.leafCellHeader + k + expiry + Int(p.u16(c + 3))
                 guard k >= 1 || kind == .catalogLeaf else { return "has entry \(i) with an empty key" }
             } else {
                 size = FileFormat.branchCellHeader + k
                 guard (i == 0) == (k == 0) else { return "has entry \(i) with a misplaced empty key" }
             }
-            guard k <= Limits.maxKeyLength, c + size <= FileFormat.bodyEnd else { return "has entry \(i) running past the page end" }
+            guard k <= FileFormat.maxStoredKey, c + size <= FileFormat.bodyEnd else { return "has entry \(i) running past the page end" }
             live += size
         }
         guard live + garbage == FileFormat.bodyEnd - cellStart else {
@@ -138,31 +153,35 @@ struct NodePage {
 
 /// Builds a node page from a list of cells (used for every structural change: insert, split, merge).
 enum NodeBuilder {
-    /// Encodes a leaf cell with an inline value.
-    static func leafCell(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> [UInt8] {
-        var cell = [UInt8](repeating: 0, count: FileFormat.leafCellHeader + key.count + value.count)
+    /// Encodes a leaf cell with an inline value and an optional expiry (Unix milliseconds).
+    static func leafCell(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expiry: UInt64? = nil) -> [UInt8] {
+        let e = expiry == nil ? 0 : FileFormat.expirySize
+        var cell = [UInt8](repeating: 0, count: FileFormat.leafCellHeader + key.count + e + value.count)
         cell.withUnsafeMutableBytes { c in
             let b = c.baseAddress!
             b.setU16(0, UInt16(key.count))
-            b.setU8(2, 0)
+            b.setU8(2, expiry == nil ? 0 : LeafCellFlags.expires)
             b.setU16(3, UInt16(value.count))
             if key.count > 0 { (b + 5).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-            if value.count > 0 { (b + 5 + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+            if let expiry { b.setU64(5 + key.count, expiry) }
+            if value.count > 0 { (b + 5 + key.count + e).copyMemory(from: value.baseAddress!, byteCount: value.count) }
         }
         return cell
     }
 
     /// Encodes a leaf cell whose value lives in an overflow chain.
-    static func overflowCell(key: UnsafeRawBufferPointer, length: UInt64, first: PageLink) -> [UInt8] {
-        var cell = [UInt8](repeating: 0, count: FileFormat.leafCellHeader + key.count + FileFormat.overflowRefSize)
+    static func overflowCell(key: UnsafeRawBufferPointer, length: UInt64, first: PageLink, expiry: UInt64? = nil) -> [UInt8] {
+        let e = expiry == nil ? 0 : FileFormat.expirySize
+        var cell = [UInt8](repeating: 0, count: FileFormat.leafCellHeader + key.count + e + FileFormat.overflowRefSize)
         cell.withUnsafeMutableBytes { c in
             let b = c.baseAddress!
             b.setU16(0, UInt16(key.count))
-            b.setU8(2, LeafCellFlags.overflow)
+            b.setU8(2, LeafCellFlags.overflow | (expiry == nil ? 0 : LeafCellFlags.expires))
             b.setU16(3, 0)
             (b + 5).copyMemory(from: key.baseAddress!, byteCount: key.count)
-            b.setU64(5 + key.count, length)
-            first.store(to: b, at: 5 + key.count + 8)
+            if let expiry { b.setU64(5 + key.count, expiry) }
+            b.setU64(5 + key.count + e, length)
+            first.store(to: b, at: 5 + key.count + e + 8)
         }
         return cell
     }

@@ -30,6 +30,7 @@ struct StoreChecker {
         report.depth = state.main.depth
         walkTree(state.catalog, name: Cursor.catalogNamespace, leafKind: .catalogLeaf)
         walkTree(state.free, name: Cursor.freeTreeNamespace, leafKind: .leaf)
+        walkTree(state.expiry, name: Cursor.expiryNamespace, leafKind: .leaf)
         for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, state.pageCount) {
             let used = owner[p] != nil
             let free = freePages.contains(p)
@@ -93,7 +94,8 @@ struct StoreChecker {
     }
 
     private mutating func walkTree(_ tree: TreeDescriptor, name: String, leafKind: PageKind) {
-        let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog" : "namespace '\(name)'"
+        let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog"
+            : name == Cursor.expiryNamespace ? "expiry index" : "namespace '\(name)'"
         guard !tree.root.isNone else {
             if tree.depth != 0 || tree.entries != 0 { report.problem(nil, "\(label) is empty but records depth \(tree.depth) and \(tree.entries) entries") }
             if !name.hasPrefix("\u{0}") { report.entries[name] = 0 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How to open a store.
 public enum OpenMode: Sendable, Equatable {
     /// Open the store, creating it if the file does not exist (default).
@@ -27,6 +31,14 @@ public struct Options: Sendable {
     /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
     /// inside the file can reveal.
     public var minimumTxnID: UInt64 = 0
+    /// The clock for time-to-live, in Unix milliseconds (tests replace it).
+    var clock: @Sendable () -> UInt64 = Options.wallClock
+
+    static let wallClock: @Sendable () -> UInt64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
 
     /// Default options.
     public init() {}

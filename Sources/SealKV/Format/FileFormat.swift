@@ -63,7 +63,8 @@ enum FileFormat {
     static let metaMainTree = 184       // TreeDescriptor, 48 bytes: the default namespace
     static let metaCatalogTree = 232    // TreeDescriptor: named namespaces
     static let metaFreeTree = 280       // TreeDescriptor: pending and reusable free pages
-    static let metaBodyUsed = 328
+    static let metaExpiryTree = 328     // TreeDescriptor: index of entries with a time to live
+    static let metaBodyUsed = 376
 
     // MARK: Node and overflow pages (offsets from the page start, inside the sealed body)
     static let nodeKind = 32            // u8, see PageKind
@@ -81,12 +82,19 @@ enum FileFormat {
     static let overflowCapacity = bodyEnd - overflowData
 
     // MARK: Cells
-    /// Leaf cell: u16 key length, u8 flags, u16 inline value length, key, then value or overflow ref.
+    /// Leaf cell: u16 key length, u8 flags, u16 inline value length, key, then (with the expiry
+    /// flag) a u64 expiry in Unix milliseconds, then the value or an overflow reference.
     static let leafCellHeader = 5
+    /// Size of the optional expiry field of a leaf cell.
+    static let expirySize = 8
     /// Overflow reference in a leaf cell: u64 total length, then a PageLink to the first page.
     static let overflowRefSize = 8 + PageLink.size
     /// Branch cell: u16 key length, PageLink to the child, key. Entry 0 has an empty key (-infinity).
     static let branchCellHeader = 2 + PageLink.size
+
+    /// Longest key stored in any tree: user keys are at most 1024 bytes, expiry-index keys add the
+    /// expiry and the namespace name (8 + 1 + 255).
+    static let maxStoredKey = 1024 + 8 + 1 + 255
 
     /// Largest cell (including its slot) a node accepts, so any split finds room for both halves.
     static let maxCellWithSlot = nodeUsable / 3
@@ -109,6 +117,9 @@ enum PageKind: UInt8, Sendable {
 enum LeafCellFlags {
     /// The value lives in an overflow chain; the cell holds its length and a link to the first page.
     static let overflow: UInt8 = 1 << 0
+    /// The entry expires: a u64 expiry time (Unix milliseconds) follows the key.
+    static let expires: UInt8 = 1 << 1
+    static let known: UInt8 = overflow | expires
 }
 
 /// Public limits of keys and values.

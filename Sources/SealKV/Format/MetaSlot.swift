@@ -78,9 +78,11 @@ struct CommitState: Equatable, Sendable {
     var main: TreeDescriptor
     var catalog: TreeDescriptor
     var free: TreeDescriptor
+    /// Index of entries with a time to live, by expiry time.
+    var expiry: TreeDescriptor
 
     static func initial() -> CommitState {
-        CommitState(txnID: 0, pageCount: FileFormat.firstDataPage, main: .empty, catalog: .empty, free: .empty)
+        CommitState(txnID: 0, pageCount: FileFormat.firstDataPage, main: .empty, catalog: .empty, free: .empty, expiry: .empty)
     }
 
     func store(to p: UnsafeMutableRawPointer) {
@@ -90,14 +92,16 @@ struct CommitState: Equatable, Sendable {
         main.store(to: p, at: FileFormat.metaMainTree)
         catalog.store(to: p, at: FileFormat.metaCatalogTree)
         free.store(to: p, at: FileFormat.metaFreeTree)
+        expiry.store(to: p, at: FileFormat.metaExpiryTree)
     }
 
-    init(txnID: UInt64, pageCount: UInt64, main: TreeDescriptor, catalog: TreeDescriptor, free: TreeDescriptor) {
+    init(txnID: UInt64, pageCount: UInt64, main: TreeDescriptor, catalog: TreeDescriptor, free: TreeDescriptor, expiry: TreeDescriptor) {
         self.txnID = txnID
         self.pageCount = pageCount
         self.main = main
         self.catalog = catalog
         self.free = free
+        self.expiry = expiry
     }
 
     init(from p: UnsafeRawPointer) {
@@ -106,11 +110,12 @@ struct CommitState: Equatable, Sendable {
         main = TreeDescriptor(from: p, at: FileFormat.metaMainTree)
         catalog = TreeDescriptor(from: p, at: FileFormat.metaCatalogTree)
         free = TreeDescriptor(from: p, at: FileFormat.metaFreeTree)
+        expiry = TreeDescriptor(from: p, at: FileFormat.metaExpiryTree)
     }
 
     /// The roots every commit starts its walks from, in sealing order (children before the meta).
     var roots: [(name: String, descriptor: TreeDescriptor)] {
-        [("main", main), ("catalog", catalog), ("free", free)]
+        [("main", main), ("catalog", catalog), ("free", free), ("expiry", expiry)]
     }
 }
 

@@ -50,6 +50,7 @@ extension WriteTransaction {
             let limit = pageCount - reusableCount
             try relocatePages(of: &freeTree, atOrAbove: limit)
             try relocatePages(of: &catalog, atOrAbove: limit)
+            try relocatePages(of: &expiryTree, atOrAbove: limit)
         }
         trimTail(includeReusableChunks: true, ownTail: ownTail)
 
@@ -108,13 +109,14 @@ extension WriteTransaction {
         mainTree.root = try seal(root: mainTree.root, into: &sealed, plaintext: &plaintext)
         catalog.root = try seal(root: catalog.root, into: &sealed, plaintext: &plaintext)
         freeTree.root = try seal(root: freeTree.root, into: &sealed, plaintext: &plaintext)
+        expiryTree.root = try seal(root: expiryTree.root, into: &sealed, plaintext: &plaintext)
         guard sealed.count == dirty.count else {
             for (_, b) in sealed { pager.buffers.give(b) }
             throw SealKVError(.corrupted, "internal error: \(dirty.count - sealed.count) changed pages are not reachable from any root")
         }
         sealed.sort { $0.0 < $1.0 }
 
-        let state = CommitState(txnID: txnID, pageCount: pageCount, main: mainTree, catalog: catalog, free: freeTree)
+        let state = CommitState(txnID: txnID, pageCount: pageCount, main: mainTree, catalog: catalog, free: freeTree, expiry: expiryTree)
         return PreparedCommit(state: state, sealed: sealed.map { (page: $0.0, buffer: $0.1) },
                               plaintext: plaintext.map { (page: $0.0, tag: $0.1, buffer: $0.2) },
                               freeListChanges: (rewritten, added))

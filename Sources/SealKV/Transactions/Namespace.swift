@@ -70,6 +70,15 @@ public struct Namespace {
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
         try writer().put(key, value, namespace: name)
     }
+    /// Stores `value` at `key`; it reads as absent once `ttl` has passed.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws(SealKVError) {
+        let w = try writer()
+        try w.put(key, value, namespace: name, expiry: try WriteTransaction.expiry(after: ttl, from: w.now))
+    }
+    /// How long until `key` expires; nil if it has no time to live or is absent.
+    public func timeToLive<K: ByteString>(_ key: K) throws(SealKVError) -> Duration? {
+        try transaction.expiry(of: key, namespace: name).map { .milliseconds(Int64($0) - Int64(transaction.now)) }
+    }
     /// Removes `key`. Returns whether it was present.
     @discardableResult
     public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {

@@ -23,6 +23,11 @@ public class ReadTransaction: Transaction {
         try locate(key, namespace: "") != nil
     }
 
+    /// How long until `key` expires; nil if it has no time to live or is absent.
+    public func timeToLive<K: ByteString>(_ key: K) throws(SealKVError) -> Duration? {
+        try expiry(of: key, namespace: "").map { .milliseconds(Int64($0) - Int64(now)) }
+    }
+
     /// Calls `body` with the value's bytes without copying them into an array (overflow values are
     /// assembled first). The buffer is valid only inside `body`. Returns nil if the key is absent.
     public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
@@ -91,6 +96,21 @@ public class ReadTransaction: Transaction {
         return try key.withBytes { (k) throws(SealKVError) -> ValueLocation? in
             try Namespace.validateKey(k)
             return try locate(t, key: k)
+        }
+    }
+
+    /// When `key` expires (Unix milliseconds), nil if it has no time to live or is absent.
+    func expiry<K: ByteString>(of key: K, namespace: String) throws(SealKVError) -> UInt64? {
+        try ensureOpen()
+        guard let t = try tree(named: namespace) else {
+            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
+        }
+        return try key.withBytes { (k) throws(SealKVError) -> UInt64? in
+            try Namespace.validateKey(k)
+            let found = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in
+                found && !node.isExpired(i, now: now) ? node.expiry(i) : nil
+            }
+            return found ?? nil
         }
     }
 

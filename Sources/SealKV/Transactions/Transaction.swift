@@ -11,6 +11,11 @@ public class Transaction: @unchecked Sendable {
     var mainTree: TreeDescriptor
     /// The catalog of named namespaces (changed in place by a writer).
     var catalog: TreeDescriptor
+    /// The index of expiring entries (changed in place by a writer).
+    var expiryTree: TreeDescriptor
+    /// The time this transaction started, in Unix milliseconds: entries expiring at or before it
+    /// read as absent for the transaction's whole life.
+    let now: UInt64
     /// Named trees looked up so far, by name (changed in place by a writer).
     var namedTrees: [String: TreeDescriptor] = [:]
     /// Namespaces a writer dropped in this transaction: gone, whatever the catalog still says.
@@ -33,6 +38,8 @@ public class Transaction: @unchecked Sendable {
         self.base = base
         mainTree = base.main
         catalog = base.catalog
+        expiryTree = base.expiry
+        now = database.options.clock()
         self.writeTxnID = writeTxnID
         scratch = database.pager.buffers.take()
     }
@@ -65,6 +72,7 @@ public class Transaction: @unchecked Sendable {
         if name.isEmpty { return mainTree }
         if name == Cursor.freeTreeNamespace { return (self as? WriteTransaction)?.freeTree ?? base.free }
         if name == Cursor.catalogNamespace { return catalog }
+        if name == Cursor.expiryNamespace { return expiryTree }
         if let t = namedTrees[name] { return t }
         if droppedNamespaces.contains(name) { return nil }
         guard let location = try Array(name.utf8).withBytes({ (k) throws(SealKVError) in try locate(catalog, key: k) }) else {

@@ -45,22 +45,25 @@ extension WriteTransaction {
         return true
     }
 
-    func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, namespace: String) throws(SealKVError) {
+    func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, namespace: String, expiry: UInt64? = nil) throws(SealKVError) {
         try ensureOpen()
         try key.withBytes { (k) throws(SealKVError) in
             try value.withBytes { (v) throws(SealKVError) in
                 try Namespace.validateKey(k)
                 try Namespace.validateValue(v)
                 try mutating { () throws(SealKVError) in
+                    let replaced: ReplacedEntry?
                     if namespace.isEmpty {
-                        try treePut(&mainTree, leafKind: .leaf, key: k, value: v)
+                        replaced = try treePut(&mainTree, leafKind: .leaf, key: k, value: v, expiry: expiry)
                     } else {
                         var t = try tree(named: namespace) ?? .empty
-                        try treePut(&t, leafKind: .leaf, key: k, value: v)
+                        replaced = try treePut(&t, leafKind: .leaf, key: k, value: v, expiry: expiry)
                         namedTrees[namespace] = t
                         changedNamespaces.insert(namespace)
                         droppedNamespaces.remove(namespace)
                     }
+                    if let old = replaced?.expiry { try removeExpiryIndex(old, namespace: namespace, key: k) }
+                    if let expiry { try addExpiryIndex(expiry, namespace: namespace, key: k) }
                 }
             }
         }
@@ -71,16 +74,109 @@ extension WriteTransaction {
         return try key.withBytes { (k) throws(SealKVError) -> Bool in
             try Namespace.validateKey(k)
             return try mutating { () throws(SealKVError) -> Bool in
-                if namespace.isEmpty { return try treeDelete(&mainTree, key: k) }
-                guard var t = try tree(named: namespace) else { return false }
-                let removed = try treeDelete(&t, key: k)
-                if removed {
-                    namedTrees[namespace] = t
-                    changedNamespaces.insert(namespace)
+                let removed: ReplacedEntry?
+                if namespace.isEmpty {
+                    removed = try treeDelete(&mainTree, key: k)
+                } else {
+                    guard var t = try tree(named: namespace) else { return false }
+                    removed = try treeDelete(&t, key: k)
+                    if removed != nil {
+                        namedTrees[namespace] = t
+                        changedNamespaces.insert(namespace)
+                    }
                 }
-                return removed
+                guard let removed else { return false }
+                if let old = removed.expiry {
+                    try removeExpiryIndex(old, namespace: namespace, key: k)
+                    // An entry that had already expired was not there as far as readers could tell.
+                    if old <= now { return false }
+                }
+                return true
             }
         }
+    }
+
+    // MARK: Time to live
+
+    /// The expiry index key: expiry (u64 big-endian, so the index sorts by time), namespace name
+    /// length (u8), namespace name, then the entry's key.
+    static func expiryIndexKey(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(9 + namespace.utf8.count + key.count)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64(i)))) }
+        out.append(UInt8(namespace.utf8.count))
+        out.append(contentsOf: namespace.utf8)
+        out.append(contentsOf: key)
+        return out
+    }
+
+    private func addExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
+        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
+        try indexKey.withBytes { (ik) throws(SealKVError) in
+            _ = try treePut(&expiryTree, leafKind: .leaf, key: ik, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    private func removeExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
+        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
+        try indexKey.withBytes { (ik) throws(SealKVError) in _ = try treeDelete(&expiryTree, key: ik) }
+    }
+
+    /// Stores `value` at `key` in the default namespace; it reads as absent once `ttl` has passed.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws(SealKVError) {
+        try put(key, value, namespace: "", expiry: try Self.expiry(after: ttl, from: now))
+    }
+
+    static func expiry(after ttl: Duration, from now: UInt64) throws(SealKVError) -> UInt64 {
+        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        guard ms > 0, ms < Int64(1) << 50 else {
+            throw SealKVError(.invalidArgument, "a time to live must be positive and under 35,000 years; use delete to remove an entry now.")
+        }
+        return now + UInt64(ms)
+    }
+
+    /// Deletes entries whose time to live has run out (up to `limit`) and returns how many. Cost is
+    /// proportional to what expired, not to the store's size: an index orders entries by expiry.
+    @discardableResult
+    public func sweepExpired(limit: Int = .max) throws(SealKVError) -> Int {
+        try ensureOpen()
+        // Collect first, then change: the index is read in order up to the first live expiry.
+        var due: [(indexKey: [UInt8], expiry: UInt64, namespace: String, key: [UInt8])] = []
+        let cursor = Cursor(transaction: self, namespace: Cursor.expiryNamespace)
+        var more = try cursor.first()
+        while more, due.count < limit, let ik = cursor.key, ik.count >= 9 {
+            let expiry = ik[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if expiry > now { break }
+            let nsLength = Int(ik[8])
+            guard ik.count >= 9 + nsLength else {
+                throw SealKVError(.corrupted, "the expiry index holds a malformed entry; run `sealkv check`.")
+            }
+            let ns = String(decoding: ik[9..<(9 + nsLength)], as: UTF8.self)
+            due.append((ik, expiry, ns, Array(ik[(9 + nsLength)...])))
+            more = try cursor.next()
+        }
+        var deleted = 0
+        for item in due {
+            try mutating { () throws(SealKVError) in
+                _ = try item.indexKey.withBytes { (ik) throws(SealKVError) in try treeDelete(&expiryTree, key: ik) }
+                // The index may be stale (entry overwritten without a TTL, or its namespace dropped):
+                // delete the entry only if it still carries this expiry.
+                guard let t = try tree(named: item.namespace) else { return }
+                let current = try item.key.withBytes { (k) throws(SealKVError) -> UInt64? in
+                    let e = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in found ? node.expiry(i) : nil }
+                    return e ?? nil
+                }
+                guard current == item.expiry else { return }
+                var tree = t
+                _ = try item.key.withBytes { (k) throws(SealKVError) in try treeDelete(&tree, key: k) }
+                if item.namespace.isEmpty { mainTree = tree } else {
+                    namedTrees[item.namespace] = tree
+                    changedNamespaces.insert(item.namespace)
+                }
+                deleted += 1
+            }
+        }
+        return deleted
     }
 
     /// Runs a change; if it fails part-way the transaction can no longer commit, so the error is

@@ -147,6 +147,12 @@ public final class WriteTransaction: ReadTransaction {
     }
 }
 
+/// What a put or delete found at the key before changing it.
+struct ReplacedEntry {
+    /// The old entry's expiry (Unix milliseconds), if it had a time to live.
+    var expiry: UInt64?
+}
+
 /// One level of the path from a root to a leaf, with the child chosen there.
 struct PathStep {
     var page: UInt64
@@ -157,24 +163,25 @@ struct PathStep {
 // MARK: - Tree changes
 
 extension WriteTransaction {
-    /// Inserts or replaces `key` in `tree`. Returns true if the key existed.
+    /// Inserts or replaces `key` in `tree`, with an optional expiry (Unix milliseconds). Returns
+    /// what was there before, or nil if the key is new.
     @discardableResult
     func treePut(_ tree: inout TreeDescriptor, leafKind: PageKind, key: UnsafeRawBufferPointer,
-                 value: UnsafeRawBufferPointer) throws(SealKVError) -> Bool {
+                 value: UnsafeRawBufferPointer, expiry: UInt64? = nil) throws(SealKVError) -> ReplacedEntry? {
         version &+= 1
-        let inlineSize = FileFormat.leafCellHeader + key.count + value.count + 2
+        let inlineSize = FileFormat.leafCellHeader + key.count + (expiry == nil ? 0 : FileFormat.expirySize) + value.count + 2
         let cell: [UInt8]
         if inlineSize <= FileFormat.maxCellWithSlot {
-            cell = NodeBuilder.leafCell(key: key, value: value)
+            cell = NodeBuilder.leafCell(key: key, value: value, expiry: expiry)
         } else {
-            cell = NodeBuilder.overflowCell(key: key, length: UInt64(value.count), first: writeOverflow(value))
+            cell = NodeBuilder.overflowCell(key: key, length: UInt64(value.count), first: writeOverflow(value), expiry: expiry)
         }
 
         if tree.root.isNone {
             let (page, p) = allocate()
             NodeBuilder.build(p, kind: leafKind, txnID: txnID, cells: [cell][...])
             tree = TreeDescriptor(root: dirtyLink(page), entries: 1, depth: 1)
-            return false
+            return nil
         }
 
         var path: [PathStep] = []
@@ -192,7 +199,9 @@ extension WriteTransaction {
         let leaf = NodePage(p)
         guard leaf.isLeaf else { throw SealKVError.corrupted(page: page, "is not a leaf, but the tree's depth says it must be") }
         let (i, found) = leaf.search(key)
+        var replaced: ReplacedEntry? = nil
         if found {
+            replaced = ReplacedEntry(expiry: leaf.expiry(i))
             if leaf.isOverflow(i) { try freeOverflow(first: leaf.overflowRef(i).link) }
             leaf.remove(at: i)
         } else {
@@ -205,7 +214,7 @@ extension WriteTransaction {
             let rightmost = i == leaf.count && path.allSatisfy { NodePage($0.pointer).count - 1 == $0.index }
             placeCells(cells, kind: leafKind, page: page, pointer: p, path: &path, tree: &tree, appended: rightmost)
         }
-        return found
+        return replaced
     }
 
     /// Writes `cells` into the node at `page`; when they do not fit, splits it in two and inserts
@@ -284,12 +293,12 @@ extension WriteTransaction {
         return upper
     }
 
-    /// Removes `key` from `tree`. Returns true if it was there.
+    /// Removes `key` from `tree`. Returns what was there, or nil if the key was absent.
     @discardableResult
-    func treeDelete(_ tree: inout TreeDescriptor, key: UnsafeRawBufferPointer) throws(SealKVError) -> Bool {
+    func treeDelete(_ tree: inout TreeDescriptor, key: UnsafeRawBufferPointer) throws(SealKVError) -> ReplacedEntry? {
         // Look first, so deleting an absent key changes no page.
         let present = try descend(tree, to: key) { (_, _, found) throws(SealKVError) in found } ?? false
-        guard present else { return false }
+        guard present else { return nil }
         version &+= 1
 
         var path: [PathStep] = []
@@ -306,11 +315,12 @@ extension WriteTransaction {
         let leaf = NodePage(p)
         let (i, found) = leaf.search(key)
         guard found else { throw SealKVError.corrupted(page: page, "lost a key between lookup and delete") }
+        let removed = ReplacedEntry(expiry: leaf.expiry(i))
         if leaf.isOverflow(i) { try freeOverflow(first: leaf.overflowRef(i).link) }
         leaf.remove(at: i)
         tree.entries -= 1
         try rebalance(page: page, pointer: p, path: &path, tree: &tree)
-        return true
+        return removed
     }
 
     /// Restores fill after a removal: merges an underfull node into a sibling, or evens the two out,
