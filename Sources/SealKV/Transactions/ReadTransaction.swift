@@ -164,6 +164,8 @@ public struct KeyValueSequence: Sequence {
     let lower: [UInt8]?
     let upper: [UInt8]?
     let reverse: Bool
+    /// Yield empty values (for key-only iteration; overflow chains are not read).
+    var keysOnly = false
 
     public func makeIterator() -> Iterator {
         Iterator(sequence: self)
@@ -202,6 +204,7 @@ public struct KeyValueSequence: Sequence {
                 guard positioned, let key = cursor.key else { return finish() }
                 if !sequence.reverse, let upper = sequence.upper, compareBytes(key, upper) >= 0 { return finish() }
                 if sequence.reverse, let lower = sequence.lower, compareBytes(key, lower) < 0 { return finish() }
+                if sequence.keysOnly { return (key, []) }
                 guard let value = try cursor.value() else { return finish() }
                 return (key, value)
             } catch {

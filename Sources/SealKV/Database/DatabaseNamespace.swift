@@ -1,0 +1,112 @@
+/// One-call access to a namespace: each method is a transaction of its own. For several
+/// operations that must happen together, use `Database.write` instead.
+public struct DatabaseNamespace: Sendable {
+    /// The database.
+    public let database: Database
+    /// The namespace ("" is the default namespace).
+    public let name: String
+
+    private func reading<R>(_ body: (Namespace) throws -> R) throws -> R {
+        try database.read { tx in
+            if !name.isEmpty, try tx.tree(named: name) == nil {
+                throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; write to it first.")
+            }
+            return try body(Namespace(transaction: tx, name: name))
+        }
+    }
+
+    private func writing<R>(_ body: (Namespace) throws -> R) throws -> R {
+        try database.write { tx in try body(try tx.namespace(name)) }
+    }
+
+    /// The value at `key`, or nil (also when the namespace does not exist yet).
+    public func get<K: ByteString>(_ key: K) throws -> [UInt8]? {
+        do { return try reading { try $0.get(key) } } catch let e as SealKVError where e.code == .namespaceNotFound { return nil }
+    }
+    /// The value at `key` as UTF-8, or nil.
+    public func getString<K: ByteString>(_ key: K) throws -> String? { try get(key).map { String(decoding: $0, as: UTF8.self) } }
+    /// The value decoded as `T`, or nil.
+    public func get<K: ByteString, T: Decodable>(_ key: K, as type: T.Type) throws -> T? {
+        guard let bytes = try get(key) else { return nil }
+        return try BinaryValueDecoder().decode(T.self, from: bytes)
+    }
+    /// The value decoded as `T`; `notFound` if absent.
+    public func require<K: ByteString, T: Decodable>(_ key: K, as type: T.Type) throws -> T {
+        guard let v = try get(key, as: T.self) else {
+            throw SealKVError(.notFound, "no value is stored at the requested key in namespace '\(name)'.")
+        }
+        return v
+    }
+    /// Stores `value` at `key`.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws { try writing { try $0.put(key, value) } }
+    /// Stores `value`, expiring after `ttl`.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws { try writing { try $0.put(key, value, ttl: ttl) } }
+    /// Stores an `Encodable` value.
+    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws { try writing { try $0.put(key, value: value) } }
+    /// Removes `key`; returns whether it was present.
+    @discardableResult
+    public func delete<K: ByteString>(_ key: K) throws -> Bool { try writing { try $0.delete(key) } }
+    /// Atomic read-modify-write; nil deletes. Returns the new value.
+    @discardableResult
+    public func update<K: ByteString>(_ key: K, _ transform: ([UInt8]?) throws -> [UInt8]?) throws -> [UInt8]? {
+        try writing { try $0.update(key, transform) }
+    }
+    /// The value at `key`, inserting `makeDefault()` first if absent.
+    @discardableResult
+    public func getOrInsert<K: ByteString, V: ByteString>(_ key: K, _ makeDefault: () throws -> V) throws -> [UInt8] {
+        try writing { try $0.getOrInsert(key, makeDefault) }
+    }
+    /// Stores `new` only if the current value equals `expected`; returns whether it swapped.
+    @discardableResult
+    public func compareAndSwap<K: ByteString>(_ key: K, expected: [UInt8]?, new: [UInt8]?) throws -> Bool {
+        try writing { try $0.compareAndSwap(key, expected: expected, new: new) }
+    }
+    /// Number of entries (including expired ones not yet swept).
+    public func count() throws -> Int {
+        do { return try reading { try $0.count() } } catch let e as SealKVError where e.code == .namespaceNotFound { return 0 }
+    }
+    /// Every key, in order.
+    public func keys() throws -> [[UInt8]] {
+        do { return try reading { Array(try $0.keys()) } } catch let e as SealKVError where e.code == .namespaceNotFound { return [] }
+    }
+}
+
+extension Database {
+    /// One-call access to namespace `name`; each call is its own transaction.
+    public func namespace(_ name: String) -> DatabaseNamespace { DatabaseNamespace(database: self, name: name) }
+    private var defaultNamespace: DatabaseNamespace { namespace("") }
+
+    /// The value at `key` in the default namespace (its own read transaction).
+    public func get<K: ByteString>(_ key: K) throws -> [UInt8]? { try defaultNamespace.get(key) }
+    /// The value decoded as `T`, or nil.
+    public func get<K: ByteString, T: Decodable>(_ key: K, as type: T.Type) throws -> T? { try defaultNamespace.get(key, as: type) }
+    /// The value decoded as `T`; `notFound` if absent.
+    public func require<K: ByteString, T: Decodable>(_ key: K, as type: T.Type) throws -> T { try defaultNamespace.require(key, as: type) }
+    /// Stores `value` at `key` (its own write transaction).
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws { try defaultNamespace.put(key, value) }
+    /// Stores `value`, expiring after `ttl`.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws { try defaultNamespace.put(key, value, ttl: ttl) }
+    /// Stores an `Encodable` value.
+    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws { try defaultNamespace.put(key, value: value) }
+    /// Removes `key`; returns whether it was present.
+    @discardableResult
+    public func delete<K: ByteString>(_ key: K) throws -> Bool { try defaultNamespace.delete(key) }
+    /// Atomic read-modify-write of one key.
+    @discardableResult
+    public func update<K: ByteString>(_ key: K, _ transform: ([UInt8]?) throws -> [UInt8]?) throws -> [UInt8]? {
+        try defaultNamespace.update(key, transform)
+    }
+    /// The value at `key`, inserting `makeDefault()` first if absent.
+    @discardableResult
+    public func getOrInsert<K: ByteString, V: ByteString>(_ key: K, _ makeDefault: () throws -> V) throws -> [UInt8] {
+        try defaultNamespace.getOrInsert(key, makeDefault)
+    }
+    /// Stores `new` only if the current value equals `expected`; returns whether it swapped.
+    @discardableResult
+    public func compareAndSwap<K: ByteString>(_ key: K, expected: [UInt8]?, new: [UInt8]?) throws -> Bool {
+        try defaultNamespace.compareAndSwap(key, expected: expected, new: new)
+    }
+    /// Deletes expired entries (its own write transaction); returns how many.
+    @discardableResult
+    public func sweepExpired(limit: Int = .max) throws -> Int { try write { try $0.sweepExpired(limit: limit) } }
+}
