@@ -32,6 +32,8 @@ public final class Database: Sendable {
 
     struct SharedState: Sendable {
         var current: CommitState
+        /// The cleartext meta header that goes with `current` (for backups).
+        var header: StoreHeader
         var readers: [Int: ReaderInfo] = [:]
         var nextReaderID = 0
         /// The newest commit known to be on stable storage.
@@ -55,7 +57,7 @@ public final class Database: Sendable {
         self.options = options
         recovery = opened.recovery
         pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
-        shared = Locked(SharedState(current: opened.state, lastDurable: opened.state.txnID))
+        shared = Locked(SharedState(current: opened.state, header: opened.header, lastDurable: opened.state.txnID))
         writer = Locked(WriterState(header: opened.header, freeList: nil))
     }
 
@@ -188,6 +190,20 @@ public final class Database: Sendable {
     /// run one at a time; calling `write` inside a write closure on the same thread fails with a
     /// `conflict` error instead of deadlocking.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        try withWriter { ws, base, bound in
+            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound))
+            defer { tx.finish() }
+            let result = try body(tx)
+            if let deferred = tx.deferredError { throw deferred }
+            try commit(tx, writerState: &ws)
+            return result
+        }
+    }
+
+    /// Runs `body` holding the writer lock, with the committed state it starts from and the
+    /// reclaim bound (pages freed by commits up to it may be reused). Refuses nested use on one
+    /// thread, closed or poisoned handles, and read-only stores.
+    func withWriter<R>(_ body: (inout WriterState, CommitState, UInt64) throws -> R) throws -> R {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         if writerThread.load(ordering: .relaxed) == me {
             throw SealKVError(.conflict, "a write transaction is already running on this thread; do the work inside the outer transaction.")
@@ -213,12 +229,7 @@ public final class Database: Sendable {
                 defer { loader.finish() }
                 ws.freeList = try FreeList.load(from: loader, tree: base.free, pageCount: base.pageCount)
             }
-            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound))
-            defer { tx.finish() }
-            let result = try body(tx)
-            if let deferred = tx.deferredError { throw deferred }
-            try commit(tx, writerState: &ws)
-            return result
+            return try body(&ws, base, bound)
         }
     }
 
@@ -242,17 +253,17 @@ public final class Database: Sendable {
 
     // MARK: Commit
 
-    private func commit(_ tx: WriteTransaction, writerState ws: inout WriterState) throws(SealKVError) {
+    func commit(_ tx: WriteTransaction, writerState ws: inout WriterState, header: StoreHeader? = nil) throws(SealKVError) {
         let isEmpty = tx.dirty.isEmpty && tx.freed.isEmpty && tx.reusable.isEmpty && tx.freeView.rewrittenChunks.isEmpty
             && tx.changedNamespaces.isEmpty && tx.droppedNamespaces.isEmpty
-        if isEmpty { return }
+        if isEmpty && header == nil { return }
         let prepared = try tx.prepareCommit()
         defer { for (_, b) in prepared.sealed { pager.buffers.give(b) } }
         let state = prepared.state
         let metaBuffer = pager.buffers.take()
         defer { pager.buffers.give(metaBuffer) }
         let slot = MetaSlot.slot(for: state.txnID)
-        MetaSlot.build(into: metaBuffer, header: ws.header, state: state, slot: slot, sealer: pager.sealer)
+        MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
 
         var writes = prepared.sealed.map { PageWrite(page: $0.page, bytes: UnsafeRawPointer($0.buffer)) }
         let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))

@@ -2,13 +2,16 @@
 /// plaintext in the shared ``PageCache``.
 final class Pager: Sendable {
     let storage: any PageStorage
-    let sealer: PageSealer
+    let keys: KeyRing
     let cache: PageCache
     let buffers: PageBufferPool
 
+    /// The sealer for new pages and metas.
+    var sealer: PageSealer { keys.current }
+
     init(storage: any PageStorage, sealer: PageSealer, cacheBytes: Int) {
         self.storage = storage
-        self.sealer = sealer
+        keys = KeyRing(sealer)
         cache = PageCache(byteCount: cacheBytes)
         buffers = PageBufferPool()
     }
@@ -40,7 +43,8 @@ final class Pager: Sendable {
         guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
             throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back or damaged)")
         }
-        guard sealer.open(page: buffer, number: link.page) else {
+        guard let sealer = keys.sealer(for: buffer.u32(FileFormat.headerKeyEpoch)),
+              sealer.open(page: buffer, number: link.page) else {
             throw SealKVError.corrupted(page: link.page, "fails authentication")
         }
         let written = buffer.u64(FileFormat.nodeTxnID)

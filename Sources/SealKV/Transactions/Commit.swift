@@ -60,7 +60,8 @@ extension WriteTransaction {
         //    tree's last leaf is copied before the freed pages are counted, so adding this commit's
         //    chunks frees nothing more.
         let depth = Int(max(freeTree.depth, 1))
-        var wanted = (freeView.rewrittenChunks.count + 2) * (depth + 1) + 2
+        let freeListChanges = !freed.isEmpty || !reusable.isEmpty || !freeView.rewrittenChunks.isEmpty
+        var wanted = freeListChanges ? (freeView.rewrittenChunks.count + 2) * (depth + 1) + 2 : 0
         while wanted > 0, let page = freeView.take() {
             reserved.append(page)
             wanted -= 1
@@ -171,7 +172,7 @@ extension WriteTransaction {
             }
             let done = stack.removeLast()
             let out = pager.buffers.take()
-            let tag = pager.sealer.seal(plaintext: done.pointer, into: out, number: done.page)
+            let tag = commitSealer.seal(plaintext: done.pointer, into: out, number: done.page)
             sealed.append((done.page, out))
             plaintext.append((done.page, tag, done.pointer))
             if let parent = stack.last {

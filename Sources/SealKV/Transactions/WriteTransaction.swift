@@ -20,11 +20,14 @@ public final class WriteTransaction: ReadTransaction {
     var freeTree: TreeDescriptor
     /// Named namespaces created, changed or dropped in this transaction.
     var changedNamespaces: Set<String> = []
+    /// The sealer this commit seals with (a rekey installs a new one).
+    var commitSealer: PageSealer
 
     init(database: Database, base: CommitState, freeView: FreeListView) {
         pageCount = base.pageCount
         freeTree = base.free
         self.freeView = freeView
+        commitSealer = database.pager.sealer
         super.init(database: database, base: base, writeTxnID: base.txnID + 1)
     }
 

@@ -1,0 +1,135 @@
+@testable import SealKV
+import Testing
+import Dispatch
+
+@Suite("Password change and rekey")
+struct KeyRotationTests {
+    func fileStore(_ dir: String) throws -> (Database, String) {
+        let path = dir + "/k.sealkv"
+        let db = try Database.open(at: path, credential: .password("old"), options: TestSupport.options())
+        try db.write { tx in
+            for i in 0..<2000 { try tx.put("k\(i)", "value-\(i)") }
+            try tx.put("big", [UInt8](repeating: 3, count: 50_000))
+            try tx.namespace("ns").put("x", "y", ttl: .seconds(3600))
+        }
+        return (db, path)
+    }
+
+    func open(_ path: String, _ c: Credential) throws -> Database {
+        try Database.open(at: path, credential: c, options: TestSupport.options(.openExisting))
+    }
+
+    @Test func changePasswordLeavesNoOldWrap() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let (db, path) = try fileStore(dir)
+        let before = TestSupport.readFile(path)
+        let oldWraps = (0..<2).map { Array(before[($0 * 4096 + 72)..<($0 * 4096 + 144)]) }
+        try db.changePassword(from: .password("old"), to: .password("new"))
+        #expect(try db.get("k5") == Array("value-5".utf8))
+        db.close()
+        let after = TestSupport.readFile(path)
+        for slot in 0..<2 {
+            let wrap = Array(after[(slot * 4096 + 72)..<(slot * 4096 + 144)])
+            #expect(!oldWraps.contains(wrap), "slot \(slot) still holds an old wrap")
+        }
+        do {
+            _ = try open(path, .password("old"))
+            Issue.record("the old password still opens the store")
+        } catch let e as SealKVError {
+            #expect(e.code == .wrongCredential)
+        }
+        let reopened = try open(path, .password("new"))
+        #expect(try reopened.get("k1999") == Array("value-1999".utf8))
+        try TestSupport.expectClean(reopened)
+        reopened.close()
+    }
+
+    @Test func wrongOldPasswordChangesNothing() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let (db, path) = try fileStore(dir)
+        let before = TestSupport.readFile(path)
+        do {
+            try db.changePassword(from: .password("guess"), to: .password("new"))
+            Issue.record("changed the password with a wrong old one")
+        } catch let e as SealKVError {
+            #expect(e.code == .wrongCredential)
+        }
+        #expect(throws: SealKVError.self) { try db.rekey(credential: .password("guess")) }
+        #expect(TestSupport.readFile(path) == before)
+        try db.put("still", "writable")
+        db.close()
+        #expect(try open(path, .password("old")).get("still") == Array("writable".utf8))
+    }
+
+    @Test func switchBetweenPasswordAndRawKey() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let (db, path) = try fileStore(dir)
+        let key = [UInt8](repeating: 0x5A, count: 32)
+        try db.changePassword(from: .password("old"), to: try .key(key))
+        db.close()
+        let withKey = try open(path, try .key(key))
+        try withKey.changePassword(from: try .key(key), to: .password("again"), kdf: TestSupport.fastKDF)
+        withKey.close()
+        #expect(try open(path, .password("again")).get("k7") == Array("value-7".utf8))
+    }
+
+    @Test func rekeyResealsEveryLivePageAndScrubsTheRest() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let (db, path) = try fileStore(dir)
+        try db.write { tx in for i in 0..<500 { try tx.delete("k\(i)") } }   // leave free pages behind
+        let oldSealer = db.pager.sealer
+        let progress = Locked([Progress]())
+        let report = try db.rekey(credential: .password("old")) { p in progress.withLock { $0.append(p) } }
+        #expect(report.epoch == 2)
+        #expect(report.pagesResealed > 20)
+        #expect(report.freePagesKept == 0)
+        #expect(!progress.withLock { $0 }.isEmpty)
+        #expect(try db.get("k1500") == Array("value-1500".utf8))
+        try TestSupport.expectClean(db)
+        db.close()
+
+        // No page of the file opens under the old data key any more.
+        let bytes = TestSupport.readFile(path)
+        var opened = 0
+        for page in 2..<(bytes.count / 4096) {
+            var copy = Array(bytes[(page * 4096)..<((page + 1) * 4096)])
+            copy.withUnsafeMutableBytes { $0.baseAddress!.setU32(FileFormat.headerKeyEpoch, 1) }
+            if copy.withUnsafeMutableBytes({ oldSealer.open(page: $0.baseAddress!, number: UInt64(page)) }) { opened += 1 }
+        }
+        #expect(opened == 0, "\(opened) pages still open under the old key")
+        let reopened = try open(path, .password("old"))
+        #expect(try reopened.read { try $0.namespace("ns").getString("x") } == "y")
+        #expect(try reopened.get("big")?.count == 50_000)
+        try TestSupport.expectClean(reopened)
+        reopened.close()
+    }
+
+    @Test func readersKeepWorkingDuringRekey() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<3000 { try tx.put("k\(i)", "v\(i)") } }
+        let started = DispatchSemaphore(value: 0), rekeyed = DispatchSemaphore(value: 0)
+        let ok = Locked(false)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            try! db.read { tx in
+                started.signal()
+                rekeyed.wait()
+                var good = true
+                for i in stride(from: 0, to: 3000, by: 7) where try tx.getString("k\(i)") != "v\(i)" { good = false }
+                ok.withLock { $0 = good }
+            }
+        }
+        started.wait()
+        let report = try db.rekey(credential: .password(TestSupport.password))
+        rekeyed.signal()
+        group.wait()
+        #expect(ok.withLock { $0 })
+        #expect(report.freePagesKept > 0)   // the reader's snapshot still reached the old pages
+        #expect(try db.get("k2999") == Array("v2999".utf8))
+        try TestSupport.expectClean(db)
+    }
+}
