@@ -58,6 +58,9 @@ public final class Cursor {
         return try transaction.value(at: currentLocation())
     }
 
+    /// The expiry of the entry under the cursor (Unix milliseconds), if it has one.
+    var currentExpiry: UInt64? { positioned ? node.expiry(leafIndex) : nil }
+
     func currentLocation() -> ValueLocation {
         let n = node
         if n.isOverflow(leafIndex) {

@@ -170,15 +170,16 @@ public final class Database: Sendable {
     /// Runs `body` in a read transaction on the newest committed snapshot and returns its result.
     /// The transaction must not escape the closure.
     public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
-        let (state, id) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, Int) in
+        let (state, header, id) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, StoreHeader, Int) in
             guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
             let id = s.nextReaderID
             s.nextReaderID += 1
             s.readers[id] = ReaderInfo(txnID: s.current.txnID, started: .now)
-            return (s.current, id)
+            return (s.current, s.header, id)
         }
         defer { shared.withLock { _ = $0.readers.removeValue(forKey: id) } }
         let tx = ReadTransaction(database: self, base: state, writeTxnID: .max)
+        tx.baseHeader = header
         defer { tx.finish() }
         let result = try body(tx)
         if let deferred = tx.deferredError { throw deferred }

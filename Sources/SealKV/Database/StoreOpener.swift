@@ -39,15 +39,19 @@ enum StoreOpener {
         let dataKey = SecureBytes.random(count: FileFormat.keySize)
         header.wrappedKey = wrap(dataKey: dataKey, kek: kek, header: header)
         let keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
-        let sealer = PageSealer(keys: keys, fileID: fileID)
+        return (metaPages(header: header, state: .initial(), sealer: PageSealer(keys: keys, fileID: fileID)), header)
+    }
+
+    /// Both meta slots holding `state`, sealed: the first two pages of a new file.
+    static func metaPages(header: StoreHeader, state: CommitState, sealer: PageSealer) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 2 * FileFormat.pageSize)
         bytes.withUnsafeMutableBytes { b in
             for slot in 0..<2 {
                 MetaSlot.build(into: b.baseAddress! + slot * FileFormat.pageSize, header: header,
-                               state: .initial(), slot: UInt64(slot), sealer: sealer)
+                               state: state, slot: UInt64(slot), sealer: sealer)
             }
         }
-        return (bytes, header)
+        return bytes
     }
 
     /// Wraps `dataKey` for `header` (whose cleartext fields form the associated data).
@@ -210,19 +214,36 @@ enum StoreOpener {
     /// Creates a store file atomically: writes it under a temporary name, syncs it, then links it
     /// into place (which fails if a file appeared there meanwhile) and syncs the folder.
     static func createFile(at path: String, contents: [UInt8]) throws(SealKVError) {
+        try createFile(at: path, replacing: false) { (fd) throws(SealKVError) in
+            let rc = contents.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, contents.count, 0) }
+            if rc != 0 { throw SealKVError.system("write the new store", path: path, errno: rc) }
+        }
+    }
+
+    /// Creates a file atomically with contents written by `fill` to a temporary file in the same
+    /// folder: synced, then linked into place (or, with `replacing`, renamed over any existing file)
+    /// and the folder synced. A crash leaves either no file or the complete one.
+    static func createFile(at path: String, replacing: Bool, fill: (Int32) throws(SealKVError) -> Void) throws(SealKVError) {
         let dir = directoryOf(path)
         let temp = "\(dir)/.sealkv-new-\(randomBytes(count: 6).map { String($0, radix: 16) }.joined())"
         let fd: Int32
-        switch Syscalls.open(temp, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) {
+        switch Syscalls.open(temp, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600) {
         case .success(let f): fd = f
         case .failure(let e): throw SealKVError.system("create a store in", path: dir, errno: e.errno)
         }
         defer { unlink(temp) }
-        var rc = contents.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, contents.count, 0) }
-        if rc == 0 { rc = Syscalls.fsync(fd) }
+        do throws(SealKVError) {
+            try fill(fd)
+            let rc = Syscalls.fsync(fd)
+            if rc != 0 { throw SealKVError.system("sync the new store", path: temp, errno: rc) }
+        } catch {
+            Syscalls.close(fd)
+            throw error
+        }
         Syscalls.close(fd)
-        if rc != 0 { throw SealKVError.system("write the new store", path: temp, errno: rc) }
-        if link(temp, path) != 0 {
+        if replacing {
+            if rename(temp, path) != 0 { throw SealKVError.system("replace", path: path, errno: errno) }
+        } else if link(temp, path) != 0 {
             throw SealKVError.system("create", path: path, errno: errno)
         }
         if case .success(let dfd) = Syscalls.open(dir, flags: O_RDONLY | O_DIRECTORY) {

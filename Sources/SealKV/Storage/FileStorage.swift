@@ -71,7 +71,7 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         if let base { _ = madvise(base, length, MADV_RANDOM) }
 
         var ringHandle: OpaquePointer? = nil
-        if engine != .posix && !readOnly || engine == .ioUring {
+        if engine != .posix {
             let rc = sealkv_ring_create(256, &ringHandle)
             if rc != 0 {
                 ringHandle = nil
@@ -81,12 +81,27 @@ final class FileStorage: PageStorage, @unchecked Sendable {
                     throw SealKVError(.ioError, "io_uring is unavailable here (the kernel or a seccomp profile refused it); use IOEngine.automatic or .posix.", errno: -rc)
                 }
             }
-        } else if engine == .automatic && readOnly {
-            // Read-only stores use io_uring for parallel reads (check, scans) too.
-            if sealkv_ring_create(64, &ringHandle) != 0 { ringHandle = nil }
         }
         usesRing = ringHandle != nil
         ring = Locked(ringHandle)
+    }
+
+    /// Wraps an already open, writable descriptor (taking ownership) with the POSIX engine. Used
+    /// for files being built, such as compacted copies.
+    init(descriptor fd: Int32, path: String) throws(SealKVError) {
+        self.path = path
+        self.fd = fd
+        readOnly = false
+        switch Syscalls.fileSize(fd) {
+        case .success(let s): pages = Atomic(s / UInt64(FileFormat.pageSize))
+        case .failure(let e):
+            Syscalls.close(fd)
+            throw SealKVError.system("stat", path: path, errno: e.errno)
+        }
+        mapping = nil
+        mappedBytes = 0
+        usesRing = false
+        ring = Locked(nil)
     }
 
     deinit { close() }

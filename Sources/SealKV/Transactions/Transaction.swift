@@ -7,6 +7,8 @@ public class Transaction: @unchecked Sendable {
     let pager: Pager
     /// The committed state this transaction started from.
     let base: CommitState
+    /// The meta header that went with `base` (set for read transactions).
+    var baseHeader: StoreHeader?
     /// The default namespace's tree (changed in place by a writer).
     var mainTree: TreeDescriptor
     /// The catalog of named namespaces (changed in place by a writer).
