@@ -14,8 +14,22 @@ struct CredentialOptions: ParsableArguments {
     var keyFile: String?
 
     func credential(confirmNew: Bool = false) throws -> Credential {
+        try CredentialSource(passwordFile: passwordFile, keyFile: keyFile, environmentVariable: "SEALKV_PASSWORD",
+                             prompt: "Password: ").credential(confirmNew: confirmNew)
+    }
+}
+
+/// One way to obtain a credential, tried in order: key file, password file, environment, prompt.
+struct CredentialSource {
+    var passwordFile: String?
+    var keyFile: String?
+    var environmentVariable: String
+    var prompt: String
+
+    func credential(confirmNew: Bool = false) throws -> Credential {
         if let keyFile {
-            let bytes = try readFileBytes(keyFile)
+            var bytes = try readFileBytes(keyFile)
+            defer { for i in bytes.indices { bytes[i] = 0 } }
             guard bytes.count == 32 else {
                 throw ValidationError("the key file must hold exactly 32 bytes; '\(keyFile)' holds \(bytes.count).")
             }
@@ -27,14 +41,13 @@ struct CredentialOptions: ParsableArguments {
             let line = bytes.prefix { $0 != 0x0A && $0 != 0x0D }
             return line.withUnsafeBytes { Credential.password(bytes: $0) }
         }
-        if let env = getenv("SEALKV_PASSWORD") {
-            let count = strlen(env)
-            return Credential.password(bytes: UnsafeRawBufferPointer(start: env, count: count))
+        if let env = getenv(environmentVariable) {
+            return Credential.password(bytes: UnsafeRawBufferPointer(start: env, count: strlen(env)))
         }
         if isatty(STDIN_FILENO) != 0 {
-            return try promptPassword(confirm: confirmNew)
+            return try promptPassword(prompt, confirm: confirmNew)
         }
-        throw ValidationError("no credential: set SEALKV_PASSWORD, or pass --password-file or --key-file.")
+        throw ValidationError("no credential: set \(environmentVariable), or pass a password or key file.")
     }
 }
 
@@ -55,7 +68,7 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
 }
 
 /// Reads a password from the terminal with echo off.
-func promptPassword(confirm: Bool) throws -> Credential {
+func promptPassword(_ prompt: String, confirm: Bool) throws -> Credential {
     func readOnce(_ prompt: String) -> [UInt8] {
         FileHandleOutput.standardError.write(prompt)
         var old = termios()
@@ -75,10 +88,10 @@ func promptPassword(confirm: Bool) throws -> Credential {
         }
         return bytes
     }
-    var first = readOnce("Password: ")
+    var first = readOnce(prompt)
     defer { for i in first.indices { first[i] = 0 } }
     if confirm {
-        var second = readOnce("Repeat password: ")
+        var second = readOnce("Repeat: ")
         defer { for i in second.indices { second[i] = 0 } }
         guard first == second else { throw ValidationError("the passwords do not match.") }
     }

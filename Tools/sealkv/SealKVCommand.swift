@@ -18,7 +18,11 @@ struct SealKVCommand: ParsableCommand {
         a raw 32-byte key from --key-file. It is never accepted as a plain argument.
         """,
         version: "sealkv \(SealKVVersion.string) (format \(SealKVVersion.formatVersion))",
-        subcommands: [InitCommand.self]
+        subcommands: [
+            InitCommand.self, PutCommand.self, GetCommand.self, DelCommand.self, ScanCommand.self,
+            ExportCommand.self, LoadCommand.self, StatCommand.self, PagesCommand.self, PageCommand.self,
+            CheckCommand.self, CompactCommand.self, BackupCommand.self, PasswdCommand.self, RekeyCommand.self,
+        ]
     )
 
     static func main() {
@@ -33,12 +37,14 @@ struct SealKVCommand: ParsableCommand {
             if code == .success {
                 exit(withError: error)
             }
-            printError(fullMessage(for: error))
+            // One line: the message, and where to read more.
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            printError("sealkv: \(message) (see 'sealkv --help')")
             Glibc.exit(2)
         }
     }
 }
 
-func printError(_ message: String) {
-    FileHandleOutput.standardError.write(message.hasSuffix("\n") ? message : message + "\n")
+func printError(_ message: String, newline: Bool = true) {
+    FileHandleOutput.standardError.write(newline && !message.hasSuffix("\n") ? message + "\n" : message)
 }

@@ -11,6 +11,9 @@ public struct CheckReport: Sendable {
 
     /// Everything wrong, in the order found. Empty for a sound store.
     public var problems: [Problem] = []
+    /// Findings that do not make the store unsound: a meta slot that does not authenticate (an
+    /// interrupted commit leaves exactly this; the next commit rewrites the slot).
+    public var warnings: [Problem] = []
     /// The commit checked.
     public var txnID: UInt64 = 0
     /// The high-water mark of that commit.
@@ -26,6 +29,13 @@ public struct CheckReport: Sendable {
     /// Pages below `minFill` bytes of content (not an error: the rightmost pages of a tree being
     /// appended to are often light).
     public var lightPages = 0
+
+    /// Pages read and authenticated.
+    public var pagesRead = 0
+    /// Time spent reading and authenticating pages (in batches, in parallel under io_uring).
+    public var readTime: Duration = .zero
+    /// The whole check's duration.
+    public var totalTime: Duration = .zero
 
     /// True when no problem was found.
     public var isClean: Bool { problems.isEmpty }

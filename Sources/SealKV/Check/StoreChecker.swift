@@ -10,13 +10,19 @@ struct StoreChecker {
     private var freePages = Set<UInt64>()
     private let buffer: UnsafeMutableRawPointer
 
-    init(transaction: Transaction) {
+    /// When collecting, what each page is (for the page map).
+    let collectPages: Bool
+    private(set) var pages: [UInt64: PageInfo] = [:]
+
+    init(transaction: Transaction, collectPages: Bool = false) {
         self.transaction = transaction
+        self.collectPages = collectPages
         buffer = transaction.pager.buffers.take()
     }
 
     /// Runs every check and returns the report.
     mutating func run() -> CheckReport {
+        let started = ContinuousClock.now
         defer { transaction.pager.buffers.give(buffer) }
         let state = transaction.base
         report.txnID = state.txnID
@@ -38,6 +44,7 @@ struct StoreChecker {
             if !used && !free { report.problem(p, "is leaked: neither reachable nor listed as free") }
         }
         report.pagesByKind["free"] = freePages.count
+        report.totalTime = ContinuousClock.now - started
         return report
     }
 
@@ -52,6 +59,7 @@ struct StoreChecker {
                 continue
             }
             guard case .success = StoreHeader.parse(UnsafeRawPointer(p)), sealer.openMeta(page: p, slot: UInt64(slot)) else {
+                report.warnings.append(.init(page: UInt64(slot), message: "meta slot \(slot) does not authenticate: a commit was interrupted there, or the slot was damaged. The store uses the other slot; the next commit rewrites this one."))
                 continue
             }
             report.metaSlots[slot] = CommitState(from: UnsafeRawPointer(p)).txnID
@@ -75,23 +83,26 @@ struct StoreChecker {
         return true
     }
 
-    /// Loads and authenticates a page from storage into the scratch buffer.
-    private mutating func load(_ link: PageLink, _ role: String) -> Bool {
-        do throws(SealKVError) {
-            try transaction.pager.load(link, into: buffer)
-            return true
-        } catch {
-            report.problem(link.page, "(\(role)) \(error.message)")
-            return false
-        }
+    /// One page waiting to be checked, with what its parent says about it.
+    private struct Item {
+        enum Role { case node(level: Int, lower: [UInt8]?, upper: [UInt8]?, isRoot: Bool), overflow(chain: Int) }
+        var link: PageLink
+        var role: Role
     }
 
-    private struct Item {
-        var link: PageLink
-        var level: Int
-        var lower: [UInt8]?
-        var upper: [UInt8]?
+    /// An overflow chain being followed: its first page, recorded length and progress.
+    private struct Chain {
+        var first: UInt64
+        var length: UInt64
+        var pages: UInt64 = 0
+        var bytes: UInt64 = 0
+        var label: String
     }
+
+    /// How many pages are read in one batch (the io_uring queue depth of a check).
+    var batchSize = 64
+    /// Called after each batch with pages read so far and the high-water mark.
+    var progress: ((Progress) -> Void)?
 
     private mutating func walkTree(_ tree: TreeDescriptor, name: String, leafKind: PageKind) {
         let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog"
@@ -102,63 +113,66 @@ struct StoreChecker {
             return
         }
         var entries: UInt64 = 0
-        var stack = [Item(link: tree.root, level: Int(tree.depth), lower: nil, upper: nil)]
         var namespaces: [(String, TreeDescriptor)] = []
-        while let item = stack.popLast() {
-            let isRoot = item.link == tree.root
-            guard claim(item.link.page, "\(label) \(item.level == 1 ? "leaf" : "branch")"), load(item.link, label) else { continue }
-            let node = NodePage(buffer)
-            let expectLeaf = item.level == 1
-            guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == leafKind else {
-                report.problem(item.link.page, "(\(label)) has kind \(node.kindByte) where a \(expectLeaf ? "leaf" : "branch") of this tree belongs")
-                continue
+        var chains: [Chain] = []
+        var queue = [Item(link: tree.root, role: .node(level: Int(tree.depth), lower: nil, upper: nil, isRoot: true))]
+        let buffers = (0..<batchSize).map { _ in transaction.pager.buffers.take() }
+        defer { for b in buffers { transaction.pager.buffers.give(b) } }
+
+        // Breadth-first, a batch at a time: each batch is read in one parallel submission.
+        while !queue.isEmpty {
+            var batch: [Item] = []
+            while batch.count < batchSize, let item = queue.popLast() {
+                let role: String
+                switch item.role {
+                case .node(let level, _, _, _): role = "\(label) \(level == 1 ? "leaf" : "branch")"
+                case .overflow: role = "\(label) overflow"
+                }
+                if claim(item.link.page, role) { batch.append(item) }
             }
-            report.pagesByKind[kind == .branch ? "branch" : kind == .catalogLeaf ? "catalog" : "leaf", default: 0] += 1
-            if !isRoot && node.usedBytes < FileFormat.minFill { report.lightPages += 1 }
-            let n = node.count
-            if expectLeaf && n == 0 { report.problem(item.link.page, "(\(label)) is an empty leaf") }
-            if !expectLeaf && n < 2 { report.problem(item.link.page, "(\(label)) is a branch with fewer than two children") }
-            // Key order and bounds.
-            var previous: [UInt8]? = nil
-            for i in (expectLeaf ? 0 : 1)..<n {
-                let key = Array(node.key(i))
-                if let previous, compareBytes(previous, key) >= 0 {
-                    report.problem(item.link.page, "(\(label)) has keys out of order at entry \(i)")
-                }
-                if let lower = item.lower, compareBytes(key, lower) < 0 {
-                    report.problem(item.link.page, "(\(label)) has entry \(i) below its parent's bound")
-                }
-                if let upper = item.upper, compareBytes(key, upper) >= 0 {
-                    report.problem(item.link.page, "(\(label)) has entry \(i) at or above its parent's bound")
-                }
-                previous = key
-            }
-            if expectLeaf {
-                entries += UInt64(n)
-                for i in 0..<n {
-                    if node.isOverflow(i) {
-                        let ref = node.overflowRef(i)
-                        checkOverflow(ref.link, length: ref.length, label: label)
-                        // The scratch buffer was reused by the chain: reload this leaf.
-                        if !load(item.link, label) { break }
-                    } else if kind == .catalogLeaf {
-                        let value = node.inlineValue(i)
-                        let nsName = String(decoding: node.key(i), as: UTF8.self)
-                        guard value.count == TreeDescriptor.size else {
-                            report.problem(item.link.page, "(catalog) entry '\(nsName)' is not a tree descriptor")
-                            continue
-                        }
-                        namespaces.append((nsName, TreeDescriptor(from: value.baseAddress!, at: 0)))
-                    } else if name == Cursor.freeTreeNamespace {
-                        checkFreeEntry(node, i, page: item.link.page)
+            guard !batch.isEmpty else { continue }
+            let readOK = readBatch(batch.map { $0.link }, into: buffers, label: label)
+            for (i, item) in batch.enumerated() where readOK[i] {
+                let buffer = buffers[i]
+                switch item.role {
+                case .overflow(let c):
+                    guard buffer.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
+                        report.problem(item.link.page, "(\(label)) is linked from an overflow chain but is not an overflow page")
+                        continue
                     }
+                    report.pagesByKind["overflow", default: 0] += 1
+                    let n = UInt64(buffer.u32(FileFormat.overflowLength))
+                    if collectPages {
+                        let next = PageLink(from: buffer, at: FileFormat.overflowNext)
+                        pages[item.link.page] = PageInfo(kind: "overflow", number: item.link.page, owner: label, txnID: item.link.txnID,
+                                                         entries: Int(n), fill: Double(n) / Double(FileFormat.overflowCapacity),
+                                                         links: next.isNone ? [] : [LinkInfo(next)], link: item.link)
+                    }
+                    chains[c].pages += 1
+                    chains[c].bytes += n
+                    let next = PageLink(from: buffer, at: FileFormat.overflowNext)
+                    let capacity = UInt64(FileFormat.overflowCapacity)
+                    if !next.isNone && n != capacity {
+                        report.problem(item.link.page, "(\(label)) is a non-final overflow page holding only \(n) bytes")
+                    }
+                    if !next.isNone {
+                        if chains[c].pages >= (chains[c].length + capacity - 1) / capacity {
+                            report.problem(chains[c].first, "(\(label)) starts an overflow chain longer than its value (\(chains[c].length) bytes)")
+                        } else {
+                            queue.append(Item(link: next, role: .overflow(chain: c)))
+                        }
+                    }
+                case .node(let level, let lower, let upper, let isRoot):
+                    checkNode(NodePage(buffer), link: item.link, level: level, lower: lower, upper: upper, isRoot: isRoot,
+                              leafKind: leafKind, name: name, label: label, entries: &entries, namespaces: &namespaces,
+                              chains: &chains, queue: &queue)
                 }
-            } else {
-                for i in 0..<n {
-                    let lower: [UInt8]? = i == 0 ? item.lower : Array(node.key(i))
-                    let upper: [UInt8]? = i + 1 < n ? Array(node.key(i + 1)) : item.upper
-                    stack.append(Item(link: node.child(i), level: item.level - 1, lower: lower, upper: upper))
-                }
+            }
+        }
+        for chain in chains {
+            let capacity = UInt64(FileFormat.overflowCapacity)
+            if chain.bytes != chain.length || chain.pages != (chain.length + capacity - 1) / capacity {
+                report.problem(chain.first, "(\(chain.label)) starts an overflow chain of \(chain.bytes) bytes in \(chain.pages) pages; the value records \(chain.length) bytes")
             }
         }
         if entries != tree.entries {
@@ -170,34 +184,102 @@ struct StoreChecker {
         }
     }
 
-    private mutating func checkOverflow(_ first: PageLink, length: UInt64, label: String) {
-        let capacity = UInt64(FileFormat.overflowCapacity)
-        let expectedPages = (length + capacity - 1) / capacity
-        var link = first
-        var pages: UInt64 = 0
-        var total: UInt64 = 0
-        while !link.isNone {
-            pages += 1
-            guard pages <= expectedPages else {
-                report.problem(first.page, "(\(label)) starts an overflow chain longer than its value (\(length) bytes)")
-                return
+    /// Reads and authenticates a batch of pages; returns which succeeded.
+    private mutating func readBatch(_ links: [PageLink], into buffers: [UnsafeMutableRawPointer], label: String) -> [Bool] {
+        let started = ContinuousClock.now
+        defer { report.readTime += ContinuousClock.now - started }
+        var ok = [Bool](repeating: false, count: links.count)
+        do throws(SealKVError) {
+            try transaction.pager.storage.readPages(links.map { $0.page }, into: Array(buffers[..<links.count]))
+        } catch {
+            // Fall back to one page at a time, so one unreadable page does not hide the others.
+            for (i, link) in links.enumerated() {
+                do throws(SealKVError) {
+                    try transaction.pager.storage.readPage(link.page, into: buffers[i])
+                    ok[i] = true
+                } catch {
+                    report.problem(link.page, "(\(label)) \(error.message)")
+                }
             }
-            guard claim(link.page, "\(label) overflow"), load(link, label) else { return }
-            guard buffer.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
-                report.problem(link.page, "(\(label)) is linked from an overflow chain but is not an overflow page")
-                return
-            }
-            report.pagesByKind["overflow", default: 0] += 1
-            let n = UInt64(buffer.u32(FileFormat.overflowLength))
-            total += n
-            let next = PageLink(from: buffer, at: FileFormat.overflowNext)
-            if !next.isNone && n != capacity {
-                report.problem(link.page, "(\(label)) is a non-final overflow page holding only \(n) bytes")
-            }
-            link = next
+            return authenticate(links, buffers, ok, label)
         }
-        if total != length || pages != expectedPages {
-            report.problem(first.page, "(\(label)) starts an overflow chain of \(total) bytes in \(pages) pages; the value records \(length) bytes")
+        return authenticate(links, buffers, [Bool](repeating: true, count: links.count), label)
+    }
+
+    private mutating func authenticate(_ links: [PageLink], _ buffers: [UnsafeMutableRawPointer], _ read: [Bool], _ label: String) -> [Bool] {
+        var ok = read
+        for (i, link) in links.enumerated() where read[i] {
+            do throws(SealKVError) {
+                try transaction.pager.authenticate(link, buffer: buffers[i])
+            } catch {
+                report.problem(link.page, "(\(label)) \(error.message)")
+                ok[i] = false
+            }
+        }
+        report.pagesRead += links.count
+        progress?(Progress(done: report.pagesRead, total: Int(report.pageCount)))
+        return ok
+    }
+
+    private mutating func checkNode(_ node: NodePage, link: PageLink, level: Int, lower: [UInt8]?, upper: [UInt8]?, isRoot: Bool,
+                                    leafKind: PageKind, name: String, label: String, entries: inout UInt64,
+                                    namespaces: inout [(String, TreeDescriptor)], chains: inout [Chain], queue: inout [Item]) {
+        let expectLeaf = level == 1
+        guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == leafKind else {
+            report.problem(link.page, "(\(label)) has kind \(node.kindByte) where a \(expectLeaf ? "leaf" : "branch") of this tree belongs")
+            return
+        }
+        let kindName = kind == .branch ? "branch" : kind == .catalogLeaf ? "catalog" : "leaf"
+        report.pagesByKind[kindName, default: 0] += 1
+        if !isRoot && node.usedBytes < FileFormat.minFill { report.lightPages += 1 }
+        if collectPages {
+            pages[link.page] = PageInfo(kind: kindName, number: link.page, owner: label, txnID: link.txnID, entries: node.count,
+                                        fill: Double(node.usedBytes) / Double(FileFormat.nodeUsable),
+                                        links: PageStructure.links(in: node.p).map { LinkInfo($0.link) }, link: link)
+        }
+        let n = node.count
+        if expectLeaf && n == 0 { report.problem(link.page, "(\(label)) is an empty leaf") }
+        if !expectLeaf && n < 2 { report.problem(link.page, "(\(label)) is a branch with fewer than two children") }
+        // Key order and bounds.
+        var previous: UnsafeRawBufferPointer? = nil
+        for i in (expectLeaf ? 0 : 1)..<max(expectLeaf ? 0 : 1, n) {
+            let key = node.key(i)
+            if let previous, compareBytes(previous, key) >= 0 {
+                report.problem(link.page, "(\(label)) has keys out of order at entry \(i)")
+            }
+            if let lower, lower.withUnsafeBytes({ compareBytes(key, $0) }) < 0 {
+                report.problem(link.page, "(\(label)) has entry \(i) below its parent's bound")
+            }
+            if let upper, upper.withUnsafeBytes({ compareBytes(key, $0) }) >= 0 {
+                report.problem(link.page, "(\(label)) has entry \(i) at or above its parent's bound")
+            }
+            previous = key
+        }
+        guard expectLeaf else {
+            for i in 0..<n {
+                let lo: [UInt8]? = i == 0 ? lower : Array(node.key(i))
+                let hi: [UInt8]? = i + 1 < n ? Array(node.key(i + 1)) : upper
+                queue.append(Item(link: node.child(i), role: .node(level: level - 1, lower: lo, upper: hi, isRoot: false)))
+            }
+            return
+        }
+        entries += UInt64(n)
+        for i in 0..<n {
+            if node.isOverflow(i) {
+                let ref = node.overflowRef(i)
+                chains.append(Chain(first: ref.link.page, length: ref.length, label: label))
+                queue.append(Item(link: ref.link, role: .overflow(chain: chains.count - 1)))
+            } else if kind == .catalogLeaf {
+                let value = node.inlineValue(i)
+                let nsName = String(decoding: node.key(i), as: UTF8.self)
+                guard value.count == TreeDescriptor.size else {
+                    report.problem(link.page, "(catalog) entry '\(nsName)' is not a tree descriptor")
+                    continue
+                }
+                namespaces.append((nsName, TreeDescriptor(from: value.baseAddress!, at: 0)))
+            } else if name == Cursor.freeTreeNamespace {
+                checkFreeEntry(node, i, page: link.page)
+            }
         }
     }
 
@@ -220,6 +302,8 @@ struct StoreChecker {
                 report.problem(p, "is listed as free but lies outside the data pages")
             } else if !freePages.insert(p).inserted {
                 report.problem(p, "is listed as free twice")
+            } else if collectPages {
+                pages[p] = PageInfo(kind: "free", number: p, owner: "free-page tree", txnID: chunk.txnID, entries: 0, fill: 0, links: [], link: nil)
             }
         }
     }
@@ -229,9 +313,16 @@ extension Database {
     /// Checks the newest commit completely: authenticates every reachable page from storage (not
     /// the cache), verifies every tree's invariants, and accounts for every page. Runs as a reader,
     /// so writers may keep committing meanwhile.
-    public func check() throws -> CheckReport {
+    ///
+    /// - Parameters:
+    ///   - readBatch: pages read per submission (in parallel under io_uring); 1 reads page by page,
+    ///     synchronously.
+    ///   - progress: called as pages are checked.
+    public func check(readBatch: Int = 64, progress: ((Progress) -> Void)? = nil) throws -> CheckReport {
         try read { tx in
             var checker = StoreChecker(transaction: tx)
+            checker.batchSize = max(1, readBatch)
+            checker.progress = progress
             return checker.run()
         }
     }

@@ -104,7 +104,10 @@ public final class Database: Sendable {
                 }
                 throw SealKVError(.notASealKVFile, "'\(path)' is not a SealKV store (too short, no SealKV header). Check the path.")
             }
-            let opened = try StoreOpener.open(storage: storage, credential: credential)
+            if (options.metaSlot != nil || !options.verifyNewestCommit) && !readOnly {
+                throw SealKVError(.invalidArgument, "opening a chosen meta slot or skipping recovery is for inspection: use it with .readOnly.")
+            }
+            let opened = try StoreOpener.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
             try checkFreshness(opened, options)
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {

@@ -31,6 +31,13 @@ public struct Options: Sendable {
     /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
     /// inside the file can reveal.
     public var minimumTxnID: UInt64 = 0
+    /// Open the commit in this meta slot (0 or 1) instead of the newest one, to inspect or check
+    /// an older commit. Only with `.readOnly`.
+    public var metaSlot: Int? = nil
+    /// When false, open the newest meta slot that authenticates without authenticating the pages
+    /// its commit wrote (and without falling back): for `check` to report every damaged page of a
+    /// store whose newest commit is damaged. Only with `.readOnly`.
+    public var verifyNewestCommit = true
     /// The clock for time-to-live, in Unix milliseconds (tests replace it).
     var clock: @Sendable () -> UInt64 = Options.wallClock
 

@@ -34,6 +34,12 @@ public struct Statistics: Sendable {
     public let readers: [Reader]
     /// "io_uring", "posix" or "memory".
     public let ioEngine: String
+    /// The on-disk format version.
+    public let formatVersion: Int
+    /// The data key's epoch (1, plus one per rekey).
+    public let keyEpoch: UInt32
+    /// How the credential becomes a key, e.g. "argon2id (3 passes, 256 MiB)" or "raw 256-bit key".
+    public let keyDerivation: String
     /// How commits reach the disk.
     public let durability: Durability
 }
@@ -44,8 +50,8 @@ extension Database {
     public func stats() throws -> Statistics {
         let report = try check()
         let now = ContinuousClock.now
-        let readers = shared.withLock { s in
-            s.readers.values.sorted { $0.started < $1.started }.map { Statistics.Reader(txnID: $0.txnID, age: now - $0.started) }
+        let (readers, header) = shared.withLock { s in
+            (s.readers.values.sorted { $0.started < $1.started }.map { Statistics.Reader(txnID: $0.txnID, age: now - $0.started) }, s.header)
         }
         return Statistics(
             txnID: report.txnID,
@@ -62,6 +68,10 @@ extension Database {
             lockedBytes: pager.cache.lockedBytes + pager.buffers.lockedBytes,
             readers: readers,
             ioEngine: storage.engineName,
+            formatVersion: Int(FileFormat.formatVersion),
+            keyEpoch: header.keyEpoch,
+            keyDerivation: header.kdfAlgorithm == KeyHierarchy.kdfArgon2id
+                ? "argon2id (\(header.strength.opsLimit) passes, \(header.strength.memLimit >> 20) MiB)" : "raw 256-bit key",
             durability: options.durability)
     }
 }

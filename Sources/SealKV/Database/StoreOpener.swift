@@ -64,7 +64,7 @@ enum StoreOpener {
     }
 
     /// Opens the store held by `storage`.
-    static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true) throws(SealKVError) -> OpenedStore {
+    static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         guard pages >= 1 else {
             throw SealKVError(.notASealKVFile, "the file is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
@@ -131,6 +131,12 @@ enum StoreOpener {
         candidates.sort { $0.state.txnID > $1.state.txnID }
         var slotTxnIDs: [UInt64?] = [nil, nil]
         for c in candidates { slotTxnIDs[Int(c.slot)] = c.state.txnID }
+        if let requested {
+            candidates = candidates.filter { $0.slot == UInt64(requested) }
+            guard !candidates.isEmpty else {
+                throw SealKVError(.corrupted, "meta slot \(requested) does not authenticate (it is torn, damaged, or was never written).", page: UInt64(requested))
+            }
+        }
 
         var refused: String? = nil
         for (i, c) in candidates.enumerated() {
