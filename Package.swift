@@ -5,6 +5,7 @@ let package = Package(
     name: "SealKV",
     products: [
         .library(name: "SealKV", targets: ["SealKV"]),
+        .library(name: "SealKVCrashHarness", targets: ["SealKVCrashHarness"]),
         .executable(name: "sealkv", targets: ["sealkv"]),
         .executable(name: "sealkv-demo", targets: ["sealkv-demo"]),
     ],
@@ -27,10 +28,17 @@ let package = Package(
             name: "SealKV",
             dependencies: ["CSodium", "CSealURing"]
         ),
+        // The crash-consistency harness: a product of its own, so applications can run it on their
+        // own workloads; it reaches the store's storage layer through `package` access.
+        .target(
+            name: "SealKVCrashHarness",
+            dependencies: ["SealKV"]
+        ),
         .executableTarget(
             name: "sealkv",
             dependencies: [
                 "SealKV",
+                "SealKVCrashHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/sealkv"
@@ -42,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealKVTests",
-            dependencies: ["SealKV"]
+            dependencies: ["SealKV", "SealKVCrashHarness"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -108,6 +108,24 @@ struct KeyRotationTests {
         reopened.close()
     }
 
+    /// Commits after a rotation used to write the old header (old wrap) into metas sealed under the
+    /// new key, leaving a store no credential could open.
+    @Test func commitsAfterRotationKeepTheNewHeader() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let (db, path) = try fileStore(dir)
+        try db.changePassword(from: .password("old"), to: .password("new"))
+        try db.put("after-change", "1")
+        try db.rekey(credential: .password("new"))
+        try db.put("after-rekey", "2")
+        try db.changePassword(from: .password("new"), to: .password("third"))
+        db.close()
+        let reopened = try open(path, .password("third"))
+        #expect(try reopened.get("after-rekey") == Array("2".utf8))
+        try TestSupport.expectClean(reopened)
+        reopened.close()
+    }
+
     @Test func readersKeepWorkingDuringRekey() throws {
         let (db, _) = try TestSupport.memoryStore()
         try db.write { tx in for i in 0..<3000 { try tx.put("k\(i)", "v\(i)") } }

@@ -23,7 +23,7 @@ public final class Database: Sendable {
     public let recovery: RecoveryReport
 
     let pager: Pager
-    var storage: any PageStorage { pager.storage }
+    package var storage: any PageStorage { pager.storage }
 
     struct ReaderInfo: Sendable {
         var txnID: UInt64
@@ -36,8 +36,9 @@ public final class Database: Sendable {
         var header: StoreHeader
         var readers: [Int: ReaderInfo] = [:]
         var nextReaderID = 0
-        /// The newest commit known to be on stable storage.
+        /// The newest commit known to be on stable storage, and the meta slot that holds it.
         var lastDurable: UInt64
+        var durableSlot: UInt64
         /// Set by a failed write or sync; no commit is acknowledged after it.
         var poisoned: SealKVError?
         var closed = false
@@ -50,6 +51,8 @@ public final class Database: Sendable {
 
     let shared: Locked<SharedState>
     let writer: Locked<WriterState>
+    /// Told of each commit as it happens (the crash harness records its promises through this).
+    package let commitObserver = Locked<CommitObserver?>(nil)
     private let writerThread = Atomic<UInt>(0)
 
     init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore) {
@@ -57,7 +60,7 @@ public final class Database: Sendable {
         self.options = options
         recovery = opened.recovery
         pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
-        shared = Locked(SharedState(current: opened.state, header: opened.header, lastDurable: opened.state.txnID))
+        shared = Locked(SharedState(current: opened.state, header: opened.header, lastDurable: opened.state.txnID, durableSlot: opened.slot))
         writer = Locked(WriterState(header: opened.header, freeList: nil))
     }
 
@@ -109,6 +112,9 @@ public final class Database: Sendable {
             }
             let opened = try StoreOpener.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
             try checkFreshness(opened, options)
+            // The commit recovery chose may exist only in the OS cache (after a process crash); make
+            // it durable before any commit builds on it.
+            if !readOnly { try storage.sync() }
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
             storage.close()
@@ -131,7 +137,7 @@ public final class Database: Sendable {
 
     /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
     /// empty backend is initialised first.
-    static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
+    package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
         if create && storage.pageCount == 0 {
             let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
             try bytes.withBytes { (b) throws(SealKVError) in
@@ -139,7 +145,8 @@ public final class Database: Sendable {
                                         PageWrite(page: 1, bytes: b.baseAddress! + FileFormat.pageSize)], sync: true)
             }
         }
-        let opened = try StoreOpener.open(storage: storage, credential: credential)
+        let opened = try StoreOpener.open(storage: storage, credential: credential,
+                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
         try checkFreshness(opened, options)
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }
@@ -240,18 +247,11 @@ public final class Database: Sendable {
     /// Makes every commit durable (for `Durability.noSync`; a no-op cost otherwise).
     public func sync() throws(SealKVError) {
         try writer.withLock { (_) throws(SealKVError) in
-            let current = try shared.withLock { (s) throws(SealKVError) -> UInt64 in
+            try shared.withLock { (s) throws(SealKVError) in
                 guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
                 if let p = s.poisoned { throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); reopen the store.") }
-                return s.current.txnID
             }
-            do throws(SealKVError) {
-                try storage.sync()
-            } catch {
-                shared.withLock { $0.poisoned = error }
-                throw error
-            }
-            shared.withLock { $0.lastDurable = current }
+            try sync(holdingWriter: ())
         }
     }
 
@@ -263,12 +263,16 @@ public final class Database: Sendable {
         if isEmpty && header == nil { return }
         let prepared = try tx.prepareCommit()
         defer { for (_, b) in prepared.sealed { pager.buffers.give(b) } }
-        let state = prepared.state
         let metaBuffer = pager.buffers.take()
         defer { pager.buffers.give(metaBuffer) }
-        let slot = MetaSlot.slot(for: state.txnID)
+        var state = prepared.state
+        let (durable, durableSlot) = shared.withLock { ($0.lastDurable, $0.durableSlot) }
+        state.durableTxnID = durable
+        let slot = MetaSlot.slot(afterDurableSlot: durableSlot)
         MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
 
+        let observer = commitObserver.withLock { $0 }
+        observer?.willWrite(state.txnID)
         var writes = prepared.sealed.map { PageWrite(page: $0.page, bytes: UnsafeRawPointer($0.buffer)) }
         let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
         do throws(SealKVError) {
@@ -281,10 +285,13 @@ public final class Database: Sendable {
                 try storage.resize(toPages: target)
                 try storage.sync()
             }
+            if options.deliberateBugs.has(.truncateBeforeDurable) && state.pageCount < storage.pageCount {
+                try storage.resize(toPages: state.pageCount)
+            }
             switch options.durability {
             case .oneSync:
                 writes.append(meta)
-                try storage.writePages(writes, sync: true)
+                try storage.writePages(writes, sync: !options.deliberateBugs.has(.skipCommitSync))
             case .twoPhase:
                 try storage.writePages(writes, sync: true)
                 try storage.writePages([meta], sync: true)
@@ -304,13 +311,19 @@ public final class Database: Sendable {
         for entry in prepared.plaintext.suffix(cacheBudget) {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }
+        if let header { ws.header = header }
         let mayShrink = shared.withLock { s in
             s.current = state
-            if options.durability != .noSync { s.lastDurable = state.txnID }
+            s.header = ws.header
+            if options.durability != .noSync {
+                s.lastDurable = state.txnID
+                s.durableSlot = slot
+            }
             // No reader may hold a snapshot older than this commit while the file is cut: it could
             // still reach the pages past the new end.
             return s.readers.values.allSatisfy { $0.txnID >= state.txnID }
         }
+        observer?.didPublish(state.txnID)
         let slack = storage.pageCount > state.pageCount ? storage.pageCount - state.pageCount : 0
         if mayShrink && slack > max(16, state.pageCount / 8) {
             do throws(SealKVError) {
@@ -318,6 +331,27 @@ public final class Database: Sendable {
             } catch {
                 // The commit stands; the file is merely longer than needed until a later commit.
             }
+        }
+    }
+}
+
+extension Database {
+    /// Makes every commit durable; the caller holds the writer lock (or is the writer).
+    func sync(holdingWriter: Void) throws(SealKVError) {
+        let (current, newestSlot) = shared.withLock { s in
+            // The newest commit sits in the slot after the durable one, unless nothing was
+            // committed since the last sync.
+            (s.current.txnID, s.current.txnID == s.lastDurable ? s.durableSlot : s.durableSlot ^ 1)
+        }
+        do throws(SealKVError) {
+            try storage.sync()
+        } catch {
+            shared.withLock { $0.poisoned = error }
+            throw error
+        }
+        shared.withLock { s in
+            s.lastDurable = current
+            s.durableSlot = newestSlot
         }
     }
 }

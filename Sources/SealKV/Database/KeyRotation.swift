@@ -110,10 +110,7 @@ extension Database {
             defer { tx.finish() }
             tx.commitSealer = sealer
             try commit(tx, writerState: &ws, header: header)
-            if options.durability == .noSync {
-                try storage.sync()
-                shared.withLock { $0.lastDurable = state.txnID + 1 }
-            }
+            if options.durability == .noSync { try sync(holdingWriter: ()) }
         }
     }
 

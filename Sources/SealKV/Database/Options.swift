@@ -39,7 +39,9 @@ public struct Options: Sendable {
     /// store whose newest commit is damaged. Only with `.readOnly`.
     public var verifyNewestCommit = true
     /// The clock for time-to-live, in Unix milliseconds (tests replace it).
-    var clock: @Sendable () -> UInt64 = Options.wallClock
+    package var clock: @Sendable () -> UInt64 = Options.wallClock
+    /// Deliberate bugs for the crash harness's self-tests (debug builds only).
+    package var deliberateBugs: DeliberateBugs = []
 
     static let wallClock: @Sendable () -> UInt64 = {
         var ts = timespec()

@@ -4,11 +4,11 @@ import Glibc
 
 /// Everything needed to run a store, as found by opening its file: the keys, the chosen commit,
 /// and which meta slot it came from.
-struct OpenedStore {
+package struct OpenedStore {
     var header: StoreHeader
     var keys: DataKeys
     var sealer: PageSealer
-    var state: CommitState
+    package var state: CommitState
     var slot: UInt64
     /// What recovery saw, for `stat` and `check`.
     var recovery: RecoveryReport
@@ -27,7 +27,7 @@ public struct RecoveryReport: Sendable, Equatable {
 }
 
 /// Reads both meta slots, derives keys, chooses the newest commit whose pages all authenticate.
-enum StoreOpener {
+package enum StoreOpener {
     /// Creates the two meta slots of a new, empty store.
     static func newStore(credential: Credential, strength: KDFStrength) throws(SealKVError) -> (bytes: [UInt8], header: StoreHeader) {
         let fileID = randomBytes(count: FileFormat.fileIDSize)
@@ -64,7 +64,7 @@ enum StoreOpener {
     }
 
     /// Opens the store held by `storage`.
-    static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil) throws(SealKVError) -> OpenedStore {
+    package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         guard pages >= 1 else {
             throw SealKVError(.notASealKVFile, "the file is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
@@ -172,30 +172,43 @@ enum StoreOpener {
         }
     }
 
-    /// Authenticates every page the commit wrote: all pages reachable through links carrying its
-    /// txnid. Reads each level of the walk as one batch (parallel under io_uring).
+    /// Authenticates every page written after the commit's durable watermark (in the sync modes:
+    /// every page the commit itself wrote): all pages reachable through links with a newer txnid.
+    /// Copy-on-write rewrites the whole path to a root, so each such page is reachable that way.
+    /// Reads each level of the walk as one batch (parallel under io_uring).
     static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer) throws(SealKVError) {
-        var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID == state.txnID }
+        let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
+        var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
         var seen = Set<UInt64>()
-        let pool = PageBufferPool(arenaPages: 64)
+        // Plain heap buffers, wiped after use: recovery runs once per open and must stay cheap.
+        var buffers: [UnsafeMutableRawPointer] = []
+        defer {
+            for b in buffers {
+                secureZero(b, count: FileFormat.pageSize)
+                b.deallocate()
+            }
+        }
         while !frontier.isEmpty {
             let batch = Array(frontier.prefix(256))
             frontier.removeFirst(batch.count)
-            let buffers = batch.map { _ in pool.take() }
-            defer { for b in buffers { pool.give(b) } }
+            while buffers.count < batch.count {
+                buffers.append(UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16))
+            }
             for link in batch {
                 guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, seen.insert(link.page).inserted else {
                     throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
                 }
             }
-            try storage.readPages(batch.map { $0.page }, into: buffers)
+            try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
             for (link, buffer) in zip(batch, buffers) {
                 try authenticate(link, buffer: buffer, sealer: sealer)
                 for child in PageStructure.links(in: buffer) {
-                    if child.link.txnID == state.txnID { frontier.append(child.link) }
-                    else if child.link.txnID > state.txnID {
+                    if child.link.txnID > state.txnID {
                         throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
+                    } else if child.link.txnID > watermark {
+                        frontier.append(child.link)
                     }
+
                 }
             }
         }

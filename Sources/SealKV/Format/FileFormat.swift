@@ -1,8 +1,8 @@
 /// Every constant of the on-disk format, in one place. `Docs/FORMAT.md` describes the same layout
 /// in prose; a change here is a format change and bumps ``formatVersion``.
-enum FileFormat {
+package enum FileFormat {
     /// Physical page size in bytes; every page, including the two meta slots, is this long.
-    static let pageSize = 4096
+    package static let pageSize = 4096
     /// The version written into every page and meta header.
     static let formatVersion: UInt16 = 1
     /// Cipher identifier 1: XChaCha20-Poly1305-IETF with a detached 16-byte tag.
@@ -59,7 +59,7 @@ enum FileFormat {
     // MARK: Meta slot sealed body (offsets from the page start)
     static let metaTxnID = 160          // u64
     static let metaPageCount = 168      // u64 high-water mark: pages [0, pageCount) are in use or free
-    static let metaReserved = 176       // u64, zero
+    static let metaDurableTxnID = 176   // u64 the newest commit known durable when this one was written
     static let metaMainTree = 184       // TreeDescriptor, 48 bytes: the default namespace
     static let metaCatalogTree = 232    // TreeDescriptor: named namespaces
     static let metaFreeTree = 280       // TreeDescriptor: pending and reusable free pages

@@ -71,10 +71,13 @@ struct StoreHeader: Equatable, Sendable {
 }
 
 /// The sealed part of a meta slot: which commit this is and where its trees are.
-struct CommitState: Equatable, Sendable {
-    var txnID: UInt64
+package struct CommitState: Equatable, Sendable {
+    package var txnID: UInt64
     /// High-water mark: every page below it is reachable or free.
-    var pageCount: UInt64
+    package var pageCount: UInt64
+    /// The newest commit known to be durable when this one was written: recovery authenticates
+    /// every page written after it (in the sync modes it is always `txnID - 1`).
+    var durableTxnID: UInt64 = 0
     var main: TreeDescriptor
     var catalog: TreeDescriptor
     var free: TreeDescriptor
@@ -88,7 +91,7 @@ struct CommitState: Equatable, Sendable {
     func store(to p: UnsafeMutableRawPointer) {
         p.setU64(FileFormat.metaTxnID, txnID)
         p.setU64(FileFormat.metaPageCount, pageCount)
-        p.setU64(FileFormat.metaReserved, 0)
+        p.setU64(FileFormat.metaDurableTxnID, durableTxnID)
         main.store(to: p, at: FileFormat.metaMainTree)
         catalog.store(to: p, at: FileFormat.metaCatalogTree)
         free.store(to: p, at: FileFormat.metaFreeTree)
@@ -107,6 +110,7 @@ struct CommitState: Equatable, Sendable {
     init(from p: UnsafeRawPointer) {
         txnID = p.u64(FileFormat.metaTxnID)
         pageCount = p.u64(FileFormat.metaPageCount)
+        durableTxnID = p.u64(FileFormat.metaDurableTxnID)
         main = TreeDescriptor(from: p, at: FileFormat.metaMainTree)
         catalog = TreeDescriptor(from: p, at: FileFormat.metaCatalogTree)
         free = TreeDescriptor(from: p, at: FileFormat.metaFreeTree)
@@ -129,8 +133,10 @@ enum MetaSlot {
         _ = sealer.sealMeta(page: page, slot: slot)
     }
 
-    /// The slot a commit with `txnID` writes.
-    static func slot(for txnID: UInt64) -> UInt64 { txnID & 1 }
+    /// The slot a commit writes: never the one holding the newest durable commit, which recovery
+    /// may need. In the sync modes every commit is durable, so commits alternate; without sync they
+    /// all go to the same slot until `sync()` makes one durable.
+    static func slot(afterDurableSlot durable: UInt64) -> UInt64 { durable ^ 1 }
 }
 
 #if canImport(Glibc)

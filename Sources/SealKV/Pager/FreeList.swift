@@ -98,12 +98,20 @@ struct FreeListView {
     private(set) var taken: [Int: Int] = [:]
     /// Pages trimmed from the back of each touched chunk (the file's tail was cut off).
     private(set) var trimmed: [Int: Int] = [:]
+    /// Chunks are sorted by txnid, so the reusable ones are a prefix: `0..<reusableEnd`.
+    private let reusableEnd: Int
     /// Min-heap of (next page, chunk index) over reusable chunks, built on first use.
     private var heap: [(page: UInt64, chunk: Int)]? = nil
 
     init(list: FreeList, bound: UInt64) {
         self.list = list
         self.bound = bound
+        var lo = 0, hi = list.chunks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list.chunks[mid].key.txnID <= bound { lo = mid + 1 } else { hi = mid }
+        }
+        reusableEnd = lo
     }
 
     private func remaining(_ i: Int) -> Range<Int> {
@@ -116,7 +124,7 @@ struct FreeListView {
     mutating func take() -> UInt64? {
         if heap == nil {
             var h: [(page: UInt64, chunk: Int)] = []
-            for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+            for i in 0..<reusableEnd {
                 let r = remaining(i)
                 if !r.isEmpty { h.append((list.chunks[i].pages[r.lowerBound], i)) }
             }
@@ -170,7 +178,7 @@ struct FreeListView {
     /// The largest reusable page still available.
     var largestReusable: UInt64? {
         var best: UInt64? = nil
-        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+        for i in 0..<reusableEnd {
             let r = remaining(i)
             if let last = r.last.map({ list.chunks[i].pages[$0] }) { best = max(best ?? 0, last) }
         }
@@ -181,22 +189,32 @@ struct FreeListView {
     /// - Complexity: O(c) for c chunks.
     var reusableCount: Int {
         var n = 0
-        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound { n += remaining(i).count }
+        for i in 0..<reusableEnd { n += remaining(i).count }
         return n
     }
 
     /// All reusable pages still available.
     var reusablePages: [UInt64] {
         var out: [UInt64] = []
-        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+        for i in 0..<reusableEnd {
             out.append(contentsOf: list.chunks[i].pages[remaining(i)])
         }
         return out
     }
 
+    /// How many reusable chunks hold a page at or above `limit` (a cut there rewrites them).
+    func chunksReaching(_ limit: UInt64) -> Int {
+        var n = 0
+        for i in 0..<reusableEnd {
+            let r = remaining(i)
+            if let last = r.last, list.chunks[i].pages[last] >= limit { n += 1 }
+        }
+        return n
+    }
+
     /// Removes every reusable page at or above `limit` (they lie past the file's new end).
     mutating func trim(atOrAbove limit: UInt64) {
-        for i in list.chunks.indices where list.chunks[i].key.txnID <= bound {
+        for i in 0..<reusableEnd {
             let r = remaining(i)
             let cut = list.chunks[i].pages[r].reversed().prefix { $0 >= limit }.count
             if cut > 0 { trimmed[i] = (trimmed[i] ?? 0) + cut }

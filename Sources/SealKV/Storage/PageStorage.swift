@@ -1,14 +1,18 @@
 /// One page to write: its number and 4096 bytes of sealed content.
-struct PageWrite {
-    let page: UInt64
-    let bytes: UnsafeRawPointer
+package struct PageWrite {
+    package let page: UInt64
+    package let bytes: UnsafeRawPointer
+    package init(page: UInt64, bytes: UnsafeRawPointer) {
+        self.page = page
+        self.bytes = bytes
+    }
 }
 
 /// Where sealed pages live: a file (io_uring or POSIX), memory, or a test double.
 ///
 /// Every byte SealKV stores passes through this protocol (never through a writable mapping), so a
 /// recording backend sees every write, resize and sync in issue order.
-protocol PageStorage: AnyObject, Sendable {
+package protocol PageStorage: AnyObject, Sendable {
     /// The file's size in whole pages.
     var pageCount: UInt64 { get }
     /// A short name of the backend, for statistics ("io_uring", "posix", "memory").
@@ -29,7 +33,7 @@ protocol PageStorage: AnyObject, Sendable {
 }
 
 extension PageStorage {
-    func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
+    package func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
         for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
     }
 }

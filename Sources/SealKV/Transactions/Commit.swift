@@ -52,22 +52,27 @@ extension WriteTransaction {
             try relocatePages(of: &catalog, atOrAbove: limit)
             try relocatePages(of: &expiryTree, atOrAbove: limit)
         }
-        trimTail(includeReusableChunks: true, ownTail: ownTail)
-
-        // 3. Write the free list. Reserve a few reusable pages for the free tree's own changes first
-        //    (so the tree does not settle at the end of the file), then freeze the view: from here
-        //    new pages come from the reservation, then from the end of the file. The path to the
-        //    tree's last leaf is copied before the freed pages are counted, so adding this commit's
-        //    chunks frees nothing more.
+        // 3. Reserve the pages writing the free list will need (its own copy-on-write): the lowest
+        //    free pages, so the tree does not settle at the end of the file. Reserved pages are never
+        //    cut, so the cut never has to be undone; leftovers are listed free and a later commit
+        //    cuts them. Then cut the tail. From here new pages come from the reservation, then from
+        //    the end of the file. The path to the free tree's last leaf is copied before the freed
+        //    pages are counted, so adding this commit's chunks frees nothing more.
+        let cut = plannedTail(includeReusableChunks: true, ownTail: ownTail)
         let depth = Int(max(freeTree.depth, 1))
-        let freeListChanges = !freed.isEmpty || !reusable.isEmpty || !freeView.rewrittenChunks.isEmpty
-        var wanted = freeListChanges ? (freeView.rewrittenChunks.count + 2) * (depth + 1) + 2 : 0
+        let touched = freeView.rewrittenChunks.count + freeView.chunksReaching(cut)
+        let freeListChanges = !freed.isEmpty || !reusable.isEmpty || touched > 0
+        // Each rewritten or appended chunk may copy a path and split a leaf; be generous, since
+        // running short means taking a page from the end, which undoes the cut.
+        let appended = (freed.count + reusable.count) / FreeList.chunkCapacity + 1
+        var wanted = freeListChanges ? (touched + appended + 2) * (depth + 2) + 8 : 0
         while wanted > 0, let page = freeView.take() {
             reserved.append(page)
             wanted -= 1
         }
         reserved.sort(by: >)
-        allocateFromEndOnly = true
+        trimTail(includeReusableChunks: true, ownTail: ownTail)
+        allocation = .rewritingFreeList
         let rewritten = freeView.rewrittenChunks
         for (index, pages) in rewritten {
             let key = freeView.list.chunks[index].key.bytes
@@ -80,26 +85,47 @@ extension WriteTransaction {
                 }
             }
         }
-        try touchRightmostPath(&freeTree)
-        trimTail(includeReusableChunks: false, ownTail: ownTail)
-        let newlyFree = (freed + reusable + reserved).sorted()
-        freed.removeAll()
-        reusable.removeAll()
-        reserved.removeAll()
-        var added: [FreeChunk] = []
-        var start = 0
-        while start < newlyFree.count {
-            let end = min(start + FreeList.chunkCapacity, newlyFree.count)
-            added.append(FreeChunk(key: FreeChunkKey(txnID: txnID, sequence: UInt32(added.count)), pages: Array(newlyFree[start..<end])))
-            start = end
+        if !freed.isEmpty || !reusable.isEmpty || !reserved.isEmpty {
+            try touchRightmostPath(&freeTree)
         }
-        for chunk in added {
-            try chunk.key.bytes.withBytes { (k) throws(SealKVError) in
-                try chunk.valueBytes.withBytes { (v) throws(SealKVError) in _ = try treePut(&freeTree, leafKind: .leaf, key: k, value: v) }
+        trimTail(includeReusableChunks: false, ownTail: ownTail)
+        allocation = .appendingFreeList
+        var added: [FreeChunk] = []
+        // First pass: list what this commit freed, appending with reserved pages. Second: list the
+        // reservation's leftovers (taken out of it first, so none is both listed and used). Further
+        // passes happen only if appending needed a page from the end after a cut, which puts the cut
+        // pages back on the free list (see `allocate`).
+        for pass in 0..<5 {
+            var newlyFree = (freed + reusable).sorted()
+            freed.removeAll()
+            reusable.removeAll()
+            if pass > 0 || newlyFree.isEmpty {
+                // Unused reserved pages at the very end are cut rather than listed.
+                let leftovers = Set(reserved)
+                var newCount = pageCount
+                while newCount > FileFormat.firstDataPage && leftovers.contains(newCount - 1) { newCount -= 1 }
+                if newCount < pageCount {
+                    if highWaterBeforeTrim == nil { highWaterBeforeTrim = pageCount }
+                    trimmed.append(contentsOf: newCount..<pageCount)
+                    pageCount = newCount
+                }
+                newlyFree = (newlyFree + reserved.filter { $0 < newCount }).sorted()
+                reserved.removeAll()
+            }
+            if newlyFree.isEmpty { break }
+            var start = 0
+            while start < newlyFree.count {
+                let end = min(start + FreeList.chunkCapacity, newlyFree.count)
+                let chunk = FreeChunk(key: FreeChunkKey(txnID: txnID, sequence: UInt32(added.count)), pages: Array(newlyFree[start..<end]))
+                added.append(chunk)
+                try chunk.key.bytes.withBytes { (k) throws(SealKVError) in
+                    try chunk.valueBytes.withBytes { (v) throws(SealKVError) in _ = try treePut(&freeTree, leafKind: .leaf, key: k, value: v) }
+                }
+                start = end
             }
         }
-        guard freed.isEmpty && reusable.isEmpty else {
-            throw SealKVError(.corrupted, "internal error: writing the free list freed pages after it was finalised")
+        guard freed.isEmpty && reusable.isEmpty && reserved.isEmpty else {
+            throw SealKVError(.corrupted, "internal error: writing the free list kept freeing pages")
         }
 
         // 4. Seal bottom-up from every root.
@@ -128,19 +154,28 @@ extension WriteTransaction {
     /// that are reusable (only before the free list is written), and, with `ownTail`, pages this
     /// commit stopped using.
     private func trimTail(includeReusableChunks: Bool, ownTail: Bool) {
+        let newCount = plannedTail(includeReusableChunks: includeReusableChunks, ownTail: ownTail)
+        guard newCount < pageCount else { return }
+        if highWaterBeforeTrim == nil { highWaterBeforeTrim = pageCount }
+        trimmed.append(contentsOf: newCount..<pageCount)
+        if includeReusableChunks { freeView.trim(atOrAbove: newCount) }
+        reusable.removeAll { $0 >= newCount }
+        freed.removeAll { $0 >= newCount }
+        pageCount = newCount
+    }
+
+    /// Where the file could end: below every free page at its end that may be dropped now.
+    /// Reserved pages are not candidates (they are about to be used).
+    private func plannedTail(includeReusableChunks: Bool, ownTail: Bool) -> UInt64 {
         let chunkTop = includeReusableChunks ? (freeView.largestReusable ?? 0) : 0
-        let top = max(chunkTop, reusable.max() ?? 0, reserved.max() ?? 0, ownTail ? (freed.max() ?? 0) : 0)
-        guard top != 0 && top == pageCount - 1 else { return }
-        var free = Set(reusable).union(reserved)
+        let top = max(chunkTop, reusable.max() ?? 0, ownTail ? (freed.max() ?? 0) : 0)
+        guard top != 0 && top == pageCount - 1 else { return pageCount }
+        var free = Set(reusable)
         if includeReusableChunks { free.formUnion(freeView.reusablePages) }
         if ownTail { free.formUnion(freed) }
         var newCount = pageCount
         while newCount > FileFormat.firstDataPage && free.contains(newCount - 1) { newCount -= 1 }
-        if includeReusableChunks { freeView.trim(atOrAbove: newCount) }
-        reusable.removeAll { $0 >= newCount }
-        reserved.removeAll { $0 >= newCount }
-        freed.removeAll { $0 >= newCount }
-        pageCount = newCount
+        return newCount
     }
 
     /// Seals the dirty pages under `root` in post-order, patching each child's tag into its parent.

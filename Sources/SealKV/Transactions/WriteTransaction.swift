@@ -10,12 +10,20 @@ public final class WriteTransaction: ReadTransaction {
     var reusable: [UInt64] = []
     /// Free pages of earlier commits this transaction may take.
     var freeView: FreeListView
-    /// While the free list itself is written, new pages come only from `reserved`, then the end of
-    /// the file: taking from the free list then would change what is being written.
-    var allocateFromEndOnly = false
+    /// Where new pages come from. While the free list itself is written, taking from it would
+    /// change what is being written: chunks are rewritten with pages released in this commit or
+    /// reserved for it, and this commit's own chunks are appended with reserved pages only (every
+    /// released page is listed in them).
+    enum Allocation { case normal, rewritingFreeList, appendingFreeList }
+    var allocation = Allocation.normal
     /// Reusable pages set aside for writing the free list (largest last popped first: kept sorted
     /// descending so `popLast` hands out the lowest).
     var reserved: [UInt64] = []
+    /// Pages cut off the end of the file by this commit, and the high-water mark before the cut.
+    /// A cut page number must not be handed out again in the same commit: some of them are still
+    /// reachable from the previous commit, which recovery needs until this one is durable.
+    var trimmed: [UInt64] = []
+    var highWaterBeforeTrim: UInt64?
     /// The free-page tree (changed only at commit).
     var freeTree: TreeDescriptor
     /// Named namespaces created, changed or dropped in this transaction.
@@ -38,13 +46,20 @@ public final class WriteTransaction: ReadTransaction {
     /// A fresh dirty page: reused in this transaction, taken from the free list, or appended.
     func allocate() -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
         let number: UInt64
-        if !allocateFromEndOnly, let p = reusable.popLast() {
+        if allocation != .appendingFreeList, let p = reusable.popLast() {
             number = p
-        } else if !allocateFromEndOnly, let p = freeView.take() {
+        } else if allocation == .normal, let p = freeView.take() {
             number = p
-        } else if allocateFromEndOnly, let p = reserved.popLast() {
+        } else if allocation != .normal, let p = reserved.popLast() {
             number = p
         } else {
+            if let before = highWaterBeforeTrim {
+                // The end is needed after all: undo the cut, and list the cut pages as freed.
+                pageCount = max(pageCount, before)
+                freed.append(contentsOf: trimmed)
+                trimmed.removeAll()
+                highWaterBeforeTrim = nil
+            }
             number = pageCount
             pageCount += 1
         }
@@ -58,6 +73,8 @@ public final class WriteTransaction: ReadTransaction {
     func release(_ page: UInt64) {
         if let buffer = dirty.removeValue(forKey: page) {
             pager.buffers.give(buffer)
+            reusable.append(page)
+        } else if database.options.deliberateBugs.has(.reuseFreedPagesInSameCommit) {
             reusable.append(page)
         } else {
             freed.append(page)
@@ -84,7 +101,7 @@ public final class WriteTransaction: ReadTransaction {
         buffer.copyMemory(from: target, byteCount: FileFormat.pageSize)
         pager.buffers.give(target)
         buffer.setU64(FileFormat.nodeTxnID, txnID)
-        freed.append(link.page)
+        release(link.page)
         return (number, buffer)
     }
 

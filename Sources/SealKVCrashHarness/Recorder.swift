@@ -1,0 +1,84 @@
+import SealKV
+
+/// What the store promised at one acknowledged commit: its roots, and the exact bytes of every
+/// page reachable from them (captured right after the commit, when a full check passed on them).
+struct CommitReference {
+    var txnID: UInt64
+    /// Page number and sealed bytes of every reachable data page.
+    var pages: [(UInt64, [UInt8])]
+    /// A digest of the logical contents (every namespace, key, value and expiry).
+    var digest: UInt64
+}
+
+/// Records a workload's run: the trace (through the storage), the references of every
+/// acknowledged commit, and the credentials in force.
+final class Recorder: @unchecked Sendable {
+    let storage: RecordingStorage
+    var references: [UInt64: CommitReference] = [:]
+    var credentials: [Credential]
+
+    init(storage: RecordingStorage, credential: Credential) {
+        self.storage = storage
+        credentials = [credential]
+    }
+
+    /// A capture that failed inside the observer, reported when the workload step returns.
+    var captureError: (any Error)?
+
+    /// Follows `db`'s commits: an "issued" mark before each one's first write, a reference after it.
+    func observe(_ db: Database) {
+        let observer = CommitObserver(
+            willWrite: { [storage] txnID in storage.mark(.issued(txnID)) },
+            didPublish: { [unowned self, unowned db] txnID in
+                do {
+                    self.references[txnID] = try self.capture(db)
+                } catch {
+                    if self.captureError == nil { self.captureError = error }
+                }
+            })
+        db.commitObserver.withLock { $0 = observer }
+    }
+
+    /// Records that everything committed so far was acknowledged (a call to the store returned).
+    func acknowledge(_ db: Database) throws {
+        if let e = captureError { throw e }
+        let now = db.currentTxnID
+        if references[now] == nil { references[now] = try capture(db) }
+        storage.mark(.acknowledged(now))
+    }
+
+    /// The reachable pages and logical digest of the newest commit. Fails if the full check does not
+    /// pass: every later comparison relies on this reference being sound.
+    func capture(_ db: Database) throws -> CommitReference {
+        let report = try db.check()
+        guard report.isClean else {
+            throw SealKVError(.corrupted, "the store failed its full check right after commit \(report.txnID): \(report.problems.prefix(3))")
+        }
+        let pages = try db.pageMap()
+            .filter { ["branch", "leaf", "catalog", "overflow"].contains($0.kind) }
+            .map { ($0.number, storage.page($0.number)) }
+        return CommitReference(txnID: report.txnID, pages: pages, digest: try Self.digest(db))
+    }
+
+    /// FNV-1a over every namespace's entries in order (names, keys, values, expiry flags).
+    static func digest(_ db: Database) throws -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: [UInt8]) {
+            for b in withUnsafeBytes(of: UInt64(bytes.count).littleEndian, Array.init) + bytes {
+                h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+            }
+        }
+        try db.read { tx in
+            for name in [""] + (try tx.namespaces()) {
+                mix(Array(name.utf8))
+                let ns = try tx.namespace(name)
+                for (k, v) in try ns.all() {
+                    mix(k)
+                    mix(v)
+                    mix(try ns.timeToLive(k) == nil ? [0] : [1])
+                }
+            }
+        }
+        return h
+    }
+}

@@ -1,0 +1,159 @@
+import SealKV
+
+/// One thing the store did to its storage, or one thing the driver observed, in issue order.
+enum TraceEvent: Sendable {
+    /// A page write: the page and the index of its image in ``RecordingStorage/images``.
+    case write(page: UInt64, image: Int)
+    /// The file was resized to this many pages.
+    case resize(pages: UInt64)
+    /// A sync barrier: everything before it is durable.
+    case sync
+    /// The driver is about to commit this txnid.
+    case issued(UInt64)
+    /// The commit with this txnid returned successfully.
+    case acknowledged(UInt64)
+    /// `Database.sync()` returned with this txnid the newest commit (no-sync mode's durability point).
+    case synced(UInt64)
+}
+
+/// A storage backend that records every write, resize and sync, keeping every page image, while
+/// behaving like memory storage. The store under test is unchanged: it plugs in through
+/// `PageStorage`, the only path its bytes take to disk.
+final class RecordingStorage: PageStorage, @unchecked Sendable {
+    private struct State {
+        var bytes: [UInt8]
+        var images: [[UInt8]] = []
+        var events: [TraceEvent] = []
+    }
+    private let state: Locked<State>
+    /// The bytes the storage started with (durable before the first event).
+    let initialBytes: [UInt8]
+
+    init(bytes: [UInt8] = []) {
+        state = Locked(State(bytes: bytes))
+        initialBytes = bytes
+    }
+
+    var pageCount: UInt64 { state.withLock { UInt64($0.bytes.count / FileFormat.pageSize) } }
+    var engineName: String { "recording" }
+    var events: [TraceEvent] { state.withLock { $0.events } }
+    var images: [[UInt8]] { state.withLock { $0.images } }
+    var bytes: [UInt8] { state.withLock { $0.bytes } }
+
+    func mark(_ event: TraceEvent) { state.withLock { $0.events.append(event) } }
+
+    func page(_ n: UInt64) -> [UInt8] {
+        state.withLock { s in
+            let start = Int(n) * FileFormat.pageSize
+            guard start + FileFormat.pageSize <= s.bytes.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
+            return Array(s.bytes[start..<(start + FileFormat.pageSize)])
+        }
+    }
+
+    func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
+        let ok = state.withLock { s in
+            let start = Int(number) * FileFormat.pageSize
+            guard start + FileFormat.pageSize <= s.bytes.count else { return false }
+            s.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
+            return true
+        }
+        if !ok { throw SealKVError(.corrupted, "page \(number) lies beyond the end of the store.", page: number) }
+    }
+
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        state.withLock { s in
+            for w in writes {
+                let image = Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize))
+                s.images.append(image)
+                s.events.append(.write(page: w.page, image: s.images.count - 1))
+                let end = (Int(w.page) + 1) * FileFormat.pageSize
+                if end > s.bytes.count { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: end - s.bytes.count)) }
+                s.bytes.replaceSubrange((Int(w.page) * FileFormat.pageSize)..<end, with: image)
+            }
+            if sync { s.events.append(.sync) }
+        }
+    }
+
+    func sync() throws(SealKVError) { state.withLock { $0.events.append(.sync) } }
+
+    func resize(toPages pages: UInt64) throws(SealKVError) {
+        state.withLock { s in
+            let size = Int(pages) * FileFormat.pageSize
+            if size < s.bytes.count { s.bytes.removeLast(s.bytes.count - size) }
+            else { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: size - s.bytes.count)) }
+            s.events.append(.resize(pages: pages))
+        }
+    }
+
+    func close() {}
+}
+
+/// A crash state: the durable image at a barrier plus the pages an epoch's persisted writes
+/// changed. Read-only; nothing is copied but the changed pages.
+final class OverlayStorage: PageStorage, @unchecked Sendable {
+    let base: [UInt8]
+    var overlay: [UInt64: [UInt8]]
+    var pages: UInt64
+
+    init(base: [UInt8], overlay: [UInt64: [UInt8]], pages: UInt64) {
+        self.base = base
+        self.overlay = overlay
+        self.pages = pages
+    }
+
+    var pageCount: UInt64 { pages }
+    var engineName: String { "crash-state" }
+
+    /// The bytes of page `n` in this state.
+    func page(_ n: UInt64) -> [UInt8] {
+        if let o = overlay[n] { return o }
+        let start = Int(n) * FileFormat.pageSize
+        guard n < pages, start + FileFormat.pageSize <= base.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
+        return Array(base[start..<(start + FileFormat.pageSize)])
+    }
+
+    /// Whether page `n` equals `bytes` (without copying the base).
+    func pageEquals(_ n: UInt64, _ bytes: [UInt8]) -> Bool {
+        guard n < pages else { return false }
+        if let o = overlay[n] { return o == bytes }
+        let start = Int(n) * FileFormat.pageSize
+        guard start + FileFormat.pageSize <= base.count else { return bytes.allSatisfy { $0 == 0 } }
+        return base.withUnsafeBytes { b in bytes.withUnsafeBytes { memcmp(b.baseAddress! + start, $0.baseAddress!, FileFormat.pageSize) == 0 } }
+    }
+
+    /// The whole file as bytes.
+    func materialize() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(pages) * FileFormat.pageSize)
+        let n = min(base.count, out.count)
+        out.replaceSubrange(0..<n, with: base[0..<n])
+        for (p, bytes) in overlay where p < pages {
+            out.replaceSubrange((Int(p) * FileFormat.pageSize)..<((Int(p) + 1) * FileFormat.pageSize), with: bytes)
+        }
+        return out
+    }
+
+    func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
+        guard number < pages else { throw SealKVError(.corrupted, "page \(number) lies beyond the end of the store.", page: number) }
+        if let o = overlay[number] {
+            o.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: FileFormat.pageSize) }
+            return
+        }
+        let start = Int(number) * FileFormat.pageSize
+        if start + FileFormat.pageSize <= base.count {
+            base.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
+        } else {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: FileFormat.pageSize)
+        }
+    }
+
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        throw SealKVError(.readOnly, "a crash state is read-only")
+    }
+    func sync() throws(SealKVError) {}
+    func resize(toPages pages: UInt64) throws(SealKVError) { throw SealKVError(.readOnly, "a crash state is read-only") }
+    func close() {}
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,171 @@
+import SealKV
+
+/// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same workload.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    /// A generator seeded with `seed`.
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// What a workload drives: the store under test, a seeded generator, an operation budget, and the
+/// calls that let the harness record what was promised. Use `commit` rather than `database.write`,
+/// so the harness knows which commits were issued and acknowledged.
+public final class WorkloadContext {
+    /// The store under test (read from it freely; write through ``commit(_:)``).
+    public let database: Database
+    /// The workload's generator: use it for every random choice, so a seed replays the run.
+    public var random: SeededGenerator
+    /// How many operations the workload should perform.
+    public let operations: Int
+    let recorder: Recorder
+
+    init(database: Database, random: SeededGenerator, operations: Int, recorder: Recorder) {
+        self.database = database
+        self.random = random
+        self.operations = operations
+        self.recorder = recorder
+    }
+
+    /// Runs one write transaction as a recorded commit.
+    public func commit(_ body: (WriteTransaction) throws -> Void) throws {
+        try database.write(body)
+        try recorder.acknowledge(database)
+    }
+
+    /// `Database.sync()`, recorded as the durability point of no-sync mode.
+    public func sync() throws {
+        try database.sync()
+        recorder.storage.mark(.synced(database.currentTxnID))
+    }
+
+    /// Switches the store to a new raw key (a password change), recorded.
+    public func changeCredential() throws {
+        let next = try Credential.key((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+        recorder.credentials.append(next)
+        try database.changePassword(from: recorder.credentials[recorder.credentials.count - 2], to: next)
+        try recorder.acknowledge(database)
+    }
+
+    /// Re-seals every page under a new data key, recorded.
+    public func rekey() throws {
+        try database.rekey(credential: recorder.credentials.last!)
+        try recorder.acknowledge(database)
+    }
+}
+
+/// A named workload: a function of its context.
+public struct CrashWorkload: Sendable {
+    /// The workload's name, as `--workload` selects it.
+    public let name: String
+    /// Performs the workload's commits.
+    public let run: @Sendable (WorkloadContext) throws -> Void
+
+    /// A workload from a closure.
+    public init(name: String, run: @escaping @Sendable (WorkloadContext) throws -> Void) {
+        self.name = name
+        self.run = run
+    }
+}
+
+extension CrashWorkload {
+    static func key(_ rng: inout SeededGenerator, space: Int) -> [UInt8] {
+        Array("key-\(Int.random(in: 0..<space, using: &rng))".utf8)
+    }
+
+    static func value(_ rng: inout SeededGenerator, overflowOneIn: Int = 25) -> [UInt8] {
+        let size = Int.random(in: 0..<overflowOneIn, using: &rng) == 0 ? Int.random(in: 5_000...14_000, using: &rng)
+                                                                       : Int.random(in: 16...220, using: &rng)
+        let fill = UInt8.random(in: 0...255, using: &rng)
+        return [UInt8](repeating: fill, count: size)
+    }
+
+    /// Puts, deletes and overwrites of small and overflow values, a few per commit, over a store
+    /// first filled to about 1 MB.
+    public static let mixed = CrashWorkload(name: "mixed") { ctx in
+        try ctx.commit { tx in
+            for i in 0..<2_500 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 300)) }
+        }
+        var done = 0
+        while done < ctx.operations {
+            let n = Int.random(in: 1...6, using: &ctx.random)
+            try ctx.commit { tx in
+                for _ in 0..<n {
+                    let k = key(&ctx.random, space: 3_000)
+                    if Int.random(in: 0..<3, using: &ctx.random) == 0 { try tx.delete(k) } else { try tx.put(k, value(&ctx.random)) }
+                }
+            }
+            done += n
+            if ctx.database.options.durability == .noSync && Int.random(in: 0..<10, using: &ctx.random) == 0 { try ctx.sync() }
+        }
+    }
+
+    /// Namespaces created, filled and dropped between ordinary writes.
+    public static let namespaces = CrashWorkload(name: "namespaces") { ctx in
+        var done = 0
+        while done < ctx.operations {
+            let ns = "ns-\(Int.random(in: 0..<6, using: &ctx.random))"
+            let drop = Int.random(in: 0..<8, using: &ctx.random) == 0
+            try ctx.commit { tx in
+                if drop {
+                    try tx.dropNamespace(ns)
+                } else {
+                    for _ in 0..<Int.random(in: 1...40, using: &ctx.random) {
+                        try tx.namespace(ns).put(key(&ctx.random, space: 500), value(&ctx.random, overflowOneIn: 60))
+                    }
+                    try tx.put("default-\(Int.random(in: 0..<100, using: &ctx.random))", "x")
+                }
+            }
+            done += drop ? 1 : 10
+            if ctx.database.options.durability == .noSync && Int.random(in: 0..<6, using: &ctx.random) == 0 { try ctx.sync() }
+        }
+    }
+
+    /// Fills, then deletes large ranges so the file shrinks, and fills again.
+    public static let shrink = CrashWorkload(name: "shrink") { ctx in
+        var round = 0
+        var done = 0
+        while done < ctx.operations {
+            let count = 400 + Int.random(in: 0..<800, using: &ctx.random)
+            try ctx.commit { tx in for i in 0..<count { try tx.put("r\(round)-\(i)", [UInt8](repeating: 1, count: 200)) } }
+            try ctx.commit { tx in try tx.put("big-\(round)", [UInt8](repeating: 2, count: 40_000)) }
+            try ctx.commit { tx in
+                for i in 0..<count { try tx.delete("r\(round)-\(i)") }
+                try tx.delete("big-\(round)")
+            }
+            try ctx.commit { tx in try tx.put("marker", "\(round)") }
+            if ctx.database.options.durability == .noSync { try ctx.sync() }
+            round += 1
+            done += count
+        }
+    }
+
+    /// Ordinary writes with a password change and a rekey in the middle.
+    public static let rotation = CrashWorkload(name: "rotation") { ctx in
+        try ctx.commit { tx in for i in 0..<400 { try tx.put("key-\(i)", [UInt8](repeating: 5, count: 150)) } }
+        var done = 0
+        var rotated = 0
+        while done < ctx.operations {
+            try ctx.commit { tx in
+                for _ in 0..<3 { try tx.put(key(&ctx.random, space: 600), value(&ctx.random, overflowOneIn: 40)) }
+            }
+            done += 3
+            if done >= (rotated + 1) * ctx.operations / 3 && rotated < 2 {
+                if rotated == 0 { try ctx.changeCredential() } else { try ctx.rekey() }
+                rotated += 1
+            }
+        }
+    }
+
+    /// Every built-in workload.
+    public static let all: [CrashWorkload] = [.mixed, .namespaces, .shrink, .rotation]
+
+    /// The built-in workload named `name`.
+    public static func named(_ name: String) -> CrashWorkload? { all.first { $0.name == name } }
+}
