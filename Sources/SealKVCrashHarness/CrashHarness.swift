@@ -346,15 +346,18 @@ public struct CrashHarness {
 
     private func judgeState(_ state: OverlayStorage, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> (String, String)? {
         var opened: OpenedStore? = nil
+        var openedWith: Credential? = nil
         var lastError: SealKVError? = nil
         for credential in recorder.credentials.reversed() {
             do throws(SealKVError) {
                 opened = try StoreOpener.open(storage: state, credential: credential,
                                               verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck))
+                openedWith = credential
                 break
             } catch {
-                lastError = error
-                if error.code != .wrongCredential { break }
+                // Try every credential of the run: a crash during a password change can leave a
+                // store only the previous credential opens (the change was not acknowledged).
+                if lastError == nil || lastError!.code == .wrongCredential { lastError = error }
             }
         }
         guard let opened else {
@@ -375,16 +378,13 @@ public struct CrashHarness {
         }
         if fullCheck {
             do {
-                let db = try Database.open(storage: RecordingStorage(bytes: state.materialize()), credential: recorder.credentials.last!, options: options())
+                let db = try Database.open(storage: RecordingStorage(bytes: state.materialize()), credential: openedWith!, options: options())
                 defer { db.close() }
                 let report = try db.check()
                 if !report.isClean { return ("check-failed", "full check: \(report.problems.prefix(3))") }
                 let digest = try Recorder.digest(db)
                 if digest != reference.digest { return ("contents-differ", "contents differ from commit \(k)") }
             } catch {
-                if let e = error as? SealKVError, e.code == .wrongCredential {
-                    return nil   // opened with an older credential above; the contents were compared page by page
-                }
                 return ("check-failed", "full check could not run: \(error)")
             }
         }

@@ -1,10 +1,15 @@
 @testable import SealKV
 @testable import SealKVCrashHarness
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Crash harness")
 struct CrashHarnessTests {
-    func run(_ workload: CrashWorkload, _ durability: Durability = .oneSync, operations: Int = 60, seed: UInt64 = 3,
+    static let operations = getenv("SEALKV_LONG") != nil ? 400 : 48
+
+    func run(_ workload: CrashWorkload, _ durability: Durability = .oneSync, operations: Int = Self.operations, seed: UInt64 = 3,
              bugs: DeliberateBugs = [], maxStates: Int = 0) throws -> CrashReport {
         var config = CrashConfiguration()
         config.workload = workload
@@ -36,7 +41,7 @@ struct CrashHarnessTests {
     ])
     func deliberateBugsAreCaught(name: String, bug: DeliberateBugs) throws {
         let workload: CrashWorkload = bug == .truncateBeforeDurable ? .shrink : .mixed
-        let report = try run(workload, operations: 60, bugs: bug)
+        let report = try run(workload, bugs: bug)
         #expect(!report.violations.isEmpty, "\(name) went unnoticed over \(report.totalStates) states")
     }
 }

@@ -49,7 +49,6 @@ struct StoreChecker {
     }
 
     private mutating func checkMetaSlots() {
-        let sealer = transaction.pager.sealer
         for slot in 0..<2 {
             let p = buffer
             do throws(SealKVError) {
@@ -58,7 +57,9 @@ struct StoreChecker {
                 report.problem(UInt64(slot), "meta slot cannot be read: \(error.message)")
                 continue
             }
-            guard case .success = StoreHeader.parse(UnsafeRawPointer(p)), sealer.openMeta(page: p, slot: UInt64(slot)) else {
+            guard case .success(let header) = StoreHeader.parse(UnsafeRawPointer(p)),
+                  let sealer = transaction.pager.keys.sealer(for: header.keyEpoch),
+                  sealer.openMeta(page: p, slot: UInt64(slot)) else {
                 report.warnings.append(.init(page: UInt64(slot), message: "meta slot \(slot) does not authenticate: a commit was interrupted there, or the slot was damaged. The store uses the other slot; the next commit rewrites this one."))
                 continue
             }

@@ -13,6 +13,12 @@ final class KeyRing: Sendable {
     /// The sealer that opens pages of `epoch`, if this handle knows it.
     func sealer(for epoch: UInt32) -> PageSealer? { state.withLock { $0.byEpoch[epoch] } }
 
+    /// Lets pages of `sealer`'s epoch be opened, without sealing with it yet (a rekey registers the
+    /// new key before its commit becomes visible, so no reader can meet a page it cannot open).
+    func add(_ sealer: PageSealer) {
+        state.withLock { $0.byEpoch[sealer.keys.epoch] = sealer }
+    }
+
     /// Makes `sealer` current; older sealers stay for live snapshots.
     func install(_ sealer: PageSealer) {
         state.withLock { s in

@@ -324,14 +324,9 @@ public final class Database: Sendable {
             return s.readers.values.allSatisfy { $0.txnID >= state.txnID }
         }
         observer?.didPublish(state.txnID)
-        let slack = storage.pageCount > state.pageCount ? storage.pageCount - state.pageCount : 0
-        if mayShrink && slack > max(16, state.pageCount / 8) {
-            do throws(SealKVError) {
-                try storage.resize(toPages: state.pageCount)
-            } catch {
-                // The commit stands; the file is merely longer than needed until a later commit.
-            }
-        }
+        // Without sync the commit that lowered the high-water mark is not durable yet, and the
+        // durable one may still need those pages: `sync()` cuts the file instead.
+        if options.durability != .noSync && mayShrink { cutSlack(to: state.pageCount) }
     }
 }
 
@@ -349,9 +344,23 @@ extension Database {
             shared.withLock { $0.poisoned = error }
             throw error
         }
-        shared.withLock { s in
+        let (mayShrink, pages) = shared.withLock { s in
             s.lastDurable = current
             s.durableSlot = newestSlot
+            return (s.readers.values.allSatisfy { $0.txnID >= s.current.txnID }, s.current.pageCount)
+        }
+        if mayShrink { cutSlack(to: pages) }
+    }
+
+    /// Cuts the file down to `pages` when it is much longer (a commit freed its tail). Only when the
+    /// commit that set that high-water mark is durable and no reader can reach the pages past it.
+    func cutSlack(to pages: UInt64) {
+        let slack = storage.pageCount > pages ? storage.pageCount - pages : 0
+        guard slack > max(16, pages / 8) else { return }
+        do throws(SealKVError) {
+            try storage.resize(toPages: pages)
+        } catch {
+            // The commit stands; the file is merely longer than needed until a later cut.
         }
     }
 }

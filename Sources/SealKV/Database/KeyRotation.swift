@@ -65,6 +65,7 @@ extension Database {
             let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound))
             defer { tx.finish() }
             tx.commitSealer = sealer
+            pager.keys.add(sealer)
             let resealed = try tx.rewriteEverything(total: Int(base.pageCount), progress: progress)
             do {
                 try commit(tx, writerState: &ws, header: header)
@@ -144,7 +145,7 @@ extension WriteTransaction {
             count += 1
             if count % 256 == 0 { progress?(Progress(done: count, total: total)) }
         }
-        for name in try namespacesInCatalog() {
+        for name in try namespaces() {
             guard var t = try tree(named: name) else { continue }
             try rewrite(&t, report)
             namedTrees[name] = t
@@ -156,17 +157,6 @@ extension WriteTransaction {
         try rewrite(&freeTree, report)
         progress?(Progress(done: count, total: max(total, count)))
         return count
-    }
-
-    private func namespacesInCatalog() throws(SealKVError) -> [String] {
-        var names: [String] = []
-        let cursor = Cursor(transaction: self, namespace: Cursor.catalogNamespace)
-        var more = try cursor.first()
-        while more {
-            if let k = cursor.key { names.append(String(decoding: k, as: UTF8.self)) }
-            more = try cursor.next()
-        }
-        return names
     }
 
     private func rewrite(_ tree: inout TreeDescriptor, _ report: () -> Void) throws(SealKVError) {
