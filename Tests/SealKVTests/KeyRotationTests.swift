@@ -82,7 +82,7 @@ struct KeyRotationTests {
         let (db, path) = try fileStore(dir)
         try db.write { tx in for i in 0..<500 { try tx.delete("k\(i)") } }   // leave free pages behind
         let oldSealer = db.pager.sealer
-        let progress = Locked([Progress]())
+        let progress = Locked([OperationProgress]())
         let report = try db.rekey(credential: .password("old")) { p in progress.withLock { $0.append(p) } }
         #expect(report.epoch == 2)
         #expect(report.pagesResealed > 20)

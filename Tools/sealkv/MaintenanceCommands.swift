@@ -5,33 +5,35 @@ import SealKV
 /// `sealkv compact DB OUT`
 struct CompactCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compact", abstract: "Write a copy with only live data, densely packed.")
-    @Argument(help: "The store.") var path: String
-    @Argument(help: "Where to write the copy.") var output: String
-    @Flag(help: "Replace OUT if it exists.") var force = false
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var copy: CopyOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: false)
-        defer { db.close() }
-        let bar = ProgressBar("compact", unit: "entries")
-        try storeCall { try db.compact(to: output, overwrite: force) { bar.update(done: $0.done, total: $0.total) } }
-        bar.finish()
+        try copy.run(label: "compact", unit: "entries") { db, out, force, progress in try db.compact(to: out, overwrite: force, progress: progress) }
     }
 }
 
 /// `sealkv backup DB OUT`
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "backup", abstract: "Write a consistent copy of the newest commit.")
+    @OptionGroup var copy: CopyOptions
+
+    func run() throws {
+        try copy.run(label: "backup", unit: "pages") { db, out, force, progress in try db.backup(to: out, overwrite: force, progress: progress) }
+    }
+}
+
+/// What `compact` and `backup` share: a store, an output path, `--force`, a progress bar.
+struct CopyOptions: ParsableArguments {
     @Argument(help: "The store.") var path: String
     @Argument(help: "Where to write the copy.") var output: String
     @Flag(help: "Replace OUT if it exists.") var force = false
     @OptionGroup var credentials: CredentialOptions
 
-    func run() throws {
+    func run(label: String, unit: String, _ copy: (Database, String, Bool, @escaping (OperationProgress) -> Void) throws -> Void) throws {
         let db = try openStore(path, credentials, writable: false)
         defer { db.close() }
-        let bar = ProgressBar("backup", unit: "pages")
-        try storeCall { try db.backup(to: output, overwrite: force) { bar.update(done: $0.done, total: $0.total) } }
+        let bar = ProgressBar(label, unit: unit)
+        try storeCall { try copy(db, output, force) { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
     }
 }

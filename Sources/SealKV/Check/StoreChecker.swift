@@ -103,7 +103,7 @@ struct StoreChecker {
     /// How many pages are read in one batch (the io_uring queue depth of a check).
     var batchSize = 64
     /// Called after each batch with pages read so far and the high-water mark.
-    var progress: ((Progress) -> Void)?
+    var progress: ((OperationProgress) -> Void)?
 
     private mutating func walkTree(_ tree: TreeDescriptor, name: String, leafKind: PageKind) {
         let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog"
@@ -218,7 +218,7 @@ struct StoreChecker {
             }
         }
         report.pagesRead += links.count
-        progress?(Progress(done: report.pagesRead, total: Int(report.pageCount)))
+        progress?(OperationProgress(done: report.pagesRead, total: Int(report.pageCount)))
         return ok
     }
 
@@ -319,7 +319,7 @@ extension Database {
     ///   - readBatch: pages read per submission (in parallel under io_uring); 1 reads page by page,
     ///     synchronously.
     ///   - progress: called as pages are checked.
-    public func check(readBatch: Int = 64, progress: ((Progress) -> Void)? = nil) throws -> CheckReport {
+    public func check(readBatch: Int = 64, progress: ((OperationProgress) -> Void)? = nil) throws -> CheckReport {
         try read { tx in
             var checker = StoreChecker(transaction: tx)
             checker.batchSize = max(1, readBatch)

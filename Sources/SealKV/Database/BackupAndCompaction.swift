@@ -6,7 +6,7 @@ extension Database {
     /// Writes a consistent copy of the newest commit to `path` while writers keep committing. The
     /// copy is a page-for-page clone (same file id and data key): it opens with the same credential
     /// and passes `check`. Fails if `path` exists, unless `overwrite`.
-    public func backup(to path: String, overwrite: Bool = false, progress: ((Progress) -> Void)? = nil) throws {
+    public func backup(to path: String, overwrite: Bool = false, progress: ((OperationProgress) -> Void)? = nil) throws {
         try refuseExisting(path, overwrite: overwrite)
         try read { tx in
             let state = tx.base
@@ -33,7 +33,7 @@ extension Database {
                         if rc != 0 { throw SealKVError.system("write the backup", path: path, errno: rc) }
                     }
                     page += UInt64(n)
-                    progress?(Progress(done: Int(page), total: Int(state.pageCount)))
+                    progress?(OperationProgress(done: Int(page), total: Int(state.pageCount)))
                 }
             }
         }
@@ -42,7 +42,7 @@ extension Database {
     /// Writes a compacted copy to `path`: only live entries (expired ones are dropped), packed into
     /// full pages in key order. It opens with the same credential and passes `check`. Writers may
     /// keep committing; the copy holds the commit that was newest when it started.
-    public func compact(to path: String, overwrite: Bool = false, progress: ((Progress) -> Void)? = nil) throws {
+    public func compact(to path: String, overwrite: Bool = false, progress: ((OperationProgress) -> Void)? = nil) throws {
         try refuseExisting(path, overwrite: overwrite)
         try read { tx in
             let header = tx.baseHeader!
@@ -63,7 +63,7 @@ extension Database {
                 defer { target.close() }
                 do {
                     for name in [""] + (try tx.namespaces()) {
-                        try copyNamespace(name, from: tx, to: target) { copied += $0; progress?(Progress(done: copied, total: total)) }
+                        try copyNamespace(name, from: tx, to: target) { copied += $0; progress?(OperationProgress(done: copied, total: total)) }
                     }
                     try target.sync()
                 } catch let e as SealKVError {

@@ -10,8 +10,8 @@ public struct RekeyReport: Sendable {
     public let freePagesKept: Int
 }
 
-/// Progress of a long operation: units done out of an estimated total.
-public struct Progress: Sendable {
+/// Progress of a long operation (rekey, backup, compact, check): units done out of an estimated total.
+public struct OperationProgress: Sendable {
     public let done: Int
     public let total: Int
 }
@@ -51,7 +51,7 @@ extension Database {
     ///   - credential: the current password or key (it wraps the new data key).
     ///   - progress: called as pages are re-sealed.
     @discardableResult
-    public func rekey(credential: Credential, progress: ((Progress) -> Void)? = nil) throws -> RekeyReport {
+    public func rekey(credential: Credential, progress: ((OperationProgress) -> Void)? = nil) throws -> RekeyReport {
         try withWriter { ws, base, bound in
             _ = try verify(credential, header: ws.header)
             var header = ws.header
@@ -139,11 +139,11 @@ extension Database {
 extension WriteTransaction {
     /// Copies every live page of every tree (and every overflow chain) to a new page, so the commit
     /// seals all of them afresh. Returns how many pages were rewritten.
-    func rewriteEverything(total: Int, progress: ((Progress) -> Void)?) throws(SealKVError) -> Int {
+    func rewriteEverything(total: Int, progress: ((OperationProgress) -> Void)?) throws(SealKVError) -> Int {
         var count = 0
         func report() {
             count += 1
-            if count % 256 == 0 { progress?(Progress(done: count, total: total)) }
+            if count % 256 == 0 { progress?(OperationProgress(done: count, total: total)) }
         }
         for name in try namespaces() {
             guard var t = try tree(named: name) else { continue }
@@ -155,7 +155,7 @@ extension WriteTransaction {
         try rewrite(&catalog, report)
         try rewrite(&expiryTree, report)
         try rewrite(&freeTree, report)
-        progress?(Progress(done: count, total: max(total, count)))
+        progress?(OperationProgress(done: count, total: max(total, count)))
         return count
     }
 
