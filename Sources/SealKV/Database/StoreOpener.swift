@@ -128,7 +128,9 @@ package enum StoreOpener {
         guard !candidates.isEmpty else {
             throw SealKVError(.corrupted, "both meta slots fail authentication; the file was damaged or tampered with. Restore it from a backup.")
         }
-        candidates.sort { $0.state.txnID > $1.state.txnID }
+        // Newest first; on a tie (a new store holds txnid 0 in both slots) the lower slot, explicitly,
+        // since the slot opened decides where the next commit goes.
+        candidates.sort { $0.state.txnID != $1.state.txnID ? $0.state.txnID > $1.state.txnID : $0.slot < $1.slot }
         var slotTxnIDs: [UInt64?] = [nil, nil]
         for c in candidates { slotTxnIDs[Int(c.slot)] = c.state.txnID }
         if let requested {
