@@ -105,7 +105,7 @@ public struct CrashHarness {
     public func run() throws -> CrashReport {
         let started = ContinuousClock.now
         var budget = Budget(limit: configuration.maxStates)
-        let (recorder, _) = try record(initial: [], seed: configuration.seed, operations: configuration.operations, startCommit: nil)
+        let recorder = try record(initial: [], seed: configuration.seed, operations: configuration.operations)
         var report = explore(recorder, path: "-", budget: &budget, compoundSources: configuration.compoundCrashes)
         report.totalSeconds = seconds(ContinuousClock.now - started)
         return report
@@ -118,7 +118,7 @@ public struct CrashHarness {
     }
 
     /// Runs the workload on a recording store (created empty, or reopened from `initial`).
-    func record(initial: [UInt8], seed: UInt64, operations: Int, startCommit: UInt64?) throws -> (Recorder, UInt64) {
+    func record(initial: [UInt8], seed: UInt64, operations: Int) throws -> Recorder {
         let storage = RecordingStorage(bytes: initial)
         let credential = try Credential.key(Self.credentialKey)
         let recorder = Recorder(storage: storage, credential: credential)
@@ -136,7 +136,7 @@ public struct CrashHarness {
         try recorder.acknowledge(db)
         let context = WorkloadContext(database: db, random: SeededGenerator(seed: seed), operations: operations, recorder: recorder)
         try configuration.workload.run(context)
-        return (recorder, db.currentTxnID)
+        return recorder
     }
 
     /// Evaluates every crash state of a recorded trace.
@@ -211,8 +211,8 @@ public struct CrashHarness {
             for (n, (id, overlay)) in passing.prefix(compoundSources).enumerated() where !budget.exhausted {
                 let childPath = path == "-" ? "c\(n)" : path + ".c\(n)"
                 do {
-                    let (child, _) = try record(initial: overlay.materialize(), seed: configuration.seed &+ UInt64(n + 1) &* 7919,
-                                                operations: max(12, configuration.operations / 8), startCommit: nil)
+                    let child = try record(initial: overlay.materialize(), seed: configuration.seed &+ UInt64(n + 1) &* 7919,
+                                                operations: max(12, configuration.operations / 8))
                     report.merge(explore(child, path: childPath, budget: &budget, compoundSources: 0))
                 } catch {
                     report.violations.append(CrashViolation(kind: "open-failed", replayID: id, message: "reopening the state to continue failed: \(error)"))
@@ -418,7 +418,7 @@ public struct CrashHarness {
         config.fullCheckEvery = 1
         let harness = CrashHarness(config)
         var budget = Budget(limit: 0)
-        let (recorder, _) = try harness.record(initial: [], seed: seed, operations: operations, startCommit: nil)
+        let recorder = try harness.record(initial: [], seed: seed, operations: operations)
         if parts[3] == "-" {
             return harness.explore(recorder, path: "-", budget: &budget, compoundSources: 0, only: (epoch, state))
         }

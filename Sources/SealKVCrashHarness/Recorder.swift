@@ -50,11 +50,11 @@ final class Recorder: @unchecked Sendable {
     /// The reachable pages and logical digest of the newest commit. Fails if the full check does not
     /// pass: every later comparison relies on this reference being sound.
     func capture(_ db: Database) throws -> CommitReference {
-        let report = try db.check()
+        let (report, map) = try db.checkAndMapPages()
         guard report.isClean else {
             throw SealKVError(.corrupted, "the store failed its full check right after commit \(report.txnID): \(report.problems.prefix(3))")
         }
-        let pages = try db.pageMap()
+        let pages = map
             .filter { ["branch", "leaf", "catalog", "overflow"].contains($0.kind) }
             .map { ($0.number, storage.page($0.number)) }
         return CommitReference(txnID: report.txnID, pages: pages, digest: try Self.digest(db))

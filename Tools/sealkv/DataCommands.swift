@@ -83,9 +83,6 @@ struct ScanCommand: ParsableCommand {
                 let lower = [prefix.map { Array($0.utf8) }, from.map { Array($0.utf8) }].compactMap { $0 }.max { $0.lexicographicallyPrecedes($1) }
                 let prefixEnd = prefix.flatMap { successor(Array($0.utf8)) }
                 let upper = [prefixEnd, to.map { Array($0.utf8) }].compactMap { $0 }.min { $0.lexicographicallyPrecedes($1) }
-                if prefix != nil && prefixEnd == nil && to == nil {
-                    // A prefix of only 0xFF bytes has no successor: scan to the end.
-                }
                 var n = 0
                 var out = ""
                 for (k, v) in try ns.range(from: lower, to: upper, reverse: reverse) {

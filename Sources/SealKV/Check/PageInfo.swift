@@ -63,9 +63,14 @@ extension Database {
     /// Every page below the high-water mark with its kind, owner and links, in page order. Walks
     /// and authenticates the whole store (it runs the full check).
     public func pageMap() throws -> [PageInfo] {
+        try checkAndMapPages().pages
+    }
+
+    /// The full check's report and the page map, from one walk of the store.
+    package func checkAndMapPages() throws -> (report: CheckReport, pages: [PageInfo]) {
         try read { tx in
             var checker = StoreChecker(transaction: tx, collectPages: true)
-            _ = checker.run()
+            let report = checker.run()
             var pages = checker.pages
             let high = tx.base.pageCount
             for slot in 0..<UInt64(2) {
@@ -75,7 +80,7 @@ extension Database {
             for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, high) where pages[p] == nil {
                 pages[p] = PageInfo(kind: "unreachable", number: p, owner: "-", txnID: 0, entries: 0, fill: 0, links: [], link: nil)
             }
-            return pages.values.sorted { $0.number < $1.number }
+            return (report, pages.values.sorted { $0.number < $1.number })
         }
     }
 

@@ -37,11 +37,13 @@ final class PageCache: @unchecked Sendable {
     /// A cache of about `byteCount` bytes (at least 16 pages).
     init(byteCount: Int) {
         let pages = max(16, byteCount / FileFormat.pageSize)
-        shardCount = pages >= 64 * 16 ? 64 : max(1, pages / 16)
-        slotsPerShard = pages / shardCount
+        let shards = pages >= 64 * 16 ? 64 : max(1, pages / 16)
+        let slots = pages / shards
+        shardCount = shards
+        slotsPerShard = slots
         capacity = slotsPerShard * shardCount
         arena = SecureArena(byteCount: capacity * FileFormat.pageSize)
-        shards = (0..<shardCount).map { _ in Locked(Shard(slots: pages / max(1, pages >= 64 * 16 ? 64 : max(1, pages / 16)))) }
+        self.shards = (0..<shards).map { _ in Locked(Shard(slots: slots)) }
     }
 
     @inline(__always) private func shard(of page: UInt64) -> Int { Int(truncatingIfNeeded: page % UInt64(shardCount)) }
