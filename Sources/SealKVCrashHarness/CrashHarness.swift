@@ -93,6 +93,9 @@ public struct CrashHarness {
         self.configuration = configuration
     }
 
+    /// Every crash state is an image of the same store: unwrap each data key once, not per state.
+    let unlockCache = UnlockCache()
+
     static let credentialKey: [UInt8] = Array(0..<32)
 
     func options() -> Options {
@@ -118,18 +121,22 @@ public struct CrashHarness {
     }
 
     /// Runs the workload on a recording store (created empty, or reopened from `initial`).
-    func record(initial: [UInt8], seed: UInt64, operations: Int) throws -> Recorder {
+    func record(initial: [UInt8], credential: Credential? = nil, seed: UInt64, operations: Int) throws -> Recorder {
         let storage = RecordingStorage(bytes: initial)
-        let credential = try Credential.key(Self.credentialKey)
+        let credential = try credential ?? Credential.key(Self.credentialKey)
         let recorder = Recorder(storage: storage, credential: credential)
         let db: Database
         if initial.isEmpty {
             storage.mark(.issued(0))
             db = try Database.open(storage: storage, credential: credential, options: options(), create: true)
         } else {
+            // The initial image is durable, so the commit it recovers to is acknowledged (and synced)
+            // before opening it for writing writes anything.
+            let k = try StoreOpener.open(storage: storage, credential: credential, unlockCache: unlockCache).state.txnID
+            storage.mark(.issued(k))
+            storage.mark(.acknowledged(k))
+            storage.mark(.synced(k))
             db = try Database.open(storage: storage, credential: credential, options: options())
-            storage.mark(.issued(db.currentTxnID))
-            if configuration.durability == .noSync { storage.mark(.synced(db.currentTxnID)) }
         }
         defer { db.close() }
         recorder.observe(db)
@@ -154,13 +161,14 @@ public struct CrashHarness {
         var epoch = 0
         var seen = Set<Int>()
         var passing: [(String, OverlayStorage)] = []
-        var rng = SeededGenerator(seed: configuration.seed &* 0x9E37_79B9 &+ UInt64(path.hashValue & 0xFFFF))
+        var rng = SeededGenerator(seed: configuration.seed &* 0x9E37_79B9 &+ stableHash(path))
         let evaluationStart = ContinuousClock.now
 
         func finishEpoch() {
             if only == nil || only!.epoch == epoch {
                 let d = configuration.durability == .noSync ? synced : acknowledged
                 let states = enumerate(pending.count, epoch: epoch, path: path)
+                let epochBase = EpochBase(durable)
                 report.largestUnsyncedSet = max(report.largestUnsyncedSet, pending.count)
                 if pending.count <= configuration.exhaustiveLimit { report.exhaustiveEpochs += 1 } else { report.sampledEpochs += 1 }
                 for (index, state) in states.enumerated() where !budget.exhausted {
@@ -173,7 +181,7 @@ public struct CrashHarness {
                     budget.used += 1
                     let id = "\(configuration.workload.name):\(configuration.seed):\(durabilityCode):\(path):\(epoch):\(index)"
                     let full = configuration.fullCheckEvery > 0 && budget.used % configuration.fullCheckEvery == 0
-                    switch judge(overlay, d: d, i: issued, recorder: recorder, fullCheck: full || only != nil) {
+                    switch judge(overlay, base: epochBase, d: d, i: issued, recorder: recorder, fullCheck: full || only != nil) {
                     case .violation(let kind, let message):
                         report.violations.append(CrashViolation(kind: kind, replayID: id, message: message))
                     case .opened:
@@ -211,8 +219,12 @@ public struct CrashHarness {
             for (n, (id, overlay)) in passing.prefix(compoundSources).enumerated() where !budget.exhausted {
                 let childPath = path == "-" ? "c\(n)" : path + ".c\(n)"
                 do {
-                    let child = try record(initial: overlay.materialize(), seed: configuration.seed &+ UInt64(n + 1) &* 7919,
-                                                operations: max(12, configuration.operations / 8))
+                    // The state may open only with an earlier credential (a password change it lost).
+                    let credential = recorder.credentials.reversed().first { c in
+                        (try? StoreOpener.open(storage: overlay, credential: c, unlockCache: unlockCache)) != nil
+                    }
+                    let child = try record(initial: overlay.materialize(), credential: credential,
+                                           seed: configuration.seed &+ UInt64(n + 1) &* 7919, operations: max(12, configuration.operations / 8))
                     report.merge(explore(child, path: childPath, budget: &budget, compoundSources: 0))
                 } catch {
                     report.violations.append(CrashViolation(kind: "open-failed", replayID: id, message: "reopening the state to continue failed: \(error)"))
@@ -336,22 +348,22 @@ public struct CrashHarness {
     }
 
     /// The oracle.
-    func judge(_ state: OverlayStorage, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> Verdict {
-        switch judgeState(state, d: d, i: i, recorder: recorder, fullCheck: fullCheck) {
+    func judge(_ state: OverlayStorage, base: EpochBase, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> Verdict {
+        switch judgeState(state, base: base, d: d, i: i, recorder: recorder, fullCheck: fullCheck) {
         case .some(("never-created", _)): return .neverCreated
         case .some(let (kind, message)): return .violation(kind, message)
         case .none: return .opened
         }
     }
 
-    private func judgeState(_ state: OverlayStorage, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> (String, String)? {
+    private func judgeState(_ state: OverlayStorage, base: EpochBase, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> (String, String)? {
         var opened: OpenedStore? = nil
         var openedWith: Credential? = nil
         var lastError: SealKVError? = nil
         for credential in recorder.credentials.reversed() {
             do throws(SealKVError) {
                 opened = try StoreOpener.open(storage: state, credential: credential,
-                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck))
+                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
                 openedWith = credential
                 break
             } catch {
@@ -373,7 +385,7 @@ public struct CrashHarness {
         if opened.state.pageCount > state.pages {
             return ("damaged-page", "commit \(k) needs \(opened.state.pageCount) pages; the file holds \(state.pages)")
         }
-        for (page, bytes) in reference.pages where !state.pageEquals(page, bytes) {
+        if let page = base.firstDifference(reference, in: state) {
             return ("damaged-page", "page \(page), reachable from recovered commit \(k), differs from what that commit wrote (a full check would fail)")
         }
         if fullCheck {

@@ -4,8 +4,10 @@ import SealKV
 /// page reachable from them (captured right after the commit, when a full check passed on them).
 struct CommitReference {
     var txnID: UInt64
-    /// Page number and sealed bytes of every reachable data page.
-    var pages: [(UInt64, [UInt8])]
+    /// Sealed bytes of every reachable data page, by page number.
+    var pages: [UInt64: [UInt8]]
+    /// The highest page number among them (0 when there are none).
+    var highestPage: UInt64
     /// A digest of the logical contents (every namespace, key, value and expiry).
     var digest: UInt64
 }
@@ -54,10 +56,11 @@ final class Recorder: @unchecked Sendable {
         guard report.isClean else {
             throw SealKVError(.corrupted, "the store failed its full check right after commit \(report.txnID): \(report.problems.prefix(3))")
         }
-        let pages = map
-            .filter { ["branch", "leaf", "catalog", "overflow"].contains($0.kind) }
-            .map { ($0.number, storage.page($0.number)) }
-        return CommitReference(txnID: report.txnID, pages: pages, digest: try Self.digest(db))
+        var pages: [UInt64: [UInt8]] = [:]
+        for info in map where ["branch", "leaf", "catalog", "overflow"].contains(info.kind) {
+            pages[info.number] = storage.page(info.number)
+        }
+        return CommitReference(txnID: report.txnID, pages: pages, highestPage: pages.keys.max() ?? 0, digest: try Self.digest(db))
     }
 
     /// FNV-1a over every namespace's entries in order (names, keys, values, expiry flags).

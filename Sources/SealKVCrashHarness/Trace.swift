@@ -112,15 +112,6 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
         return Array(base[start..<(start + FileFormat.pageSize)])
     }
 
-    /// Whether page `n` equals `bytes` (without copying the base).
-    func pageEquals(_ n: UInt64, _ bytes: [UInt8]) -> Bool {
-        guard n < pages else { return false }
-        if let o = overlay[n] { return o == bytes }
-        let start = Int(n) * FileFormat.pageSize
-        guard start + FileFormat.pageSize <= base.count else { return bytes.allSatisfy { $0 == 0 } }
-        return base.withUnsafeBytes { b in bytes.withUnsafeBytes { memcmp(b.baseAddress! + start, $0.baseAddress!, FileFormat.pageSize) == 0 } }
-    }
-
     /// The whole file as bytes.
     func materialize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(pages) * FileFormat.pageSize)
@@ -157,3 +148,49 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The durable image at an epoch's barrier, shared by every crash state of the epoch, with a memo
+/// of which pages of each commit reference it already differs from. A state then compares only the
+/// pages its own persisted writes changed: the oracle costs O(writes in the state), not O(store).
+final class EpochBase {
+    let bytes: [UInt8]
+    private var mismatches: [UInt64: [UInt64]] = [:]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private var pageCount: UInt64 { UInt64(bytes.count / FileFormat.pageSize) }
+
+    /// Pages of `reference` whose bytes in the base image differ from the reference's.
+    private func baseMismatches(_ reference: CommitReference) -> [UInt64] {
+        if let known = mismatches[reference.txnID] { return known }
+        var out: [UInt64] = []
+        bytes.withUnsafeBytes { b in
+            for (page, expected) in reference.pages {
+                guard page < pageCount else { out.append(page); continue }
+                let same = expected.withUnsafeBytes { memcmp(b.baseAddress! + Int(page) * FileFormat.pageSize, $0.baseAddress!, FileFormat.pageSize) == 0 }
+                if !same { out.append(page) }
+            }
+        }
+        out.sort()
+        mismatches[reference.txnID] = out
+        return out
+    }
+
+    /// The lowest-numbered page of `reference` that `state` (this base plus an overlay) does not hold
+    /// exactly, or nil when every page matches. Equivalent to comparing every page of the reference.
+    func firstDifference(_ reference: CommitReference, in state: OverlayStorage) -> UInt64? {
+        var worst: UInt64? = nil
+        func note(_ p: UInt64) { if worst == nil || p < worst! { worst = p } }
+        if !reference.pages.isEmpty && reference.highestPage >= state.pages {
+            for page in reference.pages.keys where page >= state.pages { note(page) }
+        }
+        for page in baseMismatches(reference) where page < state.pages && state.overlay[page] == nil {
+            note(page)
+            break
+        }
+        for (page, bytes) in state.overlay where page < state.pages {
+            if let expected = reference.pages[page], expected != bytes { note(page) }
+        }
+        return worst
+    }
+}

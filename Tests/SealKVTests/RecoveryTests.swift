@@ -87,16 +87,49 @@ struct RecoveryTests {
         }
     }
 
+    /// Found by the crash harness (compound crash, no-sync): after a fallback the refused slot still
+    /// held the newer commit, claiming the file's old length. A `sync()` then cut the tail, and the
+    /// next open took that slot's claim for truncation and refused the store.
+    @Test func fallbackThenTailCutStillOpens() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("a", "1") }
+        let before = storage.snapshot()
+        try db.write { tx in for i in 0..<2000 { try tx.put("k\(i)", String(repeating: "x", count: 500)) } }
+        db.close()
+        var bytes = storage.snapshot()
+        // Lose the first page the second commit appended, as if it never reached the disk.
+        bytes.replaceSubrange(before.count..<(before.count + 4096), with: [UInt8](repeating: 0, count: 4096))
+        let damaged = MemoryStorage(bytes: bytes)
+        let reopened = try Database.open(storage: damaged, credential: .password(TestSupport.password), options: TestSupport.options())
+        #expect(reopened.recovery.fellBack)
+        #expect(reopened.currentTxnID == 1)
+        try reopened.sync()   // nothing to commit: cuts the tail the lost commit had grown
+        reopened.close()
+        #expect(damaged.snapshot().count < bytes.count, "the tail was not cut, so this test proves nothing")
+        let again = try TestSupport.reopen(damaged.snapshot())
+        #expect(again.currentTxnID == 1)
+        #expect(try again.read { try $0.getString("a") } == "1")
+        try TestSupport.expectClean(again)
+    }
+
+    /// Recovery itself never writes: not a read-only open after a fallback, and not a writable open
+    /// of a store whose newer slot does not authenticate at all (nothing there to retire).
     @Test func recoveryDoesNotWrite() throws {
         let (before, after) = try twoCommits()
-        var bytes = after
-        bytes.replaceSubrange(0..<4096, with: before[0..<4096].map { $0 ^ 0xFF })
-        let storage = MemoryStorage(bytes: bytes)
-        let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options())
-        #expect(db.recovery.fellBack || db.recovery.slotTxnIDs[0] == nil)
-        _ = try db.read { try $0.getString("k1") }
-        db.close()
-        #expect(storage.snapshot() == bytes)
+        var garbled = after
+        garbled.replaceSubrange(0..<4096, with: before[0..<4096].map { $0 ^ 0xFF })
+        // A page the second commit rewrote in place of an older one, put back as it was.
+        var lostPage = after
+        let p = (2..<(before.count / 4096)).first { p in before[(p * 4096)..<((p + 1) * 4096)] != after[(p * 4096)..<((p + 1) * 4096)] }!
+        lostPage.replaceSubrange((p * 4096)..<((p + 1) * 4096), with: before[(p * 4096)..<((p + 1) * 4096)])
+        for (bytes, mode) in [(garbled, OpenMode.openExisting), (lostPage, .readOnly)] {
+            let storage = MemoryStorage(bytes: bytes)
+            let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options(mode))
+            #expect(mode == .readOnly ? db.recovery.fellBack : db.recovery.slotTxnIDs[0] == nil)
+            _ = try db.read { try $0.getString("k1") }
+            db.close()
+            #expect(storage.snapshot() == bytes)
+        }
     }
 
     @Test func noncesNeverRepeatEvenWhenACrashReusesATxnID() throws {

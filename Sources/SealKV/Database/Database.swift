@@ -112,9 +112,7 @@ public final class Database: Sendable {
             }
             let opened = try StoreOpener.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
             try checkFreshness(opened, options)
-            // The commit recovery chose may exist only in the OS cache (after a process crash); make
-            // it durable before any commit builds on it.
-            if !readOnly { try storage.sync() }
+            if !readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
             storage.close()
@@ -148,6 +146,7 @@ public final class Database: Sendable {
         let opened = try StoreOpener.open(storage: storage, credential: credential,
                                           verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
         try checkFreshness(opened, options)
+        if options.mode != .readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }
 

@@ -64,7 +64,9 @@ package enum StoreOpener {
     }
 
     /// Opens the store held by `storage`.
-    package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil) throws(SealKVError) -> OpenedStore {
+    /// - Parameter unlockCache: remembers unwrapped keys across opens of images of one store.
+    package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil,
+                             unlockCache: UnlockCache? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         guard pages >= 1 else {
             throw SealKVError(.notASealKVFile, "the file is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
@@ -100,22 +102,33 @@ package enum StoreOpener {
         var unwrapped = 0
         for slot in 0..<2 {
             guard case .success(let header) = headers[slot] else { continue }
-            let kdfKey = header.salt + withUnsafeBytes(of: header.strength.opsLimit) { Array($0) }
-                + withUnsafeBytes(of: header.strength.memLimit) { Array($0) } + [UInt8(header.kdfAlgorithm)]
-            let kek: SecureBytes
-            if let k = keksBySalt[kdfKey] {
-                kek = k
+            let cleartext = unlockCache == nil ? [] : Array(raw[slot][..<FileFormat.metaNonce])
+            let keys: DataKeys
+            if let cached = unlockCache?.lookup(credential, cleartext: cleartext) {
+                guard let cached else { continue }
+                keys = cached
             } else {
-                kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-                keksBySalt[kdfKey] = kek
+                let kdfKey = header.salt + withUnsafeBytes(of: header.strength.opsLimit) { Array($0) }
+                    + withUnsafeBytes(of: header.strength.memLimit) { Array($0) } + [UInt8(header.kdfAlgorithm)]
+                let kek: SecureBytes
+                if let k = keksBySalt[kdfKey] {
+                    kek = k
+                } else {
+                    kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
+                    keksBySalt[kdfKey] = kek
+                }
+                let dataKey: SecureBytes? = raw[slot].withUnsafeBytes { b in
+                    KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: b.baseAddress! + FileFormat.metaWrapNonce, count: 72),
+                                        kek: kek, associatedData: StoreHeader.wrapAssociatedData(b.baseAddress!))
+                }
+                guard let dataKey else {
+                    unlockCache?.record(nil, for: credential, cleartext: cleartext)
+                    continue
+                }
+                keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
+                unlockCache?.record(keys, for: credential, cleartext: cleartext)
             }
-            let dataKey: SecureBytes? = raw[slot].withUnsafeBytes { b in
-                KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: b.baseAddress! + FileFormat.metaWrapNonce, count: 72),
-                                    kek: kek, associatedData: StoreHeader.wrapAssociatedData(b.baseAddress!))
-            }
-            guard let dataKey else { continue }
             unwrapped += 1
-            let keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
             let sealer = PageSealer(keys: keys, fileID: header.fileID)
             let opened = raw[slot].withUnsafeMutableBytes { sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }
             guard opened else { continue }
@@ -159,6 +172,24 @@ package enum StoreOpener {
     }
 
     /// Cheap checks of a meta's numbers before any page is read.
+    /// Readies a store that was just opened for writing:
+    /// 1. The commit recovery chose may exist only in the OS cache (after a process crash): sync it
+    ///    before any commit builds on it.
+    /// 2. If recovery fell back, the refused slot still holds a newer commit whose meta authenticates
+    ///    but whose pages did not all persist. Overwrite it with the chosen commit (and sync) before
+    ///    anything else is written: a later cut of the file's tail could otherwise leave that slot
+    ///    claiming pages the file no longer holds, which the next open must take for truncation.
+    static func prepareForWriting(_ opened: OpenedStore, storage: any PageStorage) throws(SealKVError) {
+        try storage.sync()
+        guard opened.recovery.fellBack else { return }
+        var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
+        let refused = opened.slot ^ 1
+        try page.withMutableBytes { (p) throws(SealKVError) in
+            MetaSlot.build(into: p.baseAddress!, header: opened.header, state: opened.state, slot: refused, sealer: opened.sealer)
+            try storage.writePages([PageWrite(page: refused, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
+        }
+    }
+
     static func checkPlausible(_ state: CommitState, storagePages: UInt64) throws(SealKVError) {
         guard state.pageCount >= FileFormat.firstDataPage else {
             throw SealKVError(.corrupted, "the meta records an impossible page count \(state.pageCount)")
