@@ -50,6 +50,8 @@ public struct CrashReport: Sendable {
     public var barriers = 0
     public var largestUnsyncedSet = 0
     public var commits = 0
+    /// Size of the store at the end of the workload's first run, in bytes.
+    public var storeBytes = 0
     /// States generated and unique (after skipping duplicates), by class: "barrier", "subset",
     /// "prefix", "omission", "sampled", "torn", "compound".
     public var generated: [String: Int] = [:]
@@ -110,6 +112,7 @@ public struct CrashHarness {
         var budget = Budget(limit: configuration.maxStates)
         let recorder = try record(initial: [], seed: configuration.seed, operations: configuration.operations)
         var report = explore(recorder, path: "-", budget: &budget, compoundSources: configuration.compoundCrashes)
+        report.storeBytes = Int(recorder.storage.pageCount) * FileFormat.pageSize
         report.totalSeconds = seconds(ContinuousClock.now - started)
         return report
     }

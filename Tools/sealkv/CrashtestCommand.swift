@@ -68,7 +68,7 @@ struct CrashtestCommand: ParsableCommand {
             for (name, r) in results {
                 print(jsonLine([
                     "run": name, "traceWrites": r.traceWrites, "traceBytes": r.traceBytes, "barriers": r.barriers,
-                    "largestUnsyncedSet": r.largestUnsyncedSet, "commits": r.commits, "generated": r.generated, "unique": r.unique,
+                    "largestUnsyncedSet": r.largestUnsyncedSet, "commits": r.commits, "storeBytes": r.storeBytes, "generated": r.generated, "unique": r.unique,
                     "exhaustiveEpochs": r.exhaustiveEpochs, "sampledEpochs": r.sampledEpochs, "states": r.totalStates,
                     "statesPerSecond": Int(r.statesPerSecond), "seconds": r.totalSeconds,
                     "violations": r.violations.map { ["kind": $0.kind, "replay": $0.replayID, "message": $0.message] },
@@ -79,7 +79,7 @@ struct CrashtestCommand: ParsableCommand {
         for (name, r) in results {
             let classes = r.unique.keys.sorted().map { "\($0) \(r.unique[$0]!)/\(r.generated[$0] ?? 0)" }.joined(separator: ", ")
             print("""
-            \(name): \(r.commits) commits, \(r.traceWrites) writes (\(formatBytes(UInt64(r.traceBytes)))), \(r.barriers) barriers, largest unsynced set \(r.largestUnsyncedSet)
+            \(name): \(r.commits) commits on a \(formatBytes(UInt64(r.storeBytes))) store, \(r.traceWrites) writes (\(formatBytes(UInt64(r.traceBytes)))), \(r.barriers) barriers, largest unsynced set \(r.largestUnsyncedSet)
               states unique/generated: \(classes)
               epochs: \(r.exhaustiveEpochs) exhaustive, \(r.sampledEpochs) sampled; \(r.totalStates) states checked at \(Int(r.statesPerSecond))/s
               violations: \(r.violations.isEmpty ? "none" : "\(r.violations.count)")
