@@ -98,8 +98,6 @@ public struct CrashHarness {
     /// Every crash state is an image of the same store: unwrap each data key once, not per state.
     let unlockCache = UnlockCache()
 
-    static let credentialKey: [UInt8] = Array(0..<32)
-
     func options() -> Options {
         var o = Options(durability: configuration.durability, cacheSize: 1 << 20, ioEngine: .posix)
         o.deliberateBugs = configuration.deliberateBugs
@@ -126,7 +124,7 @@ public struct CrashHarness {
     /// Runs the workload on a recording store (created empty, or reopened from `initial`).
     func record(initial: [UInt8], credential: Credential? = nil, seed: UInt64, operations: Int) throws -> Recorder {
         let storage = RecordingStorage(bytes: initial)
-        let credential = try credential ?? Credential.key(Self.credentialKey)
+        let credential = try credential ?? HarnessCredentials.key(0)
         let recorder = Recorder(storage: storage, credential: credential)
         let db: Database
         if initial.isEmpty {
@@ -144,7 +142,7 @@ public struct CrashHarness {
         defer { db.close() }
         recorder.observe(db)
         try recorder.acknowledge(db)
-        let context = WorkloadContext(database: db, random: SeededGenerator(seed: seed), operations: operations, recorder: recorder)
+        let context = WorkloadContext(database: db, random: SeededGenerator(seed: seed), operations: operations, journal: recorder)
         try configuration.workload.run(context)
         return recorder
     }

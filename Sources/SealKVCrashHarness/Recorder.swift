@@ -14,7 +14,7 @@ struct CommitReference {
 
 /// Records a workload's run: the trace (through the storage), the references of every
 /// acknowledged commit, and the credentials in force.
-final class Recorder: @unchecked Sendable {
+final class Recorder: WorkloadJournal, @unchecked Sendable {
     let storage: RecordingStorage
     var references: [UInt64: CommitReference] = [:]
     var credentials: [Credential]
@@ -39,6 +39,10 @@ final class Recorder: @unchecked Sendable {
                 }
             })
         db.commitObserver.withLock { $0 = observer }
+    }
+
+    func synced(_ database: Database) {
+        storage.mark(.synced(database.currentTxnID))
     }
 
     /// Records that everything committed so far was acknowledged (a call to the store returned).

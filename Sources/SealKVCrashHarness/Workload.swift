@@ -14,6 +14,29 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 }
 
+/// Who hears of a workload's promises: the recorder (states mode), the child process of kill mode
+/// (which tells its parent), or the fault runner.
+protocol WorkloadJournal: AnyObject {
+    /// Credentials in force over the run, the newest last.
+    var credentials: [Credential] { get set }
+    /// Everything committed so far was acknowledged: a call to the store returned.
+    func acknowledge(_ database: Database) throws
+    /// `Database.sync()` returned (no-sync mode's durability point).
+    func synced(_ database: Database)
+}
+
+/// The credentials of harness stores: index 0 is the store's first raw key, each password change
+/// moves to the next index. Derived from the index alone, so a parent process can open what a killed
+/// child left behind without the child ever telling it a key.
+public enum HarnessCredentials {
+    /// The raw key with this index.
+    public static func key(_ index: Int) throws -> Credential {
+        if index == 0 { return try Credential.key(Array(0..<32)) }
+        var rng = SeededGenerator(seed: 0x5EA1_C0DE &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        return try Credential.key((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
+    }
+}
+
 /// What a workload drives: the store under test, a seeded generator, an operation budget, and the
 /// calls that let the harness record what was promised. Use `commit` rather than `database.write`,
 /// so the harness knows which commits were issued and acknowledged.
@@ -24,39 +47,39 @@ public final class WorkloadContext {
     public var random: SeededGenerator
     /// How many operations the workload should perform.
     public let operations: Int
-    let recorder: Recorder
+    let journal: any WorkloadJournal
 
-    init(database: Database, random: SeededGenerator, operations: Int, recorder: Recorder) {
+    init(database: Database, random: SeededGenerator, operations: Int, journal: any WorkloadJournal) {
         self.database = database
         self.random = random
         self.operations = operations
-        self.recorder = recorder
+        self.journal = journal
     }
 
     /// Runs one write transaction as a recorded commit.
     public func commit(_ body: (WriteTransaction) throws -> Void) throws {
         try database.write(body)
-        try recorder.acknowledge(database)
+        try journal.acknowledge(database)
     }
 
     /// `Database.sync()`, recorded as the durability point of no-sync mode.
     public func sync() throws {
         try database.sync()
-        recorder.storage.mark(.synced(database.currentTxnID))
+        journal.synced(database)
     }
 
-    /// Switches the store to a new raw key (a password change), recorded.
+    /// Switches the store to the next harness key (a password change), recorded.
     public func changeCredential() throws {
-        let next = try Credential.key((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
-        recorder.credentials.append(next)
-        try database.changePassword(from: recorder.credentials[recorder.credentials.count - 2], to: next)
-        try recorder.acknowledge(database)
+        let next = try HarnessCredentials.key(journal.credentials.count)
+        journal.credentials.append(next)
+        try database.changePassword(from: journal.credentials[journal.credentials.count - 2], to: next)
+        try journal.acknowledge(database)
     }
 
     /// Re-seals every page under a new data key, recorded.
     public func rekey() throws {
-        try database.rekey(credential: recorder.credentials.last!)
-        try recorder.acknowledge(database)
+        try database.rekey(credential: journal.credentials.last!)
+        try journal.acknowledge(database)
     }
 }
 

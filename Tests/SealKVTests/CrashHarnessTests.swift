@@ -41,6 +41,59 @@ struct CrashHarnessTests {
         print("crash harness, \(durability): \(states) states, every workload, seeds 3 and 4, no violation")
     }
 
+    /// Fault mode: every fault at every call of every workload, in the sync modes and without sync.
+    @Test(arguments: [Durability.oneSync, .noSync])
+    func everyIOFaultIsReportedAndLosesNothing(durability: Durability) throws {
+        for workload in CrashWorkload.all {
+            var config = CrashConfiguration()
+            config.workload = workload
+            config.durability = durability
+            config.operations = 30
+            let report = try FaultHarness(config).run()
+            #expect(report.violations.isEmpty, "\(workload.name) \(durability): \(report.violations.prefix(3))")
+            for fault in IOFault.allCases where fault != .noSpace {
+                #expect(report.runs[fault.rawValue, default: 0] > 3, "\(workload.name): \(fault) was hardly tried")
+            }
+        }
+    }
+
+    /// The fault oracle can fail: acknowledging commits without syncing them loses them from the
+    /// durable image.
+    @Test func faultModeCatchesAnUnsyncedAcknowledgement() throws {
+        var config = CrashConfiguration()
+        config.workload = .namespaces
+        config.operations = 30
+        config.deliberateBugs = .skipCommitSync
+        let report = try FaultHarness(config).run()
+        #expect(report.violations.contains { $0.kind == "lost-commit" })
+    }
+
+    /// The kill oracle can fail: a file that lacks the acknowledged commit, or holds other contents.
+    @Test func killOracleCatchesLossAndDifference() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/k.sealkv"
+        var o = Options(durability: .oneSync)
+        o.kdf = TestSupport.fastKDF
+        let db = try Database.open(at: path, credential: HarnessCredentials.key(0), options: o)
+        try db.write { tx in try tx.put("a", "1") }
+        let digest = try Recorder.digest(db)
+        db.close()
+        let harness = KillHarness(CrashConfiguration(), childCommand: [], directory: dir)
+        guard case .success(let ok) = harness.verify(path: path, acknowledged: 1, issued: 1, digests: [1: digest], credentials: 0) else {
+            Issue.record("a sound file failed verification")
+            return
+        }
+        #expect(ok.txn == 1)
+        guard case .failure(let lost) = harness.verify(path: path, acknowledged: 2, issued: 2, digests: [:], credentials: 0),
+              case .failure(let differ) = harness.verify(path: path, acknowledged: 1, issued: 1, digests: [1: digest ^ 1], credentials: 0) else {
+            Issue.record("the kill oracle accepted a lost commit or other contents")
+            return
+        }
+        #expect(lost.kind == "lost-commit")
+        #expect(differ.kind == "contents-differ")
+    }
+
     /// A harness that cannot fail proves nothing: each deliberate bug must produce violations.
     @Test(arguments: [
         ("skipCommitSync", DeliberateBugs.skipCommitSync),

@@ -45,6 +45,33 @@ struct KeyRotationTests {
         reopened.close()
     }
 
+    /// A password change torn at its first meta write leaves one slot under each credential, the new
+    /// one torn. The new password must say so (not "damaged, restore a backup"); the old one opens.
+    @Test func interruptedPasswordChangeNamesThePreviousPassword() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("k", "v") }
+        let before = storage.snapshot()
+        try db.changePassword(from: .password(TestSupport.password), to: .password("new"))
+        db.close()
+        let after = storage.snapshot()
+        let changed = (0..<2).filter { before[($0 * 4096)..<(($0 + 1) * 4096)] != after[($0 * 4096)..<(($0 + 1) * 4096)] }
+        #expect(changed.count == 2)
+        // The change writes first the slot not holding the newest commit: tear it after its first
+        // sector, the other slot as before the change.
+        let newest = try TestSupport.reopen(before).recovery.chosenSlot
+        for first in changed where first != newest {
+            var torn = before
+            torn.replaceSubrange((first * 4096)..<(first * 4096 + 512), with: after[(first * 4096)..<(first * 4096 + 512)])
+            let error = #expect(throws: SealKVError.self, "the new password opened a store whose change never completed") {
+                try Database.open(storage: MemoryStorage(bytes: torn), credential: .password("new"), options: TestSupport.options(.readOnly))
+            }
+            #expect(error?.code == .wrongCredential)
+            #expect(error?.message.contains("previous password") == true, "\(String(describing: error))")
+            let old = try Database.open(storage: MemoryStorage(bytes: torn), credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
+            #expect(try old.get("k") == Array("v".utf8))
+        }
+    }
+
     @Test func wrongOldPasswordChangesNothing() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }

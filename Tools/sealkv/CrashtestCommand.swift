@@ -8,7 +8,18 @@ struct CrashtestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crashtest",
         abstract: "Crash a workload at every persistence point and check recovery (exit 1 on any violation).",
-        discussion: "Runs in memory; nothing touches the disk. See Docs/CRASH-TESTING.md.")
+        discussion: """
+        --mode states (the default) replays the workload's writes into crash states in memory; nothing \
+        touches the disk. --mode faults fails each write, sync and file extension in turn, in memory. \
+        --mode kill runs the workload in child processes on a real file under --dir and kills each \
+        with SIGKILL. See Docs/CRASH-TESTING.md.
+        """)
+
+    @Option(help: "states, kill or faults.") var mode = "states"
+    @Option(help: "Kill mode: child processes to start and kill.") var rounds = 20
+    @Option(help: "Kill mode: folder for the store file (default: a new folder under $TMPDIR or /tmp).") var dir: String?
+    @Option(help: .hidden) var killChild: String?
+    @Option(help: .hidden) var credentialIndex = 0
 
     @Option(help: "Workload: mixed, namespaces, shrink, rotation, or all.") var workload = "all"
     @Option(help: "Operations per workload run.") var ops = 200
@@ -22,6 +33,16 @@ struct CrashtestCommand: ParsableCommand {
 
     func run() throws {
         guard [512, 1024, 2048, 4096].contains(sector) else { throw ValidationError("--sector must be 512, 1024, 2048 or 4096.") }
+        guard ["states", "kill", "faults"].contains(mode) else { throw ValidationError("unknown mode '\(mode)'; use states, kill or faults.") }
+        if let killChild {
+            var config = CrashConfiguration()
+            config.workload = try CrashWorkload.named(workload) ?? { throw ValidationError("unknown workload '\(workload)'") }()
+            config.operations = ops
+            config.seed = seed
+            config.durability = try modes().first!.1
+            try storeCall { try KillHarness.child(path: killChild, credentialIndex: credentialIndex, configuration: config) }
+            return
+        }
         if let replay {
             let report = try storeCall { try CrashHarness.replay(replay, operations: ops) }
             emit([("replay", report)])
@@ -31,26 +52,13 @@ struct CrashtestCommand: ParsableCommand {
         let workloads = workload == "all" ? CrashWorkload.all : try [CrashWorkload.named(workload) ?? {
             throw ValidationError("unknown workload '\(workload)'; use mixed, namespaces, shrink, rotation or all.")
         }()]
-        let modes: [(String, Durability)] = try {
-            switch durability {
-            case "all": return [("one-sync", .oneSync), ("two-phase", .twoPhase), ("no-sync", .noSync)]
-            case "one-sync": return [("one-sync", .oneSync)]
-            case "two-phase": return [("two-phase", .twoPhase)]
-            case "no-sync": return [("no-sync", .noSync)]
-            default: throw ValidationError("unknown durability '\(durability)'; use one-sync, two-phase, no-sync or all.")
-            }
-        }()
+        if mode == "faults" { return try runFaults(workloads) }
+        if mode == "kill" { return try runKills(workloads) }
         var results: [(String, CrashReport)] = []
         let bar = ProgressBar("crashtest", unit: "states")
         for w in workloads {
-            for (name, mode) in modes {
-                var config = CrashConfiguration()
-                config.workload = w
-                config.operations = ops
-                config.seed = seed
-                config.maxStates = maxStates
-                config.sectorSize = sector
-                config.durability = mode
+            for (name, mode) in try modes() {
+                var config = configuration(w, mode)
                 config.fullCheckEvery = fullCheckEvery
                 var harness = CrashHarness(config)
                 harness.progress = { done, total in bar.update(done: done, total: max(total, done)) }

@@ -67,14 +67,18 @@ extension Database {
             tx.commitSealer = sealer
             pager.keys.add(sealer)
             let resealed = try tx.rewriteEverything(total: Int(base.pageCount), progress: progress)
-            do {
-                try commit(tx, writerState: &ws, header: header)
-            } catch {
-                throw error
-            }
+            try commit(tx, writerState: &ws, header: header)
             pager.keys.install(sealer)
             try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: bound, from: currentState)
-            let (scrubbed, kept) = try scrubFreePages(ws: ws)
+            let (scrubbed, kept): (Int, Int)
+            do throws(SealKVError) {
+                (scrubbed, kept) = try scrubFreePages(ws: ws)
+            } catch {
+                // The rekey is committed; a write or sync that failed afterwards still leaves the
+                // file's state unknown, so the handle takes no more commits (as after a failed commit).
+                shared.withLock { $0.poisoned = error }
+                throw SealKVError(error.code, "the rekey is committed, but overwriting the old free pages failed: \(error.message)", errno: error.errno)
+            }
             return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed, freePagesKept: kept)
         }
     }

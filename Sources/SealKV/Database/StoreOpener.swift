@@ -139,6 +139,11 @@ package enum StoreOpener {
             throw SealKVError(.wrongCredential, "the password or key does not open this store. Check it and try again; nothing was changed.")
         }
         guard !candidates.isEmpty else {
+            if unwrapped < headers.filter({ if case .success = $0 { true } else { false } }).count {
+                // This credential unwrapped only a slot that then failed; the other slot is sealed
+                // under another credential: a password change that did not finish.
+                throw SealKVError(.wrongCredential, "this password or key matches only a damaged meta slot: a password change was interrupted before it completed. Open the store with the previous password or key.")
+            }
             throw SealKVError(.corrupted, "both meta slots fail authentication; the file was damaged or tampered with. Restore it from a backup.")
         }
         // Newest first; on a tie (a new store holds txnid 0 in both slots) the lower slot, explicitly,

@@ -102,7 +102,7 @@ extension SealKVError {
     }
 
     /// Maps a failed system call to an error whose code follows the errno.
-    static func system(_ operation: String, path: String?, errno code: Int32) -> SealKVError {
+    package static func system(_ operation: String, path: String?, errno code: Int32) -> SealKVError {
         let target = path.map { " '\($0)'" } ?? ""
         switch code {
         case ENOENT:

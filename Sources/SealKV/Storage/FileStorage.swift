@@ -28,6 +28,10 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     private let ring: Locked<OpaquePointer?>
     private let usesRing: Bool
     private let closed = Atomic<Bool>(false)
+    /// A descriptor of its own for the advisory lock, never handed to io_uring. When a process dies,
+    /// the kernel may drop its ring's last reference to the data descriptor only later, from a
+    /// worker; a lock on that descriptor would outlive the process and refuse the next open.
+    private let lockFD = Atomic<Int32>(-1)
 
     /// Reserved virtual range for the mapping; pages beyond it are read with pread.
     static let reservation = 1 << 40
@@ -114,6 +118,8 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         }
         if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping), mappedBytes) }
         Syscalls.close(fd)
+        let l = lockFD.exchange(-1, ordering: .acquiringAndReleasing)
+        if l >= 0 { Syscalls.close(l) }
     }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
@@ -194,7 +200,15 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     /// Takes the store's advisory lock: exclusive for a writable handle, shared for a read-only one.
     func lock() throws(SealKVError) {
-        let rc = Syscalls.flock(fd, exclusive: !readOnly)
+        var l = lockFD.load(ordering: .acquiring)
+        if l < 0 {
+            switch Syscalls.open(path, flags: O_RDONLY) {
+            case .success(let f): l = f
+            case .failure(let e): throw SealKVError.system("open for locking", path: path, errno: e.errno)
+            }
+            lockFD.store(l, ordering: .releasing)
+        }
+        let rc = Syscalls.flock(l, exclusive: !readOnly)
         if rc == EWOULDBLOCK {
             throw SealKVError(.locked, readOnly
                 ? "'\(path)' is open for writing in another process; read-only opens wait until that writer closes it."
