@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // libsodium through pkg-config: XChaCha20-Poly1305, Argon2id, BLAKE2b, secure memory.
@@ -34,12 +35,24 @@ let package = Package(
             name: "SealKVCrashHarness",
             dependencies: ["SealKV"]
         ),
+        // `sealkv serve`: the Redis-protocol server, on SwiftNIO, kept out of the core library.
+        .target(
+            name: "SealKVServer",
+            dependencies: [
+                "SealKV",
+                "CSodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "sealkv",
             dependencies: [
                 "SealKV",
                 "SealKVCrashHarness",
+                "SealKVServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tools/sealkv"
         ),
@@ -50,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealKVTests",
-            dependencies: ["SealKV", "SealKVCrashHarness"]
+            dependencies: ["SealKV", "SealKVCrashHarness", "SealKVServer"]
         ),
     ],
     swiftLanguageModes: [.v6]

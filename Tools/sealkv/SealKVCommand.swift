@@ -22,7 +22,7 @@ struct SealKVCommand: ParsableCommand {
             InitCommand.self, PutCommand.self, GetCommand.self, DelCommand.self, ScanCommand.self,
             ExportCommand.self, LoadCommand.self, StatCommand.self, PagesCommand.self, PageCommand.self,
             CheckCommand.self, CompactCommand.self, BackupCommand.self, PasswdCommand.self, RekeyCommand.self,
-            CrashtestCommand.self,
+            CrashtestCommand.self, ServeCommand.self,
         ]
     )
 
