@@ -320,7 +320,7 @@ struct RedisCommands: Sendable {
             }
             i += 2
         }
-        let cursors = session.cursors
+        let cursors = server.cursors
         var ns = session.namespace
         var after: [UInt8]? = nil
         if cursor != 0 {

@@ -28,6 +28,7 @@ final class ServerState: Sendable {
     let database: Database
     let namespacePerDatabase: Bool
     let statistics = ServerStatistics()
+    let cursors = ScanCursors()
     let clients = NIOLockedValueBox(0)
     let started = ContinuousClock.now
     /// Keyed BLAKE2b of the password under a random key made at start; the password itself is not kept.

@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 
-/// One client connection's state: its selected namespace, whether it authenticated, a MULTI queue,
-/// and its SCAN cursors.
+/// One client connection's state: its selected namespace, whether it authenticated, and a MULTI queue.
 final class Session: @unchecked Sendable {
     /// The SealKV namespace SELECT chose ("" is database 0).
     var namespace = ""
@@ -10,17 +9,19 @@ final class Session: @unchecked Sendable {
     var queued: [[[UInt8]]]? = nil
     /// A command queued after MULTI was refused: EXEC then aborts.
     var queueFailed = false
-    let cursors = ScanCursors()
 
     init(authenticated: Bool) { self.authenticated = authenticated }
 }
 
-/// SCAN cursors of one connection: each number stands for the last key returned, so a scan resumes
-/// exactly after it whatever changed meanwhile (every key present throughout is returned once).
+/// The server's SCAN cursors: each number stands for the namespace and the last key returned, so a
+/// scan resumes exactly after that key whatever changed meanwhile (every key present throughout is
+/// returned once), from any connection, as Redis cursors work. Numbers are random, not sequential;
+/// the oldest are forgotten beyond ``limit``.
 final class ScanCursors: Sendable {
-    private let state = NIOLockedValueBox<(next: UInt64, lastKeys: [UInt64: (namespace: String, key: [UInt8])])>((1, [:]))
-    /// At most this many open cursors per connection; the oldest are forgotten first.
-    static let limit = 64
+    private let state = NIOLockedValueBox<(order: [UInt64], lastKeys: [UInt64: (namespace: String, key: [UInt8])])>(([], [:]))
+    /// At most this many open cursors; the oldest are forgotten first (a scan resumed from a
+    /// forgotten cursor gets an error).
+    static let limit = 4096
 
     /// The position a cursor stands for; nil for cursor 0 (start) or an unknown cursor.
     func position(_ cursor: UInt64) -> (namespace: String, key: [UInt8])? {
@@ -30,14 +31,21 @@ final class ScanCursors: Sendable {
     /// A new cursor for resuming after `key`.
     func make(namespace: String, after key: [UInt8]) -> UInt64 {
         state.withLockedValue { s in
-            let id = s.next
-            s.next += 1
+            var id: UInt64 = 0
+            while id == 0 || s.lastKeys[id] != nil { id = UInt64.random(in: 1...(1 << 53)) }
             s.lastKeys[id] = (namespace, key)
-            if s.lastKeys.count > Self.limit, let oldest = s.lastKeys.keys.min() { s.lastKeys[oldest] = nil }
+            s.order.append(id)
+            while s.order.count > Self.limit {
+                s.lastKeys[s.order.removeFirst()] = nil
+            }
             return id
         }
     }
 
     /// Forgets a finished cursor.
-    func drop(_ cursor: UInt64) { _ = state.withLockedValue { $0.lastKeys.removeValue(forKey: cursor) } }
+    func drop(_ cursor: UInt64) {
+        state.withLockedValue { s in
+            if s.lastKeys.removeValue(forKey: cursor) != nil { s.order.removeAll { $0 == cursor } }
+        }
+    }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import NIOCore
 import SealKV
@@ -26,6 +25,14 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var credentials: CredentialOptions
 
     func run() throws {
+        // Block SIGINT and SIGTERM before any thread starts, so every thread inherits the mask and
+        // the main thread receives them through sigwait below.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        signal(SIGPIPE, SIG_IGN)
         var config = ServerConfiguration()
         let listenGiven = CommandLine.arguments.contains { $0 == "--listen" || $0.hasPrefix("--listen=") }
         if unix != nil && !listenGiven {
@@ -65,16 +72,10 @@ struct ServeCommand: ParsableCommand {
         }
         FileHandle.standardError.write(Data("sealkv serve: \(db) on \(bound.joined(separator: " and ")); SIGINT or SIGTERM stops.\n".utf8))
 
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        let queue = DispatchQueue(label: "sealkv.serve.signals")
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-        for source in sources {
-            source.setEventHandler { server.shutdown() }
-            source.resume()
-        }
-        server.waitUntilShutdown()
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        FileHandle.standardError.write(Data("sealkv serve: \(received == SIGINT ? "SIGINT" : "SIGTERM"), finishing the writes in flight.\n".utf8))
+        server.shutdown()
         database.close()
         FileHandle.standardError.write(Data("sealkv serve: stopped; every acknowledged write is committed.\n".utf8))
     }
