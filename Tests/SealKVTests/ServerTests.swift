@@ -267,6 +267,22 @@ struct ServerTests {
         #expect(bystander.call("GET", "k") == .null)
     }
 
+    /// With --ns-per-db, SELECT takes namespace names; each is a SealKV namespace.
+    @Test func selectByNamespaceName() throws {
+        let t = try TestServer { $0.namespacePerDatabase = true }
+        let c = try RawClient(port: t.port)
+        #expect(c.call("SELECT", "config") == .ok)
+        #expect(c.call("SET", "k", "in config") == .ok)
+        #expect(c.call("SELECT", "0") == .ok)
+        #expect(c.call("GET", "k") == .null)
+        #expect(c.call("SELECT", "config") == .ok)
+        #expect(c.call("GET", "k") == .bulk(Array("in config".utf8)))
+        t.stop()
+        let db = try Database.open(at: t.path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
+        defer { db.close() }
+        #expect(try db.read { try $0.namespace("config").getString("k") } == "in config")
+    }
+
     @Test func authIsRequiredAndNonLoopbackNeedsAPassword() throws {
         let t = try TestServer { $0.password = Array("s3cret".utf8) }
         let c = try RawClient(port: t.port)
