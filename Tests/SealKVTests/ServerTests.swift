@@ -267,6 +267,25 @@ struct ServerTests {
         #expect(bystander.call("GET", "k") == .null)
     }
 
+    /// redis-benchmark's SET and GET run to completion against the server with 50 clients.
+    @Test func redisBenchmarkCompletes() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-benchmark"), "redis-benchmark is missing: run `make deps`")
+        let t = try TestServer()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-benchmark")
+        process.arguments = ["-p", "\(t.port)", "-t", "set,get", "-n", "20000", "-c", "50", "-q"]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("SET: ") && text.contains("GET: "), "\(text)")
+        #expect(!errors.contains("ERR"), "\(errors)")
+    }
+
     /// With --ns-per-db, SELECT takes namespace names; each is a SealKV namespace.
     @Test func selectByNamespaceName() throws {
         let t = try TestServer { $0.namespacePerDatabase = true }
