@@ -115,6 +115,8 @@ extension SealKVError {
             return SealKVError(.readOnly, "\(operation)\(target): the file system is read-only. Open the store read-only.", errno: code)
         case ENOSPC, EDQUOT:
             return SealKVError(.noSpace, "\(operation)\(target): no space left on the device. Free space, then reopen the store.", errno: code)
+        case EMFILE, ENFILE:
+            return SealKVError(.ioError, "\(operation)\(target): too many open files. Close other files or raise the limit (ulimit -n), then try again.", errno: code)
         case EWOULDBLOCK:
             return SealKVError(.locked, "\(operation)\(target): the store is locked by another process. Close the other process's handle or open read-only once it has finished writing.", errno: code)
         default:

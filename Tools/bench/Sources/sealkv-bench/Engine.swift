@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One store under test. Every method is one transaction unless it says otherwise.
+protocol Engine: AnyObject {
+    /// Puts every pair in one transaction, committed durably.
+    func put(_ pairs: [([UInt8], [UInt8])]) throws
+    /// Deletes every key in one transaction.
+    func delete(_ keys: [[UInt8]]) throws
+    /// Whether `key` is present (its value is read in full).
+    func get(_ key: [UInt8]) throws -> Bool
+    /// Reads every entry in key order; returns how many.
+    func scan() throws -> Int
+    /// A handle for reading from another thread.
+    func makeReader() throws -> any EngineReader
+    /// Closes the store, flushing what it holds.
+    func close()
+    /// The files the store consists of (for their size, and to drop them from the OS cache).
+    var files: [String] { get }
+}
+
+/// Reads on one thread.
+protocol EngineReader: AnyObject {
+    func get(_ key: [UInt8]) throws -> Bool
+    func close()
+}
+
+/// The engines, by name, and how to open one in a folder.
+enum Engines {
+    static let all = ["sealkv", "lmdb", "sqlite", "sqlcipher"]
+
+    static func open(_ name: String, directory: String) throws -> any Engine {
+        switch name {
+        case "sealkv": return try SealKVEngine(directory: directory)
+        case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true)
+        case "lmdb": return try LMDBEngine(directory: directory)
+        case "sqlite": return try SQLEngine(directory: directory, cipher: false)
+        case "sqlcipher": return try SQLEngine(directory: directory, cipher: true)
+        default: throw BenchError("unknown engine '\(name)'; use \(all.joined(separator: ", "))")
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Size of a file in bytes (0 if absent).
+func fileSize(_ path: String) -> UInt64 {
+    var st = stat()
+    return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
+}
+
+/// Asks the kernel to forget the file's cached pages (they are clean: the store was closed and synced).
+func dropFromOSCache(_ path: String) {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return }
+    _ = fdatasync(fd)
+    _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+    Glibc.close(fd)
+}
+
+/// Peak resident memory of this process, bytes.
+func peakRSS() -> UInt64 {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return UInt64(usage.ru_maxrss) * 1024
+}

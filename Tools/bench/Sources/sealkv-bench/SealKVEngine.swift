@@ -1,0 +1,47 @@
+import SealKV
+
+/// SealKV with a password (Argon2id "interactive"), one-fsync durable commits, a 256 MiB cache.
+final class SealKVEngine: Engine {
+    static let cacheBytes = 256 << 20
+    let database: Database
+    let path: String
+
+    init(directory: String, posix: Bool = false) throws {
+        path = directory + "/bench.sealkv"
+        var options = Options(kdf: .interactive, durability: .oneSync, cacheSize: Self.cacheBytes)
+        options.ioEngine = posix ? .posix : .automatic
+        database = try Database.open(at: path, credential: .password("benchmark password"), options: options)
+    }
+
+    func put(_ pairs: [([UInt8], [UInt8])]) throws {
+        try database.write { tx in for (k, v) in pairs { try tx.put(k, v) } }
+    }
+
+    func delete(_ keys: [[UInt8]]) throws {
+        try database.write { tx in for k in keys { try tx.delete(k) } }
+    }
+
+    func get(_ key: [UInt8]) throws -> Bool {
+        try database.read { tx in try tx.get(key) != nil }
+    }
+
+    func scan() throws -> Int {
+        try database.read { tx in
+            var n = 0
+            for (_, v) in try tx.all() { n += v.isEmpty ? 0 : 1 }
+            return n
+        }
+    }
+
+    func makeReader() throws -> any EngineReader { Reader(database: database) }
+
+    final class Reader: EngineReader {
+        let database: Database
+        init(database: Database) { self.database = database }
+        func get(_ key: [UInt8]) throws -> Bool { try database.read { tx in try tx.get(key) != nil } }
+        func close() {}
+    }
+
+    func close() { database.close() }
+    var files: [String] { [path] }
+}

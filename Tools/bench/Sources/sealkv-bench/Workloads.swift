@@ -1,0 +1,179 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SplitMix64: the same seed gives the same keys and choices in every engine's child.
+struct Mix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Key `i`: 16 bytes scattered over the key space (a hash of i), so fills arrive in random order.
+func key(_ i: Int) -> [UInt8] {
+    var m = Mix(state: UInt64(i) &* 0x2545_F491_4F6C_DD1D)
+    let a = m.next(), b = m.next()
+    return withUnsafeBytes(of: a.bigEndian) { Array($0) } + withUnsafeBytes(of: b.bigEndian) { Array($0) }
+}
+
+/// A 100-byte value for key `i` in round `round`.
+func value(_ i: Int, _ round: Int) -> [UInt8] {
+    var m = Mix(state: UInt64(i) ^ (UInt64(round) << 40))
+    var out = [UInt8](repeating: 0, count: 100)
+    for j in stride(from: 0, to: 96, by: 8) {
+        let x = m.next()
+        withUnsafeBytes(of: x) { out.replaceSubrange(j..<(j + 8), with: $0) }
+    }
+    return out
+}
+
+/// What one child measured for one engine.
+struct Measurement: Codable {
+    var engine: String
+    var keys: Int
+    /// Operations per second by workload (entries per second for scans).
+    var rates: [String: Double] = [:]
+    var fileBytesAfterFill: UInt64 = 0
+    var fileBytesAfterDelete: UInt64 = 0
+    var peakRSSBytes: UInt64 = 0
+}
+
+/// The workloads, in the order they run on one store.
+enum Workload {
+    static let names = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts", "readers-1", "readers-2",
+                        "cold-reads", "cold-scan"]
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func timed(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        return seconds(ContinuousClock.now - start)
+    }
+
+    /// Runs every workload on a fresh store of `engine` in `directory`.
+    static func run(engine name: String, keys n: Int, directory: String) throws -> Measurement {
+        var m = Measurement(engine: name, keys: n)
+        var rng = Mix(state: 42)
+        var engine = try Engines.open(name, directory: directory)
+        let files = engine.files
+        func sumFiles() -> UInt64 { files.reduce(0) { $0 + fileSize($1) } }
+        // Close and release the old handle before opening the next, so two never hold memory at once.
+        func reopen(cold: Bool, measure: () -> Void = {}) throws {
+            engine.close()
+            engine = Closed()
+            measure()
+            if cold { for f in files { dropFromOSCache(f) } }
+            engine = try Engines.open(name, directory: directory)
+        }
+
+        // fill: every key in one transaction.
+        let pairs = (0..<n).map { (key($0), value($0, 0)) }
+        m.rates["fill"] = Double(n) / (try timed { try engine.put(pairs) })
+        try reopen(cold: false, measure: { m.fileBytesAfterFill = sumFiles() })
+
+        // batch updates: n/1000 transactions of 1000 random overwrites.
+        let batches = max(1, n / 1000)
+        let updates = (0..<batches).map { b in (0..<1000).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, b + 1)) } }
+        m.rates["batch-updates"] = Double(batches * 1000) / (try timed { for batch in updates { try engine.put(batch) } })
+
+        // hot random reads: n gets of random existing keys (after a warming scan).
+        _ = try engine.scan()
+        let probes = (0..<n).map { _ in key(Int.random(in: 0..<n, using: &rng)) }
+        var found = 0
+        m.rates["hot-reads"] = Double(n) / (try timed { for k in probes where try engine.get(k) { found += 1 } })
+        guard found == n else { throw BenchError("\(name): \(n - found) of \(n) existing keys were not found") }
+
+        // hot full scan.
+        var scanned = 0
+        m.rates["hot-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
+        guard scanned == n else { throw BenchError("\(name): the scan saw \(scanned) entries, not \(n)") }
+
+        // durable single-put transactions.
+        let singles = 1000
+        m.rates["durable-puts"] = Double(singles) / (try timed {
+            for j in 0..<singles { let i = Int.random(in: 0..<n, using: &rng); try engine.put([(key(i), value(i, 7_000 + j))]) }
+        })
+
+        // concurrent readers with one writer, 2 seconds each.
+        for readers in [1, 2] {
+            m.rates["readers-\(readers)"] = try concurrentReads(engine, readers: readers, keys: n)
+        }
+
+        // cold random reads and a cold scan: OS cache dropped and the store reopened.
+        try reopen(cold: true)
+        let coldProbes = (0..<max(1000, n / 50)).map { _ in key(Int.random(in: 0..<n, using: &rng)) }
+        m.rates["cold-reads"] = Double(coldProbes.count) / (try timed { for k in coldProbes { _ = try engine.get(k) } })
+        try reopen(cold: true)
+        m.rates["cold-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
+
+        // delete half the keys, then the size of the files.
+        try engine.delete((0..<n).filter { $0 % 2 == 0 }.map { key($0) })
+        engine.close()
+        m.fileBytesAfterDelete = sumFiles()
+        m.peakRSSBytes = peakRSS()
+        return m
+    }
+
+    /// Reads per second, all readers together, while a writer commits 100-key batches.
+    static func concurrentReads(_ engine: any Engine, readers: Int, keys n: Int) throws -> Double {
+        final class Flag: @unchecked Sendable {
+            var stop = false
+            var error: (any Error)?
+            var counts: [Int]
+            init(_ n: Int) { counts = Array(repeating: 0, count: n) }
+        }
+        let flag = Flag(readers)
+        let lock = NSLock()
+        let handles = try (0..<readers).map { _ in try engine.makeReader() }
+        final class Box: @unchecked Sendable { let engine: any Engine; let handles: [any EngineReader]; init(_ e: any Engine, _ h: [any EngineReader]) { engine = e; handles = h } }
+        let box = Box(engine, handles)
+        let group = DispatchGroup()
+        for r in 0..<readers {
+            DispatchQueue.global().async(group: group) {
+                var rng = Mix(state: UInt64(r + 1) * 7919)
+                var done = 0
+                while !flag.stop {
+                    for _ in 0..<64 { _ = try? box.handles[r].get(key(Int.random(in: 0..<n, using: &rng))) }
+                    done += 64
+                }
+                lock.lock(); flag.counts[r] = done; lock.unlock()
+            }
+        }
+        DispatchQueue.global().async(group: group) {
+            var rng = Mix(state: 99)
+            var round = 10_000
+            while !flag.stop {
+                let batch = (0..<100).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, round)) }
+                do { try box.engine.put(batch) } catch { flag.error = error; break }
+                round += 1
+            }
+        }
+        let start = ContinuousClock.now
+        usleep(2_000_000)
+        flag.stop = true
+        group.wait()
+        let elapsed = seconds(ContinuousClock.now - start)
+        for h in handles { h.close() }
+        if let e = flag.error { throw e }
+        return Double(flag.counts.reduce(0, +)) / elapsed
+    }
+}
+
+/// A placeholder between closing one handle and opening the next.
+final class Closed: Engine {
+    func put(_ pairs: [([UInt8], [UInt8])]) throws { throw BenchError("closed") }
+    func delete(_ keys: [[UInt8]]) throws { throw BenchError("closed") }
+    func get(_ key: [UInt8]) throws -> Bool { throw BenchError("closed") }
+    func scan() throws -> Int { throw BenchError("closed") }
+    func makeReader() throws -> any EngineReader { throw BenchError("closed") }
+    func close() {}
+    var files: [String] { [] }
+}
