@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Each installs the Debian packages it needs first.
-.PHONY: demo test deps test-deps bench bench-guard
+.PHONY: demo test deps test-deps bench bench-guard fuzz sanitize tamper
 
 deps:
 	@Tools/scripts/install-deps.sh
@@ -27,3 +27,18 @@ bench:
 bench-guard:
 	@Tools/scripts/install-deps.sh liblmdb-dev
 	swift run -c release --package-path Tools/bench sealkv-bench --guard
+
+## libFuzzer targets, FUZZ_SECONDS each (default 300), from the committed seed corpus.
+fuzz: deps
+	swift build -c release --package-path Tools/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	mkdir -p .build/fuzz-corpus/page .build/fuzz-corpus/open
+	Tools/fuzz/.build/release/fuzz-page .build/fuzz-corpus/page Tools/fuzz/corpus/page -max_total_time=$(or $(FUZZ_SECONDS),300) -rss_limit_mb=2048
+	Tools/fuzz/.build/release/fuzz-open .build/fuzz-corpus/open Tools/fuzz/corpus/open -max_total_time=$(or $(FUZZ_SECONDS),300) -max_len=65536 -rss_limit_mb=2048
+
+## The test suite under AddressSanitizer and ThreadSanitizer (about 25 minutes on 2 cores).
+sanitize: test-deps
+	Tools/scripts/sanitize.sh all
+
+## Exhaustive tamper test: every bit flipped, every byte set to 0x00 and 0xFF (release build).
+tamper: deps
+	SEALKV_TAMPER=full swift test -c release -Xswiftc -enable-testing --filter everyMutationIsDetectedOrHarmless
