@@ -31,6 +31,7 @@ final class RawClient {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             done += n
         }
@@ -50,10 +51,13 @@ final class RawClient {
 
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n <= 0 { return false }
-        buffer += chunk[..<n]
-        return true
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }   // a signal (sanitizer runtimes send some) is not the end
+            if n <= 0 { return false }
+            buffer += chunk[..<n]
+            return true
+        }
     }
 
     private func line() -> [UInt8]? {
@@ -98,6 +102,7 @@ final class RawClient {
             var chunk = [UInt8](repeating: 0, count: 4096)
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { return true }
+            if n < 0 && errno == EINTR { continue }
             if n < 0 { return false }
         }
     }
