@@ -57,6 +57,7 @@ enum KeyHierarchy {
         case (.rawKey, _):
             throw SealKVError(.wrongCredential, "this store is opened with a password, not a raw key. Supply its password.")
         }
+        sealkv_wipe_stack()
         return kek
     }
 
@@ -113,6 +114,7 @@ enum KeyHierarchy {
                 }
             }
         }
+        sealkv_wipe_stack()
         return sub
     }
 }
