@@ -37,7 +37,7 @@ enum RegressionGuard {
         for metric in metrics {
             let was = baseline[metric] ?? 0, now = current[metric] ?? 0
             let change = was > 0 ? now / was - 1 : 0
-            print(String(format: "%-14@ %10.0f %10.0f %+7.1f%%", metric as NSString, was, now, change * 100))
+            print(metric.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %10.0f %10.0f %+7.1f%%", was, now, change * 100))
             if change < -tolerance { failed.append(metric) }
         }
         if !failed.isEmpty {

@@ -184,8 +184,6 @@ func main() throws {
 
         \(summary.markdown)
         ![SealKV against its peers](benchmarks.svg)
-
-        Raw runs (JSON): `\(String(decoding: try JSONEncoder().encode(all), as: UTF8.self).count)` bytes, reproduced by the command above.
         \(end)
         """
         if let a = text.range(of: begin), let b = text.range(of: end) {
