@@ -161,25 +161,45 @@ struct TamperTests {
             var rng = SeededRandom(seed: 0x7A3)
             for _ in 0..<3000 { mutations.append((Int.random(in: fixture.bytes.indices, using: &rng), Int.random(in: 0..<10, using: &rng))) }
         }
+        struct Tally {
+            var counts: [TamperFixture.Outcome: Int] = [:]
+            var unchanged = 0
+            var failures: [String] = []
+            var silent: [Int] = []
+        }
+        // Two workers, each taking every other slice of the mutations.
+        let workers = 2
+        let mutationList = mutations
+        let tallies = Locked([Tally](repeating: Tally(), count: workers))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var t = Tally()
+            for (offset, kind) in mutationList.enumerated().filter({ $0.offset % workers == w }).map(\.element) {
+                var damaged = fixture.bytes
+                switch kind {
+                case 0..<8: damaged[offset] ^= UInt8(1 << kind)
+                case 8: damaged[offset] = 0x00
+                default: damaged[offset] = 0xFF
+                }
+                if damaged[offset] == fixture.bytes[offset] { t.unchanged += 1; continue }
+                switch fixture.evaluate(damaged, page: UInt64(offset / FileFormat.pageSize)) {
+                case .success(let outcome):
+                    t.counts[outcome, default: 0] += 1
+                    if outcome == .silentlyAccepted { t.silent.append(offset) }
+                case .failure(let f):
+                    t.failures.append("offset \(offset) kind \(kind): \(f)")
+                }
+            }
+            tallies.withLock { $0[w] = t }
+        }
         var counts: [TamperFixture.Outcome: Int] = [:]
         var unchanged = 0
         var failures: [String] = []
         var silent: [Int] = []
-        for (offset, kind) in mutations {
-            var damaged = fixture.bytes
-            switch kind {
-            case 0..<8: damaged[offset] ^= UInt8(1 << kind)
-            case 8: damaged[offset] = 0x00
-            default: damaged[offset] = 0xFF
-            }
-            if damaged[offset] == fixture.bytes[offset] { unchanged += 1; continue }
-            switch fixture.evaluate(damaged, page: UInt64(offset / FileFormat.pageSize)) {
-            case .success(let outcome):
-                counts[outcome, default: 0] += 1
-                if outcome == .silentlyAccepted { silent.append(offset) }
-            case .failure(let f):
-                failures.append("offset \(offset) kind \(kind): \(f)")
-            }
+        for t in tallies.withLock({ $0 }) {
+            for (k, v) in t.counts { counts[k, default: 0] += v }
+            unchanged += t.unchanged
+            failures += t.failures
+            silent += t.silent
         }
         let tried = mutations.count - unchanged
         let summary = TamperFixture.Outcome.allCases.map { "\($0.rawValue): \(counts[$0, default: 0])" }.joined(separator: ", ")
