@@ -73,8 +73,10 @@ struct TamperFixture {
     func evaluate(_ damaged: [UInt8], page: UInt64) -> Result<Outcome, TamperFailure> {
         let db: Database
         do {
+            // A small cache: the cache is mlocked at open, and a test that opens millions of stores
+            // should not spend its time in the kernel.
             db = try Database.open(storage: MemoryStorage(bytes: damaged), credential: .password(TestSupport.password),
-                                   options: TestSupport.options(.readOnly))
+                                   options: TestSupport.options(.readOnly, cacheSize: 64 << 10))
         } catch let e as SealKVError {
             if e.message.contains(TestSupport.password) { return .failure(TamperFailure("an error message holds the password: \(e.message)")) }
             return .success(.detectedAtOpen)
