@@ -10,9 +10,9 @@ func openStore(_ path: String, _ credentials: CredentialOptions, writable: Bool,
     options.verifyNewestCommit = verify
     do {
         return try Database.open(at: path, credential: credential, options: options)
-    } catch let error as SealKVError where error.code == .fileNotFound {
+    } catch where error.code == .fileNotFound {
         throw ToolFailure("there is no store at '\(path)'; check the path, or create one with `sealkv init \(path)`.", exitCode: 2)
-    } catch let error as SealKVError {
+    } catch {
         throw ToolFailure(error)
     }
 }
