@@ -33,6 +33,19 @@ public struct CrashConfiguration: Sendable {
     public init() {}
 }
 
+extension CrashConfiguration {
+    /// The start of every replay id of this configuration: "workload:seed:durability", the
+    /// durability as 1 (one-sync), 2 (two-phase) or 0 (no-sync).
+    var replayPrefix: String {
+        let code = switch durability {
+        case .oneSync: "1"
+        case .twoPhase: "2"
+        case .noSync: "0"
+        }
+        return "\(workload.name):\(seed):\(code)"
+    }
+}
+
 /// A state that broke a promise.
 public struct CrashViolation: Sendable, CustomStringConvertible {
     /// "open-failed", "lost-commit", "phantom-commit", "damaged-page", "check-failed", "contents-differ".
@@ -180,7 +193,7 @@ public struct CrashHarness {
                     guard seen.insert(signature(state, pending: pending, events: events, overlay: overlay)).inserted else { continue }
                     report.unique[cls, default: 0] += 1
                     budget.used += 1
-                    let id = "\(configuration.workload.name):\(configuration.seed):\(durabilityCode):\(path):\(epoch):\(index)"
+                    let id = "\(configuration.replayPrefix):\(path):\(epoch):\(index)"
                     let full = configuration.fullCheckEvery > 0 && budget.used % configuration.fullCheckEvery == 0
                     switch judge(overlay, base: epochBase, d: d, i: issued, recorder: recorder, fullCheck: full || only != nil) {
                     case .violation(let kind, let message):
@@ -404,13 +417,6 @@ public struct CrashHarness {
         return nil
     }
 
-    var durabilityCode: String {
-        switch configuration.durability {
-        case .oneSync: "1"
-        case .twoPhase: "2"
-        case .noSync: "0"
-        }
-    }
 
     // MARK: Replay
 

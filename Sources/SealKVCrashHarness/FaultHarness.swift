@@ -175,7 +175,7 @@ public struct FaultHarness {
             }
             for call in chosen {
                 report.runs[fault.rawValue, default: 0] += 1
-                let id = "\(configuration.workload.name):\(configuration.seed):\(durabilityCode):\(fault.rawValue):\(call)"
+                let id = "\(configuration.replayPrefix):\(fault.rawValue):\(call)"
                 for (kind, message) in evaluate(fault, call: call, report: &report) {
                     report.violations.append(CrashViolation(kind: kind, replayID: id, message: message))
                 }
@@ -271,11 +271,4 @@ public struct FaultHarness {
         return ("open-failed", "\(lastError.map { "\($0)" } ?? "no credential opened it")")
     }
 
-    var durabilityCode: String {
-        switch configuration.durability {
-        case .oneSync: "1"
-        case .twoPhase: "2"
-        case .noSync: "0"
-        }
-    }
 }

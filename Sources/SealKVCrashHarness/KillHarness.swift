@@ -58,7 +58,7 @@ public struct KillHarness {
         for round in 0..<rounds {
             let seed = configuration.seed &+ UInt64(round) &* 7919
             let delay = round == 0 ? nil : Int.random(in: 0...max(1, workloadMilliseconds), using: &rng)
-            let id = "\(configuration.workload.name):\(configuration.seed):\(durabilityCode):kill:\(round)"
+            let id = "\(configuration.replayPrefix):kill:\(round)"
             let roundStart = ContinuousClock.now
             let child = try runChild(path: path, credentialIndex: credentialIndex, seed: seed, killAfterMilliseconds: delay)
             if round == 0 { workloadMilliseconds = max(20, Int(seconds(ContinuousClock.now - roundStart) * 1000)) }
@@ -212,13 +212,6 @@ public struct KillHarness {
         return .failure(Violation(kind: "open-failed", message: "the store did not reopen after the kill: \(lastError)"))
     }
 
-    var durabilityCode: String {
-        switch configuration.durability {
-        case .oneSync: "1"
-        case .twoPhase: "2"
-        case .noSync: "0"
-        }
-    }
 
     // MARK: The child side
 
