@@ -27,25 +27,21 @@ void sealkv_ring_destroy(sealkv_ring *r) {
     free(r);
 }
 
-#define SYNC_TAG UINT64_MAX
-
-/// One pass over pending operations. `done[i]` counts bytes already transferred for operation i.
-/// Submits every unfinished operation (in rounds that fit the ring), plus the fsync when asked,
-/// waits for all completions, and repeats while short transfers remain.
+/// Submits every unfinished operation (in rounds that fit the ring), waits for all completions,
+/// and repeats while short transfers remain. `done[i]` counts bytes already transferred for
+/// operation i.
 static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
-                     const uint64_t *offsets, size_t count, size_t length, int then_sync) {
-    size_t *done = calloc(count ? count : 1, sizeof(size_t));
+                     const uint64_t *offsets, size_t count, size_t length) {
+    if (count == 0) return 0;
+    size_t *done = calloc(count, sizeof(size_t));
     if (!done) return -ENOMEM;
     int first_error = 0;
-    int sync_pending = then_sync;
 
     for (;;) {
         size_t next = 0;
-        int any_left = 0;
-        // Submit unfinished operations in rounds of at most the ring size.
-        while (next < count || sync_pending) {
+        while (next < count) {
             unsigned queued = 0;
-            while (next < count && queued + 1 < r->entries) {
+            while (next < count && queued < r->entries) {
                 if (done[next] < length) {
                     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
                     if (!sqe) break;
@@ -59,21 +55,6 @@ static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
                 }
                 next++;
             }
-            int last_round = next >= count;
-            if (last_round && sync_pending && first_error == 0) {
-                // Check no short transfer is still outstanding from earlier rounds; the fsync
-                // only counts once every write is complete, so it is re-issued after a resume.
-                struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-                if (sqe) {
-                    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-                    sqe->flags |= IOSQE_IO_DRAIN;
-                    io_uring_sqe_set_data64(sqe, SYNC_TAG);
-                    queued++;
-                    sync_pending = 2; // submitted; resolved by its completion
-                }
-            } else if (last_round && sync_pending && first_error != 0) {
-                sync_pending = 0;
-            }
             if (queued == 0) break;
             int rc;
             do { rc = io_uring_submit_and_wait(&r->ring, queued); } while (rc == -EINTR);
@@ -85,44 +66,30 @@ static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
                 uint64_t tag = io_uring_cqe_get_data64(cqe);
                 int res = cqe->res;
                 io_uring_cqe_seen(&r->ring, cqe);
-                if (tag == SYNC_TAG) {
-                    if (res < 0 && first_error == 0) first_error = res;
-                    sync_pending = (sync_pending == 2) ? 0 : sync_pending;
-                    continue;
-                }
                 if (res < 0) {
                     if (res == -EINTR || res == -EAGAIN) continue; // resubmitted next pass
                     if (first_error == 0) first_error = res;
-                } else if (res == 0 && !writing) {
-                    if (first_error == 0) first_error = -ENODATA;
-                } else if (res == 0 && writing) {
-                    if (first_error == 0) first_error = -EIO;
+                } else if (res == 0) {
+                    if (first_error == 0) first_error = writing ? -EIO : -ENODATA;
                 } else {
                     done[tag] += (size_t)res;
                 }
             }
-            if (sync_pending == 2) sync_pending = 0;
-            if (last_round) break;
         }
+        int any_left = 0;
         for (size_t i = 0; i < count; i++) if (done[i] < length) { any_left = 1; break; }
         if (first_error != 0 || !any_left) break;
-        // Short transfers remain: resume them, and sync again after them if a sync was asked.
-        sync_pending = then_sync;
     }
     free(done);
     return first_error;
 }
 
 int sealkv_ring_write_batch(sealkv_ring *r, int fd, const void *const *buffers,
-                            const uint64_t *offsets, size_t count, size_t length, int then_sync) {
-    return run_batch(r, fd, 1, (void *const *)buffers, offsets, count, length, then_sync);
+                            const uint64_t *offsets, size_t count, size_t length) {
+    return run_batch(r, fd, 1, (void *const *)buffers, offsets, count, length);
 }
 
 int sealkv_ring_read_batch(sealkv_ring *r, int fd, void *const *buffers,
                            const uint64_t *offsets, size_t count, size_t length) {
-    return run_batch(r, fd, 0, buffers, offsets, count, length, 0);
-}
-
-int sealkv_ring_fdatasync(sealkv_ring *r, int fd) {
-    return run_batch(r, fd, 1, NULL, NULL, 0, 0, 1);
+    return run_batch(r, fd, 0, buffers, offsets, count, length);
 }

@@ -21,20 +21,20 @@ int sealkv_ring_create(unsigned entries, sealkv_ring **out);
 /// Tears the ring down. Accepts NULL.
 void sealkv_ring_destroy(sealkv_ring *ring);
 
-/// Writes `count` buffers of `length` bytes each at the given file offsets, all submitted together;
-/// when `then_sync` is non-zero, an fdatasync ordered after every write (IOSQE_IO_DRAIN) joins the
-/// same submission. Short writes are resumed. Returns 0, or the first negative errno seen.
+/// Writes `count` buffers of `length` bytes each at the given file offsets, all submitted together.
+/// Short writes are resumed. Returns 0, or the first negative errno seen.
+///
+/// There is deliberately no fsync here: io_uring always hands an fsync to a kernel worker thread,
+/// and that hand-off measured 50-70 us slower per commit than calling fdatasync once the writes
+/// have completed (Docs/BENCHMARKS.md, "Durable commits").
 int sealkv_ring_write_batch(sealkv_ring *ring, int fd, const void *const *buffers,
-                            const uint64_t *offsets, size_t count, size_t length, int then_sync);
+                            const uint64_t *offsets, size_t count, size_t length);
 
 /// Reads `count` buffers of `length` bytes each from the given offsets, in parallel.
 /// Short reads are resumed; end of file before `length` bytes gives -ENODATA.
 /// Returns 0, or the first negative errno seen.
 int sealkv_ring_read_batch(sealkv_ring *ring, int fd, void *const *buffers,
                            const uint64_t *offsets, size_t count, size_t length);
-
-/// fdatasync through the ring. Returns 0 or a negative errno.
-int sealkv_ring_fdatasync(sealkv_ring *ring, int fd);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,8 @@ public enum IOEngine: Sendable, Equatable {
 }
 
 /// A store in a file. Committed pages are read through a read-only shared mapping of a large
-/// reserved range (the file grows into it without remapping); writes, resizes and syncs go through
-/// io_uring (one submission for a commit's writes and its fdatasync) or POSIX calls.
+/// reserved range (the file grows into it without remapping). A commit's writes go to io_uring in
+/// one submission (or to pwrite), followed by one fdatasync system call.
 final class FileStorage: PageStorage, @unchecked Sendable {
     let path: String
     let fd: Int32
@@ -165,11 +165,12 @@ final class FileStorage: PageStorage, @unchecked Sendable {
             let rc: Int32 = ring.withLock { r in
                 pointers.withUnsafeBufferPointer { p in
                     offsets.withUnsafeBufferPointer { o in
-                        sealkv_ring_write_batch(r, fd, p.baseAddress, o.baseAddress, writes.count, FileFormat.pageSize, sync ? 1 : 0)
+                        sealkv_ring_write_batch(r, fd, p.baseAddress, o.baseAddress, writes.count, FileFormat.pageSize)
                     }
                 }
             }
-            if rc != 0 { throw SealKVError.system(sync ? "write and sync" : "write", path: path, errno: -rc) }
+            if rc != 0 { throw SealKVError.system("write \(writes.count) pages of", path: path, errno: -rc) }
+            if sync { try self.sync() }
             return
         }
         for w in writes {

@@ -21,8 +21,8 @@ package protocol PageStorage: AnyObject, Sendable {
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError)
     /// Reads many pages, in parallel where the backend can.
     func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError)
-    /// Writes a batch of pages, then, when `sync` is true, makes them durable; one submission where
-    /// the backend allows it.
+    /// Writes a batch of pages (one submission where the backend allows it), then, when `sync` is
+    /// true, makes them durable.
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError)
     /// Makes every completed write durable (fdatasync).
     func sync() throws(SealKVError)
