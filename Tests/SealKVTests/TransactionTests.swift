@@ -107,6 +107,35 @@ struct TransactionTests {
     /// page number); only the parent's Merkle link (tag and txnid) can refuse it. The page chosen
     /// was written before the newest commit: replacing a page of the newest commit instead makes
     /// that commit look torn, and open falls back one commit (see THREAT-MODEL.md).
+    /// A single-put commit writes its tree path, the free tree's path to its last leaf and the meta,
+    /// nothing more: the pages it reuses come from the newest free chunks, which sit in the leaf
+    /// the commit rewrites anyway to list what it freed. Taking the lowest free pages instead
+    /// rewrote an old chunk's leaf too, one more scattered page per fsync.
+    @Test func singlePutCommitsWriteOnlyTheirPaths() throws {
+        let storage = ObservingStorage()
+        let db = try Database.open(storage: storage, credential: .password(TestSupport.password),
+                                   options: TestSupport.options(), create: true)
+        defer { db.close() }
+        var rng = SeededRandom(seed: 11)
+        let keys = (0..<100_000).map { i -> String in let d = String(i); return "key-" + String(repeating: "0", count: 6 - d.count) + d }
+        try db.write { tx in for k in keys { try tx.put(k, [UInt8](repeating: 1, count: 100)) } }
+        // Freeing a run of leaves in one commit lists a few hundred pages: several free-tree leaves.
+        try db.write { tx in for k in keys[0..<20_000] { try tx.delete(k) } }
+        let state = db.shared.withLock { $0.current }
+        #expect(state.free.depth >= 2, "the free tree should have branches for this test to mean anything")
+        var written: [Int] = []
+        for round in 0..<200 {
+            let before = storage.log.withLock { $0.count }
+            try db.write { tx in try tx.put(keys[20_000 + Int(rng.next() % 80_000)], [UInt8](repeating: UInt8(round & 0xFF), count: 100)) }
+            written.append(storage.log.withLock { $0.count } - before)
+        }
+        let after = db.shared.withLock { $0.current }
+        let path = Int(after.main.depth + after.free.depth) + 1
+        let median = written.sorted()[written.count / 2]
+        #expect(median <= path, "a single put wrote \(median) pages (median); its paths and the meta are \(path)")
+        try TestSupport.expectClean(db)
+    }
+
     @Test func oldVersionOfAPageIsRefused() throws {
         let (db, storage) = try TestSupport.memoryStore()
         try db.write { tx in for i in 0..<2000 { try tx.put("key-\(i)", "v1-\(i)") } }

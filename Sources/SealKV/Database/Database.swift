@@ -201,7 +201,7 @@ public final class Database: Sendable {
     /// `conflict` error instead of deadlocking.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         try withWriter { ws, base, bound in
-            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound))
+            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount))
             defer { tx.finish() }
             let result = try body(tx)
             if let deferred = tx.deferredError { throw deferred }

@@ -47,10 +47,13 @@ final class FreeList {
     static let chunkCapacity = 128
 
     private(set) var chunks: [FreeChunk]
+    /// Pages listed in all chunks.
+    private(set) var pageCount: Int
 
-    init(chunks: [FreeChunk]) { self.chunks = chunks }
-
-    var pageCount: Int { chunks.reduce(0) { $0 + $1.pages.count } }
+    init(chunks: [FreeChunk]) {
+        self.chunks = chunks
+        pageCount = chunks.reduce(0) { $0 + $1.pages.count }
+    }
 
     /// Reads the free tree of `state` through `transaction`, validating every entry.
     static func load(from transaction: Transaction, tree: TreeDescriptor, pageCount: UInt64) throws(SealKVError) -> FreeList {
@@ -85,6 +88,7 @@ final class FreeList {
         // This commit's txnid is the largest in the list, so its chunks go at the end in order.
         precondition(added.first.map { first in chunks.last.map { $0.key < first.key } ?? true } ?? true)
         chunks.append(contentsOf: added)
+        pageCount = chunks.reduce(0) { $0 + $1.pages.count }
     }
 }
 
@@ -102,26 +106,72 @@ struct FreeListView {
     private let reusableEnd: Int
     /// Min-heap of (next page, chunk index) over reusable chunks, built on first use.
     private var heap: [(page: UInt64, chunk: Int)]? = nil
+    /// Chunks at and above this index have nothing left to take (for ``Preference/recent``).
+    private var recentEnd: Int
 
-    init(list: FreeList, bound: UInt64) {
+    /// Which free page ``take()`` hands out.
+    enum Preference {
+        /// From the newest reusable chunk first. Those chunks sit in the free tree's last leaf,
+        /// which every commit rewrites anyway to list what it freed, so a small commit that reuses
+        /// them writes no other free-tree page: one page fewer per durable single-put commit.
+        case recent
+        /// The lowest page of all: moves live pages towards the start of the file so its end can
+        /// be cut (used when pages are relocated to shrink the file).
+        case lowest
+    }
+    var preference: Preference
+
+    /// Whether the free pages are enough of the file (a quarter of `filePages` or more) that live
+    /// pages should be packed low, so the file's end can be cut.
+    static func prefersLowest(freePages: Int, filePages: UInt64) -> Bool {
+        UInt64(freePages) * 4 >= filePages
+    }
+
+    /// A view of `list` that may reuse pages freed by commits up to `bound`, in a file of
+    /// `filePages` pages (which decides the ``preference``).
+    init(list: FreeList, bound: UInt64, filePages: UInt64) {
         self.list = list
         self.bound = bound
+        preference = Self.prefersLowest(freePages: list.pageCount, filePages: filePages) ? .lowest : .recent
         var lo = 0, hi = list.chunks.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if list.chunks[mid].key.txnID <= bound { lo = mid + 1 } else { hi = mid }
         }
         reusableEnd = lo
+        recentEnd = lo
     }
 
     private func remaining(_ i: Int) -> Range<Int> {
         (taken[i] ?? 0)..<(list.chunks[i].pages.count - (trimmed[i] ?? 0))
     }
 
-    /// Takes the lowest reusable page, or nil when none is left. Lowest first keeps live pages
-    /// packed at the start of the file, so its end can be cut off.
-    /// - Complexity: O(log c) for c reusable chunks (O(c) on the first call).
+    /// Takes a reusable page as ``preference`` says, or nil when none is left.
     mutating func take() -> UInt64? {
+        switch preference {
+        case .recent: return takeRecent()
+        case .lowest: return takeLowest()
+        }
+    }
+
+    /// The lowest remaining page of the newest chunk that has one.
+    /// - Complexity: amortised O(1).
+    private mutating func takeRecent() -> UInt64? {
+        while recentEnd > 0 {
+            let i = recentEnd - 1
+            let r = remaining(i)
+            if let first = r.first {
+                taken[i] = first + 1
+                return list.chunks[i].pages[first]
+            }
+            recentEnd -= 1
+        }
+        return nil
+    }
+
+    /// The lowest reusable page of all.
+    /// - Complexity: O(log c) for c reusable chunks (O(c) on the first call).
+    private mutating func takeLowest() -> UInt64? {
         if heap == nil {
             var h: [(page: UInt64, chunk: Int)] = []
             for i in 0..<reusableEnd {

@@ -48,12 +48,17 @@ extension WriteTransaction {
         let reusableCount = UInt64(freeView.reusableCount + reusable.count)
         if reusableCount >= 16 && reusableCount * 4 >= pageCount {
             let limit = pageCount - reusableCount
+            let preference = freeView.preference
+            freeView.preference = .lowest
             try relocatePages(of: &freeTree, atOrAbove: limit)
             try relocatePages(of: &catalog, atOrAbove: limit)
             try relocatePages(of: &expiryTree, atOrAbove: limit)
+            freeView.preference = preference
         }
-        // 3. Reserve the pages writing the free list will need (its own copy-on-write): the lowest
-        //    free pages, so the tree does not settle at the end of the file. Reserved pages are never
+        // 3. Reserve the pages writing the free list will need (its own copy-on-write), as the view
+        //    prefers: the newest chunks (in the free tree's last leaf, rewritten anyway) or, when
+        //    much of the file is free, the lowest pages, so the tree does not settle at the end of
+        //    the file. Reserved pages are never
         //    cut, so the cut never has to be undone; leftovers are listed free and a later commit
         //    cuts them. Then cut the tail. From here new pages come from the reservation, then from
         //    the end of the file. The path to the free tree's last leaf is copied before the freed
