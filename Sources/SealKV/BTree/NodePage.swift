@@ -9,10 +9,13 @@ struct NodePage {
     init(_ p: UnsafeMutableRawPointer) { self.p = p }
     init(_ p: UnsafeRawPointer) { self.p = UnsafeMutableRawPointer(mutating: p) }
 
-    var kindByte: UInt8 { p.u8(FileFormat.nodeKind) }
-    var kind: PageKind? { PageKind(rawValue: kindByte) }
-    var isLeaf: Bool { kind?.isLeaf ?? false }
-    var count: Int { Int(p.u16(FileFormat.nodeCount)) }
+    @inline(__always) var kindByte: UInt8 { p.u8(FileFormat.nodeKind) }
+    @inline(__always) var kind: PageKind? { PageKind(rawValue: kindByte) }
+    @inline(__always) var isLeaf: Bool {
+        let k = kindByte
+        return k == PageKind.leaf.rawValue || k == PageKind.catalogLeaf.rawValue
+    }
+    @inline(__always) var count: Int { Int(p.u16(FileFormat.nodeCount)) }
     var cellStart: Int { Int(p.u16(FileFormat.nodeCellStart)) }
     var garbage: Int { Int(p.u16(FileFormat.nodeGarbage)) }
     var txnID: UInt64 { p.u64(FileFormat.nodeTxnID) }
@@ -91,10 +94,13 @@ struct NodePage {
     /// Leaf search: the index of `key` if present, else the index where it would be inserted.
     @inline(__always)
     func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
-        var lo = isLeaf ? 0 : 1, hi = count
+        let leaf = isLeaf
+        let header = leaf ? FileFormat.leafCellHeader : FileFormat.branchCellHeader
+        var lo = leaf ? 0 : 1, hi = count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            let c = compareBytes(self.key(mid), key)
+            let cell = cellOffset(mid)
+            let c = compareBytes(UnsafeRawBufferPointer(start: p + cell + header, count: Int(p.u16(cell))), key)
             if c == 0 { return (mid, true) }
             if c < 0 { lo = mid + 1 } else { hi = mid }
         }

@@ -9,30 +9,31 @@ import Synchronization
 /// rarely contend. Slots live in one ``SecureArena`` and are zeroed when evicted.
 final class PageCache: @unchecked Sendable {
     private struct Shard {
-        var index: [UInt64: Int32] = [:]
-        var pages: [UInt64]          // page in each slot (UInt64.max = empty)
-        var tags: [PageTag]
-        var referenced: [Bool]
+        var index: PageIndex
+        /// The page in each slot (UInt64.max: empty), for the CLOCK hand.
+        var slotPages: [UInt64]
         var hand = 0
+        /// Lookups that hit and missed, counted under the shard's lock (a shared atomic counter
+        /// would bounce one cache line between every reading core).
+        var hits: UInt64 = 0
+        var misses: UInt64 = 0
         init(slots: Int) {
-            pages = Array(repeating: .max, count: slots)
-            tags = Array(repeating: .zero, count: slots)
-            referenced = Array(repeating: false, count: slots)
+            index = PageIndex(capacity: slots)
+            slotPages = Array(repeating: .max, count: slots)
         }
+        var count: Int { slotPages.reduce(0) { $0 + ($1 == .max ? 0 : 1) } }
     }
 
     private let arena: SecureArena
     private let shards: [Locked<Shard>]
     private let slotsPerShard: Int
     private let shardCount: Int
-    private let hitCount = Atomic<UInt64>(0)
-    private let missCount = Atomic<UInt64>(0)
 
     /// Capacity in pages.
     let capacity: Int
     var lockedBytes: Int { arena.lockedBytes }
-    var hits: UInt64 { hitCount.load(ordering: .relaxed) }
-    var misses: UInt64 { missCount.load(ordering: .relaxed) }
+    var hits: UInt64 { shards.reduce(0) { $0 + $1.withLock { $0.hits } } }
+    var misses: UInt64 { shards.reduce(0) { $0 + $1.withLock { $0.misses } } }
 
     /// A cache of about `byteCount` bytes (at least 16 pages).
     init(byteCount: Int) {
@@ -57,13 +58,21 @@ final class PageCache: @unchecked Sendable {
     func withPage<R, E: Error>(_ link: PageLink, _ body: (UnsafeRawPointer) throws(E) -> R) throws(E) -> R? {
         let s = shard(of: link.page)
         return try shards[s].withLock { (sh) throws(E) -> R? in
-            guard let slot = sh.index[link.page], sh.tags[Int(slot)] == link.tag else {
-                missCount.add(1, ordering: .relaxed)
+            guard let at = sh.index.position(of: link.page), sh.index[at].tag == link.tag else {
+                sh.misses &+= 1
                 return nil
             }
-            sh.referenced[Int(slot)] = true
-            hitCount.add(1, ordering: .relaxed)
-            return try body(UnsafeRawPointer(slotPointer(shard: s, slot: Int(slot))))
+            sh.index[at].referenced = true
+            sh.hits &+= 1
+            return try body(UnsafeRawPointer(slotPointer(shard: s, slot: Int(sh.index[at].slot))))
+        }
+    }
+
+    /// Whether `link`'s page is cached (with the tag the link expects).
+    func contains(_ link: PageLink) -> Bool {
+        shards[shard(of: link.page)].withLock { sh in
+            guard let at = sh.index.position(of: link.page) else { return false }
+            return sh.index[at].tag == link.tag
         }
     }
 
@@ -72,23 +81,23 @@ final class PageCache: @unchecked Sendable {
         let s = shard(of: page)
         shards[s].withLock { sh in
             let slot: Int
-            if let existing = sh.index[page] {
-                slot = Int(existing)
+            if let at = sh.index.position(of: page) {
+                slot = Int(sh.index[at].slot)
+                sh.index[at].tag = tag
+                sh.index[at].referenced = false
             } else {
                 // CLOCK: skip referenced slots once, clearing their bit.
                 var victim = sh.hand
-                while sh.referenced[victim] {
-                    sh.referenced[victim] = false
+                while sh.slotPages[victim] != .max, let at = sh.index.position(of: sh.slotPages[victim]), sh.index[at].referenced {
+                    sh.index[at].referenced = false
                     victim = (victim + 1) % slotsPerShard
                 }
                 sh.hand = (victim + 1) % slotsPerShard
-                if sh.pages[victim] != .max { sh.index[sh.pages[victim]] = nil }
-                sh.index[page] = Int32(victim)
-                sh.pages[victim] = page
+                if sh.slotPages[victim] != .max { sh.index.remove(sh.slotPages[victim]) }
+                sh.index.insert(PageIndex.Entry(page: page, tag: tag, slot: Int32(victim), referenced: false))
+                sh.slotPages[victim] = page
                 slot = victim
             }
-            sh.tags[slot] = tag
-            sh.referenced[slot] = false
             slotPointer(shard: s, slot: slot).copyMemory(from: source, byteCount: FileFormat.pageSize)
         }
     }
@@ -97,11 +106,9 @@ final class PageCache: @unchecked Sendable {
     func removeAll() {
         for s in 0..<shardCount {
             shards[s].withLock { sh in
-                for slot in 0..<slotsPerShard where sh.pages[slot] != .max {
+                for slot in 0..<slotsPerShard where sh.slotPages[slot] != .max {
                     secureZero(slotPointer(shard: s, slot: slot), count: FileFormat.pageSize)
-                    sh.pages[slot] = .max
-                    sh.tags[slot] = .zero
-                    sh.referenced[slot] = false
+                    sh.slotPages[slot] = .max
                 }
                 sh.index.removeAll()
                 sh.hand = 0
@@ -110,5 +117,5 @@ final class PageCache: @unchecked Sendable {
     }
 
     /// Number of pages currently cached.
-    var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.index.count } } }
+    var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.count } } }
 }

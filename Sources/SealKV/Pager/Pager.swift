@@ -23,9 +23,40 @@ final class Pager: Sendable {
     func withPage<R>(_ link: PageLink, scratch: UnsafeMutableRawPointer,
                      _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
         if let r = try cache.withPage(link, body) { return r }
+        return try withLoadedPage(link, scratch: scratch, body)
+    }
+
+    /// The miss path of ``withPage(_:scratch:_:)``: loads `link`'s page into `scratch`, caches it
+    /// and runs `body` on it.
+    func withLoadedPage<R>(_ link: PageLink, scratch: UnsafeMutableRawPointer,
+                           _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
         try load(link, into: scratch)
         cache.insert(page: link.page, tag: link.tag, from: scratch)
         return try body(UnsafeRawPointer(scratch))
+    }
+
+    /// Reads the pages of `links` that are not cached in one batch (in parallel where the storage
+    /// allows) and caches those that authenticate. A page that fails is left out: reading it the
+    /// normal way then reports what is wrong with it. Used for a scan's read-ahead.
+    func prefetch(_ links: [PageLink]) {
+        let end = storage.pageCount
+        let missing = links.filter { $0.page >= FileFormat.firstDataPage && $0.page < end && !cache.contains($0) }
+        guard missing.count > 1 else { return }
+        let pages = missing.map { _ in buffers.take() }
+        defer { for b in pages { buffers.give(b) } }
+        do throws(SealKVError) {
+            try storage.readPages(missing.map(\.page), into: pages)
+        } catch {
+            return
+        }
+        for (link, buffer) in zip(missing, pages) {
+            do throws(SealKVError) {
+                try authenticate(link, buffer: buffer)
+                cache.insert(page: link.page, tag: link.tag, from: buffer)
+            } catch {
+                continue
+            }
+        }
     }
 
     /// Reads and authenticates `link`'s page into `buffer` (plaintext at the body offsets).

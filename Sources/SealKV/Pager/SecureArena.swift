@@ -12,10 +12,28 @@ final class SecureArena: @unchecked Sendable {
     /// How many of `byteCount` bytes mlock accepted.
     let lockedBytes: Int
 
+    /// Arenas this large are aligned to 2 MiB and offered transparent huge pages: a cache of many
+    /// megabytes read at random otherwise spends much of each lookup on TLB misses.
+    static let hugePageSize = 2 << 20
+
     init(byteCount: Int) {
         let size = max(FileFormat.pageSize, (byteCount + FileFormat.pageSize - 1) / FileFormat.pageSize * FileFormat.pageSize)
-        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard p != MAP_FAILED, let p else { fatalError("mmap of \(size) bytes for the page cache failed: out of memory") }
+        let huge = size >= 2 * Self.hugePageSize
+        let reserve = huge ? size + Self.hugePageSize : size
+        let m = mmap(nil, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard m != MAP_FAILED, let m else { fatalError("mmap of \(size) bytes for the page cache failed: out of memory") }
+        var p = m
+        if huge {
+            // Trim the reservation to a 2 MiB-aligned range of exactly `size` bytes.
+            let address = UInt(bitPattern: m)
+            let aligned = (address + UInt(Self.hugePageSize) - 1) & ~UInt(Self.hugePageSize - 1)
+            let head = Int(aligned - address)
+            if head > 0 { munmap(m, head) }
+            let tail = reserve - head - size
+            if tail > 0 { munmap(m + head + size, tail) }
+            p = m + head
+            _ = madvise(p, size, MADV_HUGEPAGE)
+        }
         base = p
         self.byteCount = size
         _ = madvise(p, size, MADV_DONTDUMP)

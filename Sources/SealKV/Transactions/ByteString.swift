@@ -1,11 +1,15 @@
 /// Anything SealKV accepts as a key or value: byte arrays and slices, and strings (as UTF-8).
+///
+/// The conformances are inlinable and the hot entry points (`get`, `contains`, `put`, `delete`)
+/// only hand the bytes to non-generic code, so a caller's module specialises them: no generic
+/// dispatch or runtime metadata lookup per call.
 public protocol ByteString {
     /// Calls `body` with the bytes; the buffer is valid only inside `body`.
     func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
 }
 
 extension Array: ByteString where Element == UInt8 {
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var result: Result<R, E>? = nil
         withUnsafeBytes { raw in result = Result { () throws(E) -> R in try body(raw) } }
@@ -14,7 +18,7 @@ extension Array: ByteString where Element == UInt8 {
 }
 
 extension ArraySlice: ByteString where Element == UInt8 {
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var result: Result<R, E>? = nil
         withUnsafeBytes { raw in result = Result { () throws(E) -> R in try body(raw) } }
@@ -23,7 +27,7 @@ extension ArraySlice: ByteString where Element == UInt8 {
 }
 
 extension String: ByteString {
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var copy = self
         var result: Result<R, E>? = nil
@@ -33,12 +37,14 @@ extension String: ByteString {
 }
 
 extension Substring: ByteString {
+    @inlinable
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try String(self).withBytes(body)
     }
 }
 
 extension UnsafeRawBufferPointer: ByteString {
+    @inlinable
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(self)
     }

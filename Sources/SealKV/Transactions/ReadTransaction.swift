@@ -9,8 +9,9 @@ public class ReadTransaction: Transaction {
     // MARK: Default namespace
 
     /// The value stored at `key`, or nil.
-    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
-        try get(key, namespace: "")
+    @inlinable
+    public final func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
+        try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: "") }
     }
 
     /// The value stored at `key` decoded as UTF-8, or nil.
@@ -19,8 +20,9 @@ public class ReadTransaction: Transaction {
     }
 
     /// Whether `key` is present.
-    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try locate(key, namespace: "") != nil
+    @inlinable
+    public final func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
+        try key.withBytes { (k) throws(SealKVError) -> Bool in try containsBytes(k, namespace: "") }
     }
 
     /// How long until `key` expires; nil if it has no time to live or is absent.
@@ -89,14 +91,30 @@ public class ReadTransaction: Transaction {
     // MARK: Namespace-parameterised core
 
     func locate<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> ValueLocation? {
+        try key.withBytes { (k) throws(SealKVError) -> ValueLocation? in try locateBytes(k, namespace: namespace) }
+    }
+
+    /// Whether `key` is present in `namespace`.
+    @usableFromInline
+    func containsBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> Bool {
+        try locateBytes(key, namespace: namespace) != nil
+    }
+
+    /// Where the value of `key` lives in `namespace`, or nil when the key is absent.
+    func locateBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> ValueLocation? {
         try ensureOpen()
         guard let t = try tree(named: namespace) else {
             throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
         }
-        return try key.withBytes { (k) throws(SealKVError) -> ValueLocation? in
-            try Namespace.validateKey(k)
-            return try locate(t, key: k)
-        }
+        try Namespace.validateKey(key)
+        return try locate(t, key: key)
+    }
+
+    /// The value of `key` in `namespace`, or nil.
+    @usableFromInline
+    func getBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> [UInt8]? {
+        guard let location = try locateBytes(key, namespace: namespace) else { return nil }
+        return try value(at: location)
     }
 
     /// When `key` expires (Unix milliseconds), nil if it has no time to live or is absent.
@@ -115,8 +133,7 @@ public class ReadTransaction: Transaction {
     }
 
     func get<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> [UInt8]? {
-        guard let location = try locate(key, namespace: namespace) else { return nil }
-        return try value(at: location)
+        try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: namespace) }
     }
 
     func withValue<K: ByteString, R>(for key: K, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {

@@ -26,8 +26,15 @@ public class Transaction: @unchecked Sendable {
     let writeTxnID: UInt64
     /// The writer's pages changed in this transaction, in plaintext.
     var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
-    /// A page buffer for cache misses.
-    let scratch: UnsafeMutableRawPointer
+    /// A page buffer for cache misses, taken from the pool on the first miss (a read that finds
+    /// every page cached never touches the pool).
+    private var scratchBuffer: UnsafeMutableRawPointer?
+    var scratch: UnsafeMutableRawPointer {
+        if let scratchBuffer { return scratchBuffer }
+        let b = pager.buffers.take()
+        scratchBuffer = b
+        return b
+    }
     /// Bumped by every change, so cursors notice the tree moved under them.
     var version = 0
     var isOpen = true
@@ -43,11 +50,10 @@ public class Transaction: @unchecked Sendable {
         expiryTree = base.expiry
         now = database.options.clock()
         self.writeTxnID = writeTxnID
-        scratch = database.pager.buffers.take()
     }
 
     deinit {
-        pager.buffers.give(scratch)
+        if let scratchBuffer { pager.buffers.give(scratchBuffer) }
         for (_, p) in dirty { pager.buffers.give(p) }
     }
 
@@ -60,7 +66,8 @@ public class Transaction: @unchecked Sendable {
             }
             return try body(UnsafeRawPointer(p))
         }
-        return try pager.withPage(link, scratch: scratch, body)
+        if let r = try pager.cache.withPage(link, body) { return r }
+        return try pager.withLoadedPage(link, scratch: scratch, body)
     }
 
     func ensureOpen() throws(SealKVError) {

@@ -3,14 +3,17 @@ extension WriteTransaction {
     ///
     /// - Throws: `emptyKey`, `keyTooLarge`, `valueTooLarge`, or an I/O or corruption error (which
     ///   also makes the transaction roll back when its closure returns).
+    @inlinable
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
-        try put(key, value, namespace: "")
+        try key.withBytes { (k) throws(SealKVError) in
+            try value.withBytes { (v) throws(SealKVError) in try putBytes(k, v, namespace: "", expiry: nil) }
+        }
     }
 
     /// Removes `key` from the default namespace. Returns whether it was present.
-    @discardableResult
+    @discardableResult @inlinable
     public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try delete(key, namespace: "")
+        try key.withBytes { (k) throws(SealKVError) -> Bool in try deleteBytes(k, namespace: "") }
     }
 
     /// Creates namespace `name` if it does not exist, and returns a handle on it.
@@ -46,53 +49,61 @@ extension WriteTransaction {
     }
 
     func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, namespace: String, expiry: UInt64? = nil) throws(SealKVError) {
-        try ensureOpen()
         try key.withBytes { (k) throws(SealKVError) in
-            try value.withBytes { (v) throws(SealKVError) in
-                try Namespace.validateKey(k)
-                try Namespace.validateValue(v)
-                try mutating { () throws(SealKVError) in
-                    let replaced: ReplacedEntry?
-                    if namespace.isEmpty {
-                        replaced = try treePut(&mainTree, leafKind: .leaf, key: k, value: v, expiry: expiry)
-                    } else {
-                        var t = try tree(named: namespace) ?? .empty
-                        replaced = try treePut(&t, leafKind: .leaf, key: k, value: v, expiry: expiry)
-                        namedTrees[namespace] = t
-                        changedNamespaces.insert(namespace)
-                        droppedNamespaces.remove(namespace)
-                    }
-                    if let old = replaced?.expiry { try removeExpiryIndex(old, namespace: namespace, key: k) }
-                    if let expiry { try addExpiryIndex(expiry, namespace: namespace, key: k) }
-                }
+            try value.withBytes { (v) throws(SealKVError) in try putBytes(k, v, namespace: namespace, expiry: expiry) }
+        }
+    }
+
+    /// Stores `value` at `key` in `namespace` (creating it), with an optional expiry time.
+    @usableFromInline
+    func putBytes(_ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer, namespace: String, expiry: UInt64?) throws(SealKVError) {
+        try ensureOpen()
+        try Namespace.validateKey(k)
+        try Namespace.validateValue(v)
+        try mutating { () throws(SealKVError) in
+            let replaced: ReplacedEntry?
+            if namespace.isEmpty {
+                replaced = try treePut(&mainTree, leafKind: .leaf, key: k, value: v, expiry: expiry)
+            } else {
+                var t = try tree(named: namespace) ?? .empty
+                replaced = try treePut(&t, leafKind: .leaf, key: k, value: v, expiry: expiry)
+                namedTrees[namespace] = t
+                changedNamespaces.insert(namespace)
+                droppedNamespaces.remove(namespace)
             }
+            if let old = replaced?.expiry { try removeExpiryIndex(old, namespace: namespace, key: k) }
+            if let expiry { try addExpiryIndex(expiry, namespace: namespace, key: k) }
         }
     }
 
     func delete<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> Bool {
+        try key.withBytes { (k) throws(SealKVError) -> Bool in try deleteBytes(k, namespace: namespace) }
+    }
+
+    /// Removes `key` from `namespace`; returns whether a live entry was there.
+    @usableFromInline
+    func deleteBytes(_ k: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> Bool {
         try ensureOpen()
-        return try key.withBytes { (k) throws(SealKVError) -> Bool in
-            try Namespace.validateKey(k)
-            return try mutating { () throws(SealKVError) -> Bool in
-                let removed: ReplacedEntry?
-                if namespace.isEmpty {
-                    removed = try treeDelete(&mainTree, key: k)
-                } else {
-                    guard var t = try tree(named: namespace) else { return false }
-                    removed = try treeDelete(&t, key: k)
-                    if removed != nil {
-                        namedTrees[namespace] = t
-                        changedNamespaces.insert(namespace)
-                    }
+        try Namespace.validateKey(k)
+        return try mutating { () throws(SealKVError) -> Bool in
+            let removed: ReplacedEntry?
+            if namespace.isEmpty {
+                removed = try treeDelete(&mainTree, key: k)
+            } else {
+                guard var t = try tree(named: namespace) else { return false }
+                removed = try treeDelete(&t, key: k)
+                if removed != nil {
+                    namedTrees[namespace] = t
+                    changedNamespaces.insert(namespace)
                 }
-                guard let removed else { return false }
-                if let old = removed.expiry {
-                    try removeExpiryIndex(old, namespace: namespace, key: k)
-                    // An entry that had already expired was not there as far as readers could tell.
-                    if old <= now { return false }
-                }
-                return true
             }
+            guard let removed else { return false }
+            if let old = removed.expiry {
+                try removeExpiryIndex(old, namespace: namespace, key: k)
+                // An entry that had already expired was not there as far as readers could tell.
+                if old <= now { return false }
+            }
+            return true
         }
     }
 

@@ -1,0 +1,57 @@
+@testable import SealKV
+import Testing
+
+@Suite("Page cache")
+struct PageCacheTests {
+    /// The cache directory against a dictionary: random inserts, removals and lookups, with page
+    /// numbers drawn from a small range so probe chains collide, wrap around and shift back.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func pageIndexMatchesADictionary(seed: UInt64) {
+        var rng = SeededRandom(seed: seed)
+        let capacity = 64
+        var index = PageIndex(capacity: capacity)
+        var model: [UInt64: Int] = [:]
+        for step in 0..<20_000 {
+            let page = rng.next() % 200
+            let roll = rng.next() % 3
+            if roll == 0, model[page] == nil, model.count < capacity {
+                let slot = Int(rng.next() % 1000)
+                index.insert(PageIndex.Entry(page: page, tag: .zero, slot: Int32(slot), referenced: false))
+                model[page] = slot
+            } else if roll == 1 {
+                index.remove(page)
+                model[page] = nil
+            }
+            let found = index.position(of: page).map { Int(index[$0].slot) }
+            #expect(found == model[page], "step \(step): page \(page)")
+            if found != model[page] { return }
+        }
+        for (page, slot) in model {
+            #expect(index.position(of: page).map { Int(index[$0].slot) } == slot)
+        }
+    }
+
+    /// A page is returned only under the tag it was cached with, and CLOCK eviction keeps the
+    /// cache at its capacity without losing track of what it holds.
+    @Test func cacheHonoursTagsAndCapacity() {
+        let cache = PageCache(byteCount: 64 * FileFormat.pageSize)
+        let page = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16)
+        defer { page.deallocate() }
+        for n in 0..<UInt64(1000) {
+            page.storeBytes(of: n, as: UInt64.self)
+            cache.insert(page: n + 2, tag: PageTag(low: n, high: ~n), from: page)
+        }
+        #expect(cache.count == cache.capacity)
+        var hits = 0
+        for n in 0..<UInt64(1000) {
+            let link = PageLink(page: n + 2, txnID: 1, tag: PageTag(low: n, high: ~n))
+            if let v = cache.withPage(link, { $0.load(as: UInt64.self) }) {
+                #expect(v == n)
+                hits += 1
+            }
+            let stale = PageLink(page: n + 2, txnID: 1, tag: PageTag(low: n + 1, high: ~n))
+            #expect(cache.withPage(stale, { _ in true }) == nil)
+        }
+        #expect(hits == cache.capacity)
+    }
+}
