@@ -207,11 +207,35 @@ public final class Cursor {
         }
         stack[stack.count - 1].index += forward ? 1 : -1
         let levelsBelow = try tree().depth - UInt32(stack.count) - 1
+        if levelsBelow == 0 { try readAhead(from: stack[stack.count - 1], forward: forward) }
         let child = try childLink(of: stack[stack.count - 1])
         try descendEdge(from: child, levels: Int(levelsBelow), leftmost: forward)
         positioned = true
         if node.count == 0 { return try stepLeaf(forward: forward) }
         return true
+    }
+
+    /// When the leaf a scan steps to is not cached, reads it and the leaves after it (in the
+    /// direction of travel, under the same parent) in one batch, as ``Options/scanReadAhead`` says.
+    private func readAhead(from frame: Frame, forward: Bool) throws(SealKVError) {
+        let pager = transaction.pager
+        let limit = min(transaction.database.options.scanReadAhead, pager.cache.capacity / 4)
+        guard limit > 1 else { return }
+        let writer = transaction.writeTxnID
+        // The page's body runs under a cache lock: only copy the links out there.
+        let links = try transaction.withPage(frame.link) { (p) throws(SealKVError) -> [PageLink] in
+            let n = NodePage(p)
+            var out: [PageLink] = []
+            var i = frame.index
+            while out.count < limit, i >= 0, i < n.count {
+                let link = n.child(i)
+                if link.txnID != writer { out.append(link) }
+                i += forward ? 1 : -1
+            }
+            return out
+        }
+        guard let first = links.first, first.txnID != writer, !pager.cache.contains(first) else { return }
+        pager.prefetch(links)
     }
 
     private func branchFrame(_ link: PageLink, choose: (NodePage) -> Int) throws(SealKVError) -> Frame {

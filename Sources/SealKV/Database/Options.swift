@@ -27,6 +27,9 @@ public struct Options: Sendable {
     public var cacheSize: Int = 64 << 20
     /// io_uring, POSIX, or automatic choice.
     public var ioEngine: IOEngine = .automatic
+    /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
+    /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.
+    public var scanReadAhead: Int = 32
     /// Refuse a store whose newest commit is older than this txnid (0 accepts any). A caller that
     /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
     /// inside the file can reveal.

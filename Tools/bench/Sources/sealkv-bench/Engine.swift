@@ -30,10 +30,12 @@ protocol EngineReader: AnyObject {
 enum Engines {
     static let all = ["sealkv", "lmdb", "sqlite", "sqlcipher"]
 
-    static func open(_ name: String, directory: String) throws -> any Engine {
+    /// Opens `name` in `directory`; `readAhead: false` turns SealKV's scan read-ahead off (the
+    /// peers have no such switch and ignore it).
+    static func open(_ name: String, directory: String, readAhead: Bool = true) throws -> any Engine {
         switch name {
-        case "sealkv": return try SealKVEngine(directory: directory)
-        case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true)
+        case "sealkv": return try SealKVEngine(directory: directory, readAhead: readAhead)
+        case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true, readAhead: readAhead)
         case "lmdb": return try LMDBEngine(directory: directory)
         case "sqlite": return try SQLEngine(directory: directory, cipher: false)
         case "sqlcipher": return try SQLEngine(directory: directory, cipher: true)

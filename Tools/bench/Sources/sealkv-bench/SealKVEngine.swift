@@ -1,15 +1,17 @@
 import SealKV
 
-/// SealKV with a password (Argon2id "interactive"), one-fsync durable commits, a 256 MiB cache.
+/// SealKV with a password (Argon2id "interactive"), one-fsync durable commits, a 256 MiB cache,
+/// scan read-ahead on unless asked otherwise.
 final class SealKVEngine: Engine {
     static let cacheBytes = 256 << 20
     let database: Database
     let path: String
 
-    init(directory: String, posix: Bool = false) throws {
+    init(directory: String, posix: Bool = false, readAhead: Bool = true) throws {
         path = directory + "/bench.sealkv"
         var options = Options(kdf: .interactive, durability: .oneSync, cacheSize: Self.cacheBytes)
         options.ioEngine = posix ? .posix : .automatic
+        if !readAhead { options.scanReadAhead = 0 }
         database = try Database.open(at: path, credential: .password("benchmark password"), options: options)
     }
 

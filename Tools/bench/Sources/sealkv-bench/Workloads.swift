@@ -48,7 +48,7 @@ struct Measurement: Codable {
 /// The workloads, in the order they run on one store.
 enum Workload {
     static let names = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts", "readers-1", "readers-2",
-                        "cold-reads", "cold-scan"]
+                        "cold-reads", "cold-scan", "cold-scan-no-readahead"]
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
@@ -59,19 +59,20 @@ enum Workload {
     }
 
     /// Runs every workload on a fresh store of `engine` in `directory`.
-    static func run(engine name: String, keys n: Int, directory: String) throws -> Measurement {
+    static func run(engine name: String, keys n: Int, directory: String, only: Set<String>? = nil) throws -> Measurement {
         var m = Measurement(engine: name, keys: n)
+        func wanted(_ workload: String) -> Bool { only?.contains(workload) ?? true }
         var rng = Mix(state: 42)
         var engine = try Engines.open(name, directory: directory)
         let files = engine.files
         func sumFiles() -> UInt64 { files.reduce(0) { $0 + fileSize($1) } }
         // Close and release the old handle before opening the next, so two never hold memory at once.
-        func reopen(cold: Bool, measure: () -> Void = {}) throws {
+        func reopen(cold: Bool, readAhead: Bool = true, measure: () -> Void = {}) throws {
             engine.close()
             engine = Closed()
             measure()
             if cold { for f in files { dropFromOSCache(f) } }
-            engine = try Engines.open(name, directory: directory)
+            engine = try Engines.open(name, directory: directory, readAhead: readAhead)
         }
 
         // fill: every key in one transaction.
@@ -82,37 +83,56 @@ enum Workload {
         // batch updates: n/1000 transactions of 1000 random overwrites.
         let batches = max(1, n / 1000)
         let updates = (0..<batches).map { b in (0..<1000).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, b + 1)) } }
-        m.rates["batch-updates"] = Double(batches * 1000) / (try timed { for batch in updates { try engine.put(batch) } })
+        if wanted("batch-updates") {
+            m.rates["batch-updates"] = Double(batches * 1000) / (try timed { for batch in updates { try engine.put(batch) } })
+        }
 
         // hot random reads: n gets of random existing keys (after a warming scan).
         _ = try engine.scan()
         let probes = (0..<n).map { _ in key(Int.random(in: 0..<n, using: &rng)) }
-        var found = 0
-        m.rates["hot-reads"] = Double(n) / (try timed { for k in probes where try engine.get(k) { found += 1 } })
-        guard found == n else { throw BenchError("\(name): \(n - found) of \(n) existing keys were not found") }
+        if wanted("hot-reads") {
+            var found = 0
+            m.rates["hot-reads"] = Double(n) / (try timed { for k in probes where try engine.get(k) { found += 1 } })
+            guard found == n else { throw BenchError("\(name): \(n - found) of \(n) existing keys were not found") }
+        }
 
         // hot full scan.
         var scanned = 0
-        m.rates["hot-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
-        guard scanned == n else { throw BenchError("\(name): the scan saw \(scanned) entries, not \(n)") }
+        if wanted("hot-scan") {
+            m.rates["hot-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
+            guard scanned == n else { throw BenchError("\(name): the scan saw \(scanned) entries, not \(n)") }
+        }
 
         // durable single-put transactions.
         let singles = 1000
-        m.rates["durable-puts"] = Double(singles) / (try timed {
-            for j in 0..<singles { let i = Int.random(in: 0..<n, using: &rng); try engine.put([(key(i), value(i, 7_000 + j))]) }
-        })
+        if wanted("durable-puts") {
+            m.rates["durable-puts"] = Double(singles) / (try timed {
+                for j in 0..<singles { let i = Int.random(in: 0..<n, using: &rng); try engine.put([(key(i), value(i, 7_000 + j))]) }
+            })
+        }
 
         // concurrent readers with one writer, 2 seconds each.
-        for readers in [1, 2] {
+        for readers in [1, 2] where wanted("readers-\(readers)") {
             m.rates["readers-\(readers)"] = try concurrentReads(engine, readers: readers, keys: n)
         }
 
         // cold random reads and a cold scan: OS cache dropped and the store reopened.
-        try reopen(cold: true)
-        let coldProbes = (0..<max(1000, n / 50)).map { _ in key(Int.random(in: 0..<n, using: &rng)) }
-        m.rates["cold-reads"] = Double(coldProbes.count) / (try timed { for k in coldProbes { _ = try engine.get(k) } })
-        try reopen(cold: true)
-        m.rates["cold-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
+        if wanted("cold-reads") {
+            try reopen(cold: true)
+            let coldProbes = (0..<max(1000, n / 50)).map { _ in key(Int.random(in: 0..<n, using: &rng)) }
+            m.rates["cold-reads"] = Double(coldProbes.count) / (try timed { for k in coldProbes { _ = try engine.get(k) } })
+        }
+        if wanted("cold-scan") {
+            try reopen(cold: true)
+            m.rates["cold-scan"] = Double(n) / (try timed { scanned = try engine.scan() })
+            guard scanned == n else { throw BenchError("\(name): the cold scan saw \(scanned) entries, not \(n)") }
+        }
+        // The same cold scan with SealKV's read-ahead off, to show what it is worth.
+        if wanted("cold-scan-no-readahead") && name.hasPrefix("sealkv") {
+            try reopen(cold: true, readAhead: false)
+            m.rates["cold-scan-no-readahead"] = Double(n) / (try timed { scanned = try engine.scan() })
+            guard scanned == n else { throw BenchError("\(name): the cold scan saw \(scanned) entries, not \(n)") }
+        }
 
         // delete half the keys, then the size of the files.
         try engine.delete((0..<n).filter { $0 % 2 == 0 }.map { key($0) })

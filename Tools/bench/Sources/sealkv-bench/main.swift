@@ -7,7 +7,7 @@ import Glibc
 /// process of its own (a clean RSS figure, and SQLite and SQLCipher never share one), several
 /// rounds, medians and ratios in one table.
 ///
-///     sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--write-docs]
+///     sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--only W1,W2] [--write-docs]
 ///     sealkv-bench --guard [--record]       regression guard against Tools/bench/baseline.json
 ///     sealkv-bench --child ENGINE --keys N --dir D   (internal: one engine, one JSON line)
 struct Arguments {
@@ -19,6 +19,8 @@ struct Arguments {
     var directory: String? = nil
     var guardMode = false
     var record = false
+    /// Workloads to run (the fill always runs: the others start from it); nil runs them all.
+    var only: Set<String>? = nil
 
     init(_ args: [String]) throws {
         var i = 0
@@ -37,8 +39,13 @@ struct Arguments {
             case "--dir": directory = try value()
             case "--guard": guardMode = true
             case "--record": record = true
+            case "--only":
+                let names = Set(try value().split(separator: ",").map(String.init))
+                let unknown = names.subtracting(Workload.names)
+                guard unknown.isEmpty else { throw BenchError("unknown workload \(unknown.sorted().joined(separator: ", ")); known: \(Workload.names.joined(separator: ", "))") }
+                only = names
             case "-h", "--help":
-                print("usage: sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--write-docs] | --guard [--record]")
+                print("usage: sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--only WORKLOADS] [--write-docs] | --guard [--record]")
                 exit(0)
             default: throw BenchError("unknown argument \(args[i])")
             }
@@ -48,14 +55,14 @@ struct Arguments {
 }
 
 /// Runs one engine in a child process and returns what it measured.
-func runChild(_ engine: String, keys: Int) throws -> Measurement {
+func runChild(_ engine: String, keys: Int, only: Set<String>? = nil) throws -> Measurement {
     let directory = NSTemporaryDirectory() + "sealkv-bench-\(getpid())-\(engine)"
     try? FileManager.default.removeItem(atPath: directory)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    process.arguments = ["--child", engine, "--keys", "\(keys)", "--dir", directory]
+    process.arguments = ["--child", engine, "--keys", "\(keys)", "--dir", directory] + (only.map { ["--only", $0.sorted().joined(separator: ",")] } ?? [])
     let out = Pipe()
     process.standardOutput = out
     try process.run()
@@ -84,7 +91,10 @@ struct Summary {
         for e in engines {
             let mine = measurements.compactMap { $0.first { $0.engine == e } }
             var v: [String: Double] = [:]
-            for w in Workload.names { v[w] = median(mine.compactMap { $0.rates[w] }) }
+            for w in Workload.names {
+                let rates = mine.compactMap { $0.rates[w] }
+                if !rates.isEmpty { v[w] = median(rates) }
+            }
             v["size-after-fill"] = median(mine.map { Double($0.fileBytesAfterFill) })
             v["size-after-delete"] = median(mine.map { Double($0.fileBytesAfterDelete) })
             v["peak-rss"] = median(mine.map { Double($0.peakRSSBytes) })
@@ -110,7 +120,7 @@ struct Summary {
         var out = "| workload | " + engines.joined(separator: " | ") + " | " + peers.map { "SealKV/\($0)" }.joined(separator: " | ") + " |\n"
         out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count) + "\n"
         for metric in Workload.names + Self.sizeMetrics {
-            out += "| \(metric) | " + engines.map { format(metric, values[$0]?[metric] ?? 0) }.joined(separator: " | ")
+            out += "| \(metric) | " + engines.map { e in values[e]?[metric].map { format(metric, $0) } ?? "–" }.joined(separator: " | ")
             out += " | " + peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }.joined(separator: " | ") + " |\n"
         }
         return out
@@ -154,7 +164,7 @@ func machine() -> String {
 func main() throws {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()))
     if let engine = args.child {
-        let m = try Workload.run(engine: engine, keys: args.keys, directory: args.directory ?? NSTemporaryDirectory())
+        let m = try Workload.run(engine: engine, keys: args.keys, directory: args.directory ?? NSTemporaryDirectory(), only: args.only)
         FileHandle.standardOutput.write(try JSONEncoder().encode(m))
         return
     }
@@ -164,7 +174,7 @@ func main() throws {
         var round: [Measurement] = []
         for engine in args.engines {
             FileHandle.standardError.write(Data("run \(run)/\(args.runs): \(engine), \(args.keys) keys...\n".utf8))
-            round.append(try runChild(engine, keys: args.keys))
+            round.append(try runChild(engine, keys: args.keys, only: args.only))
         }
         all.append(round)
     }
@@ -172,6 +182,7 @@ func main() throws {
     print("\(args.keys) keys (16-byte scattered keys, 100-byte values), median of \(args.runs) runs; rates are operations per second")
     print(summary.markdown)
     if args.writeDocs {
+        guard args.only == nil else { throw BenchError("--write-docs records every workload; drop --only") }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../..").standardized.path
         let docs = root + "/Docs/BENCHMARKS.md"
         let begin = "<!-- embedded-benchmark:begin -->", end = "<!-- embedded-benchmark:end -->"
