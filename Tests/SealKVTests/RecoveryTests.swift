@@ -5,6 +5,8 @@ import Testing
 final class ObservingStorage: PageStorage, @unchecked Sendable {
     let inner: MemoryStorage
     let log: Locked<[(page: UInt64, image: [UInt8])]>
+    /// Pages per `writePages` call, in order.
+    let writeCalls = Locked<[Int]>([])
     init(bytes: [UInt8] = [], log: Locked<[(page: UInt64, image: [UInt8])]> = Locked([])) {
         inner = MemoryStorage(bytes: bytes)
         self.log = log
@@ -13,6 +15,7 @@ final class ObservingStorage: PageStorage, @unchecked Sendable {
     var engineName: String { "observing" }
     func readPage(_ n: UInt64, into b: UnsafeMutableRawPointer) throws(SealKVError) { try inner.readPage(n, into: b) }
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        writeCalls.withLock { $0.append(writes.count) }
         log.withLock { log in
             for w in writes { log.append((w.page, Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize)))) }
         }

@@ -136,6 +136,23 @@ struct TransactionTests {
         try TestSupport.expectClean(db)
     }
 
+    /// A large commit hands its sealed pages to storage in batches rather than sealing a copy of
+    /// every page first, and gives the dirty pages' memory back afterwards.
+    @Test func largeCommitWritesInBatchesAndReleasesItsBuffers() throws {
+        let storage = ObservingStorage()
+        let db = try Database.open(storage: storage, credential: .password(TestSupport.password),
+                                   options: TestSupport.options(), create: true)
+        defer { db.close() }
+        let before = storage.log.withLock { $0.count }
+        try db.write { tx in for i in 0..<100_000 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 100)) } }
+        let written = storage.log.withLock { $0.count } - before
+        #expect(written > 4 * WriteTransaction.sealedBatchPages, "the commit wrote \(written) pages")
+        #expect(storage.writeCalls.withLock { $0.max() ?? 0 } <= WriteTransaction.sealedBatchPages + 1)
+        #expect(db.pager.buffers.bufferCount < written / 3, "the pool still holds \(db.pager.buffers.bufferCount) buffers")
+        #expect(try db.read { $0.count } == 100_000)
+        try TestSupport.expectClean(db)
+    }
+
     @Test func oldVersionOfAPageIsRefused() throws {
         let (db, storage) = try TestSupport.memoryStore()
         try db.write { tx in for i in 0..<2000 { try tx.put("key-\(i)", "v1-\(i)") } }

@@ -260,33 +260,44 @@ public final class Database: Sendable {
         let isEmpty = tx.dirty.isEmpty && tx.freed.isEmpty && tx.reusable.isEmpty && tx.freeView.rewrittenChunks.isEmpty
             && tx.changedNamespaces.isEmpty && tx.droppedNamespaces.isEmpty
         if isEmpty && header == nil { return }
-        let prepared = try tx.prepareCommit()
-        defer { for (_, b) in prepared.sealed { pager.buffers.give(b) } }
+        let plan = try tx.prepareCommit()
         let metaBuffer = pager.buffers.take()
         defer { pager.buffers.give(metaBuffer) }
-        var state = prepared.state
         let (durable, durableSlot) = shared.withLock { ($0.lastDurable, $0.durableSlot) }
-        state.durableTxnID = durable
         let slot = MetaSlot.slot(afterDurableSlot: durableSlot)
-        MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
 
         let observer = commitObserver.withLock { $0 }
-        observer?.willWrite(state.txnID)
-        var writes = prepared.sealed.map { PageWrite(page: $0.page, bytes: UnsafeRawPointer($0.buffer)) }
-        let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
+        observer?.willWrite(tx.txnID)
+        var state: CommitState
+        var sealed: SealedCommit
         do throws(SealKVError) {
-            if state.pageCount > storage.pageCount {
+            if plan.pageCount > storage.pageCount {
                 // Grow in chunks, and make the new size durable before any page of the commit is
                 // written: a meta can then never claim more pages than the file holds after a crash,
                 // so a short file always means truncation, never a torn commit.
                 let current = storage.pageCount
-                let target = max(state.pageCount, current + max(16, current / 8))
+                let target = max(plan.pageCount, current + max(16, current / 8))
                 try storage.resize(toPages: target)
                 try storage.sync()
             }
-            if options.deliberateBugs.has(.truncateBeforeDurable) && state.pageCount < storage.pageCount {
-                try storage.resize(toPages: state.pageCount)
+            if options.deliberateBugs.has(.truncateBeforeDurable) && plan.pageCount < storage.pageCount {
+                try storage.resize(toPages: plan.pageCount)
             }
+            // Full batches are written while sealing goes on (no sync: the meta is not written yet,
+            // so no committed state can reach them); the rest go out with the meta below.
+            sealed = try tx.sealCommit { (batch) throws(SealKVError) in try storage.writePages(batch, sync: false) }
+        } catch {
+            shared.withLock { $0.poisoned = error }
+            ws.freeList = nil
+            throw error
+        }
+        defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
+        state = sealed.state
+        state.durableTxnID = durable
+        MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
+        var writes = sealed.remaining
+        let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
+        do throws(SealKVError) {
             switch options.durability {
             case .oneSync:
                 writes.append(meta)
@@ -305,9 +316,9 @@ public final class Database: Sendable {
         }
 
         // Durable (or, without sync, issued): publish.
-        ws.freeList?.apply(rewritten: prepared.freeListChanges.rewritten, added: prepared.freeListChanges.added)
+        ws.freeList?.apply(rewritten: plan.freeListChanges.rewritten, added: plan.freeListChanges.added)
         let cacheBudget = pager.cache.capacity / 2
-        for entry in prepared.plaintext.suffix(cacheBudget) {
+        for entry in sealed.plaintext.suffix(cacheBudget) {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }
         if let header { ws.header = header }
@@ -326,6 +337,8 @@ public final class Database: Sendable {
         // Without sync the commit that lowered the high-water mark is not durable yet, and the
         // durable one may still need those pages: `sync()` cuts the file instead.
         if options.durability != .noSync && mayShrink { cutSlack(to: state.pageCount) }
+        tx.releaseDirtyPages()
+        pager.buffers.releaseIdle()
     }
 }
 

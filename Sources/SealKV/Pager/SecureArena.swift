@@ -77,6 +77,35 @@ final class PageBufferPool: @unchecked Sendable {
         }
     }
 
+    /// Buffers the pool holds, in use or free.
+    var bufferCount: Int { state.withLock { $0.arenas.count * arenaPages } }
+
+    /// Unmaps arenas none of whose buffers is in use while more than `keep` buffers are free, so
+    /// the memory of a large transaction's dirty pages goes back to the system after its commit.
+    func releaseIdle(keeping keep: Int = 1024) {
+        state.withLock { s in
+            guard s.free.count > keep + arenaPages else { return }
+            let free = Set(s.free.map { UInt(bitPattern: $0) })
+            var released = Set<UInt>()
+            var freeLeft = s.free.count
+            s.arenas.removeAll { arena in
+                guard freeLeft - arenaPages >= keep else { return false }
+                let base = UInt(bitPattern: arena.base)
+                guard (0..<arenaPages).allSatisfy({ free.contains(base + UInt($0 * FileFormat.pageSize)) }) else { return false }
+                released.insert(base)
+                freeLeft -= arenaPages
+                s.lockedBytes -= arena.lockedBytes
+                return true
+            }
+            guard !released.isEmpty else { return }
+            var gone = Set<UInt>()
+            for base in released {
+                for i in 0..<arenaPages { gone.insert(base + UInt(i * FileFormat.pageSize)) }
+            }
+            s.free.removeAll { gone.contains(UInt(bitPattern: $0)) }
+        }
+    }
+
     /// Zeroes the buffer and returns it to the pool.
     func give(_ p: UnsafeMutableRawPointer) {
         secureZero(p, count: FileFormat.pageSize)

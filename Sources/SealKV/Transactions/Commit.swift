@@ -12,22 +12,31 @@ public enum Durability: Sendable, Equatable {
     case noSync
 }
 
-/// A write transaction turned into pages: everything the commit writes, sealed, plus what to
-/// publish once it is durable.
-struct PreparedCommit {
-    var state: CommitState
-    /// Sealed pages in page order (buffers from the pool).
-    var sealed: [(page: UInt64, buffer: UnsafeMutableRawPointer)]
-    /// Plaintext of the sealed pages with their tags, for the cache once the commit is durable.
-    var plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]
+/// What a write transaction's commit will change, decided before any page is sealed: the file's
+/// new length and the free list's changes (applied to the writer's copy once the commit is durable).
+struct CommitPlan {
+    var pageCount: UInt64
     var freeListChanges: (rewritten: [(index: Int, pages: [UInt64])], added: [FreeChunk])
 }
 
+/// A commit's pages, sealed: the new committed state (with every root's tag), the sealed pages not
+/// yet handed to storage, and the plaintext of every page for the cache.
+struct SealedCommit {
+    var state: CommitState
+    /// Sealed pages not yet written, in page order (buffers from the pool; the caller returns them).
+    var remaining: [PageWrite]
+    /// Plaintext of the sealed pages with their tags, for the cache once the commit is durable.
+    var plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]
+}
+
 extension WriteTransaction {
-    /// Folds namespace changes into the catalog, records freed pages in the free tree, trims free
-    /// pages off the end of the file, and seals every dirty page bottom-up (children before the
-    /// parents that carry their tags).
-    func prepareCommit() throws(SealKVError) -> PreparedCommit {
+    /// Sealed pages a commit hands to storage at a time: a large transaction never holds a sealed
+    /// copy of all its pages at once (its memory is its dirty pages plus this many).
+    static let sealedBatchPages = 256
+
+    /// Folds namespace changes into the catalog, records freed pages in the free tree and trims free
+    /// pages off the end of the file. After this the commit's pages and the file's length are final.
+    func prepareCommit() throws(SealKVError) -> CommitPlan {
         // 1. Namespaces into the catalog (their root tags are patched in while sealing).
         for name in droppedNamespaces.sorted() where !changedNamespaces.contains(name) {
             try Array(name.utf8).withBytes { (k) throws(SealKVError) in _ = try treeDelete(&catalog, key: k) }
@@ -132,26 +141,49 @@ extension WriteTransaction {
         guard freed.isEmpty && reusable.isEmpty && reserved.isEmpty else {
             throw SealKVError(.corrupted, "internal error: writing the free list kept freeing pages")
         }
+        return CommitPlan(pageCount: pageCount, freeListChanges: (rewritten, added))
+    }
 
-        // 4. Seal bottom-up from every root.
-        var sealed: [(UInt64, UnsafeMutableRawPointer)] = []
-        var plaintext: [(UInt64, PageTag, UnsafeMutableRawPointer)] = []
-        sealed.reserveCapacity(dirty.count)
+    /// Seals every dirty page bottom-up from every root (children before the parents that carry
+    /// their tags), handing full batches of ``sealedBatchPages`` sealed pages to `write` as it goes
+    /// and giving their buffers back. The pages of the last, partial batch are returned unwritten.
+    func sealCommit(writing write: ([PageWrite]) throws(SealKVError) -> Void) throws(SealKVError) -> SealedCommit {
+        var batch: [PageWrite] = []
+        var plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)] = []
+        var sealedCount = 0
+        batch.reserveCapacity(Self.sealedBatchPages)
         plaintext.reserveCapacity(dirty.count)
-        mainTree.root = try seal(root: mainTree.root, into: &sealed, plaintext: &plaintext)
-        catalog.root = try seal(root: catalog.root, into: &sealed, plaintext: &plaintext)
-        freeTree.root = try seal(root: freeTree.root, into: &sealed, plaintext: &plaintext)
-        expiryTree.root = try seal(root: expiryTree.root, into: &sealed, plaintext: &plaintext)
-        guard sealed.count == dirty.count else {
-            for (_, b) in sealed { pager.buffers.give(b) }
-            throw SealKVError(.corrupted, "internal error: \(dirty.count - sealed.count) changed pages are not reachable from any root")
+        func giveBack(_ pages: [PageWrite]) {
+            for w in pages { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) }
         }
-        sealed.sort { $0.0 < $1.0 }
-
+        func flush() throws(SealKVError) {
+            batch.sort { $0.page < $1.page }
+            defer {
+                giveBack(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            try write(batch)
+        }
+        do throws(SealKVError) {
+            for tree in [\WriteTransaction.mainTree, \.catalog, \.freeTree, \.expiryTree] as [ReferenceWritableKeyPath<WriteTransaction, TreeDescriptor>] {
+                self[keyPath: tree].root = try seal(root: self[keyPath: tree].root) { (page, tag, sealedPage, plain) throws(SealKVError) in
+                    batch.append(PageWrite(page: page, bytes: UnsafeRawPointer(sealedPage)))
+                    plaintext.append((page, tag, plain))
+                    sealedCount += 1
+                    if batch.count >= Self.sealedBatchPages { try flush() }
+                }
+            }
+        } catch {
+            giveBack(batch)
+            throw error
+        }
+        guard sealedCount == dirty.count else {
+            giveBack(batch)
+            throw SealKVError(.corrupted, "internal error: \(dirty.count - sealedCount) changed pages are not reachable from any root")
+        }
+        batch.sort { $0.page < $1.page }
         let state = CommitState(txnID: txnID, pageCount: pageCount, main: mainTree, catalog: catalog, free: freeTree, expiry: expiryTree)
-        return PreparedCommit(state: state, sealed: sealed.map { (page: $0.0, buffer: $0.1) },
-                              plaintext: plaintext.map { (page: $0.0, tag: $0.1, buffer: $0.2) },
-                              freeListChanges: (rewritten, added))
+        return SealedCommit(state: state, remaining: batch, plaintext: plaintext)
     }
 
     /// Lowers the high-water mark past every free page at the end of the file. Candidates: pages
@@ -183,10 +215,11 @@ extension WriteTransaction {
         return newCount
     }
 
-    /// Seals the dirty pages under `root` in post-order, patching each child's tag into its parent.
-    /// Returns the root link with its tag.
-    private func seal(root: PageLink, into sealed: inout [(UInt64, UnsafeMutableRawPointer)],
-                      plaintext: inout [(UInt64, PageTag, UnsafeMutableRawPointer)]) throws(SealKVError) -> PageLink {
+    /// Seals the dirty pages under `root` in post-order, patching each child's tag into its parent,
+    /// and hands each to `emit` (page, tag, sealed buffer from the pool, plaintext). Returns the root
+    /// link with its tag.
+    private func seal(root: PageLink,
+                      emit: (UInt64, PageTag, UnsafeMutableRawPointer, UnsafeMutableRawPointer) throws(SealKVError) -> Void) throws(SealKVError) -> PageLink {
         guard root.txnID == txnID else { return root }
         struct Frame {
             var page: UInt64
@@ -213,8 +246,7 @@ extension WriteTransaction {
             let done = stack.removeLast()
             let out = pager.buffers.take()
             let tag = commitSealer.seal(plaintext: done.pointer, into: out, number: done.page)
-            sealed.append((done.page, out))
-            plaintext.append((done.page, tag, done.pointer))
+            try emit(done.page, tag, out, done.pointer)
             if let parent = stack.last {
                 let offset = parent.links[parent.next - 1].offset
                 tag.store(to: parent.pointer + offset + 16)

@@ -99,4 +99,10 @@ public class Transaction: @unchecked Sendable {
     func finish() {
         isOpen = false
     }
+
+    /// Gives the dirty pages' buffers back to the pool (once a commit has written and cached them).
+    func releaseDirtyPages() {
+        for (_, p) in dirty { pager.buffers.give(p) }
+        dirty.removeAll()
+    }
 }
