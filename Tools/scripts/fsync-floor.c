@@ -1,0 +1,83 @@
+// What one durable commit costs this machine's disk, whatever the store: N 4 KiB pages written
+// (scattered or contiguous) and one fdatasync, plus the same writes through io_uring with the
+// fdatasync submitted to the ring or called directly. Docs/BENCHMARKS.md quotes its output.
+//
+//   gcc -O2 Tools/scripts/fsync-floor.c -o /tmp/fsync-floor -luring && /tmp/fsync-floor /tmp
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PAGES = 50000, PAGE = 4096, ROUNDS = 300 };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static long target(int contiguous, long base, int j) {
+    return contiguous ? base + j : random() % PAGES;
+}
+
+int main(int argc, char **argv) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fsync-floor.dat", argc > 1 ? argv[1] : "/tmp");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) { perror("open"); return 1; }
+    char *buf;
+    if (posix_memalign((void **)&buf, PAGE, 16 * PAGE)) return 1;
+    memset(buf, 7, 16 * PAGE);
+    // Write every page once, so later writes overwrite allocated blocks (as a store's do).
+    for (long i = 0; i < PAGES; i++) pwrite(fd, buf, PAGE, i * PAGE);
+    fdatasync(fd);
+    struct io_uring ring;
+    if (io_uring_queue_init(64, &ring, 0) < 0) { fprintf(stderr, "io_uring unavailable\n"); return 1; }
+
+    const int sizes[] = {1, 2, 4, 7, 16};
+    const char *modes[] = {"pwrite + fdatasync, scattered", "pwrite + fdatasync, contiguous",
+                           "io_uring writes + ring fsync", "io_uring writes + fdatasync()"};
+    for (int mode = 0; mode < 4; mode++) {
+        for (int k = 0; k < 5; k++) {
+            int n = sizes[k];
+            double start = now();
+            for (int round = 0; round < ROUNDS; round++) {
+                long base = random() % (PAGES - 64);
+                if (mode < 2) {
+                    for (int j = 0; j < n; j++) pwrite(fd, buf + j * PAGE, PAGE, target(mode == 1, base, j) * PAGE);
+                    fdatasync(fd);
+                    continue;
+                }
+                for (int j = 0; j < n; j++) {
+                    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+                    io_uring_prep_write(sqe, fd, buf + j * PAGE, PAGE, target(0, base, j) * PAGE);
+                }
+                int queued = n;
+                if (mode == 2) {
+                    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+                    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+                    sqe->flags |= IOSQE_IO_DRAIN;
+                    queued++;
+                }
+                io_uring_submit_and_wait(&ring, queued);
+                for (int i = 0; i < queued; i++) {
+                    struct io_uring_cqe *cqe;
+                    io_uring_wait_cqe(&ring, &cqe);
+                    if (cqe->res < 0) fprintf(stderr, "error %d\n", cqe->res);
+                    io_uring_cqe_seen(&ring, cqe);
+                }
+                if (mode == 3) fdatasync(fd);
+            }
+            double per = (now() - start) / ROUNDS;
+            printf("%-32s %2d pages: %4.0f us per commit (%5.0f commits/s)\n", modes[mode], n, per * 1e6, 1 / per);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    close(fd);
+    unlink(path);
+    return 0;
+}
