@@ -90,16 +90,14 @@ public final class WriteTransaction: ReadTransaction {
             }
             return (link.page, p)
         }
-        let target = pager.buffers.take()
-        do {
-            try withPage(link) { (p) throws(SealKVError) in target.copyMemory(from: p, byteCount: FileFormat.pageSize) }
-        } catch {
-            pager.buffers.give(target)
-            throw error
+        // Allocating inside the page's closure copies the page once, straight into its new buffer.
+        // `withPage` fails only before the closure runs, so a failure leaves nothing allocated.
+        // (The closure may run under a cache shard lock; allocation takes only the buffer pool's.)
+        let (number, buffer) = try withPage(link) { (p) throws(SealKVError) -> (UInt64, UnsafeMutableRawPointer) in
+            let (number, buffer) = allocate()
+            buffer.copyMemory(from: p, byteCount: FileFormat.pageSize)
+            return (number, buffer)
         }
-        let (number, buffer) = allocate()
-        buffer.copyMemory(from: target, byteCount: FileFormat.pageSize)
-        pager.buffers.give(target)
         buffer.setU64(FileFormat.nodeTxnID, txnID)
         release(link.page)
         return (number, buffer)
