@@ -41,6 +41,35 @@ struct OpenErrorTests {
         for mode in [OpenMode.readOnly, .createIfMissing] { expectFailure(path, .wrongCredential, password: "nope", mode: mode) }
     }
 
+    /// Settings that cannot work are refused before anything is created or read: a cache larger
+    /// than the machine (which overflowed or failed to map deep inside open) and a negative
+    /// read-ahead. No file is created for them.
+    @Test func impossibleOptionsAreAnErrorNotACrash() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        for cache in [Int.max, 1 << 60, -1] {
+            var options = TestSupport.options()
+            options.cacheSize = cache
+            #expect {
+                try Database.open(at: dir + "/new.sealkv", credential: .password(TestSupport.password), options: options)
+            } throws: { ($0 as? SealKVError)?.code == .invalidArgument && "\($0)".contains("cacheSize") }
+            #expect(access(dir + "/new.sealkv", F_OK) != 0)
+        }
+        var options = TestSupport.options()
+        options.scanReadAhead = -5
+        #expect { try Database.inMemory(options: options) } throws: { ($0 as? SealKVError)?.code == .invalidArgument }
+        let path = try makeStore(dir)
+        expectFailureWith(path, cacheSize: Int.max)
+    }
+
+    func expectFailureWith(_ path: String, cacheSize: Int) {
+        let before = TestSupport.readFile(path)
+        var options = TestSupport.options(.openExisting)
+        options.cacheSize = cacheSize
+        #expect(throws: SealKVError.self) { try Database.open(at: path, credential: .password(TestSupport.password), options: options) }
+        #expect(TestSupport.readFile(path) == before)
+    }
+
     @Test func rawKeyForAPasswordStore() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }

@@ -76,6 +76,7 @@ public final class Database: Sendable {
     ///   `truncated`, `corrupted`, `fileNotFound`, `fileExists`, `permissionDenied` or `locked`. A
     ///   failed open never writes to an existing file.
     public static func open(at path: String, credential: Credential, options: Options = Options()) throws(SealKVError) -> Database {
+        try options.validate()
         var exists = access(path, F_OK) == 0
         switch options.mode {
         case .createNew:
@@ -136,6 +137,7 @@ public final class Database: Sendable {
     /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
     /// empty backend is initialised first.
     package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
+        try options.validate()
         if create && storage.pageCount == 0 {
             let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
             try bytes.withBytes { (b) throws(SealKVError) in

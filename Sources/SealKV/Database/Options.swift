@@ -55,6 +55,18 @@ public struct Options: Sendable {
     /// Default options.
     public init() {}
 
+    /// Refuses settings that cannot work, before anything is opened or created. A cache larger than
+    /// the machine's memory would fail to map (or overflow its size computation) deep inside open.
+    func validate() throws(SealKVError) {
+        let memory = UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) * UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
+        if cacheSize < 0 || (memory > 0 && UInt64(cacheSize) > memory) {
+            throw SealKVError(.invalidArgument, "Options.cacheSize is \(cacheSize) bytes, which is negative or more than this machine's \(memory) bytes of memory; choose a smaller cache (the default is 64 MiB).")
+        }
+        if scanReadAhead < 0 {
+            throw SealKVError(.invalidArgument, "Options.scanReadAhead is \(scanReadAhead); use 0 to turn read-ahead off, or a positive number of leaves.")
+        }
+    }
+
     /// Options with the given fields changed.
     public init(mode: OpenMode = .createIfMissing, kdf: KDFStrength = .interactive, durability: Durability = .oneSync,
                 cacheSize: Int = 64 << 20, ioEngine: IOEngine = .automatic) {
