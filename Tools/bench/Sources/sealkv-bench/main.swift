@@ -117,11 +117,13 @@ struct Summary {
 
     var markdown: String {
         let peers = engines.filter { $0 != "sealkv" }
-        var out = "| workload | " + engines.joined(separator: " | ") + " | " + peers.map { "SealKV/\($0)" }.joined(separator: " | ") + " |\n"
+        func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |\n" }
+        var out = row(["workload"] + engines + peers.map { "SealKV/\($0)" })
         out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count) + "\n"
         for metric in Workload.names + Self.sizeMetrics {
-            out += "| \(metric) | " + engines.map { e in values[e]?[metric].map { format(metric, $0) } ?? "–" }.joined(separator: " | ")
-            out += " | " + peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }.joined(separator: " | ") + " |\n"
+            let rates = engines.map { e in values[e]?[metric].map { format(metric, $0) } ?? "–" }
+            let ratios = peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }
+            out += row([metric] + rates + ratios)
         }
         return out
     }
