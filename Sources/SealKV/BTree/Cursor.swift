@@ -228,14 +228,14 @@ public final class Cursor {
             var out: [PageLink] = []
             var i = frame.index
             while out.count < limit, i >= 0, i < n.count {
-                let link = n.child(i)
-                if link.txnID != writer { out.append(link) }
+                out.append(n.child(i))
                 i += forward ? 1 : -1
             }
             return out
         }
-        guard let first = links.first, first.txnID != writer, !pager.cache.contains(first) else { return }
-        pager.prefetch(links)
+        // Only when the leaf it steps to must come from storage; the writer's own pages never do.
+        guard let next = links.first, next.txnID != writer, !pager.cache.contains(next) else { return }
+        pager.prefetch(links.filter { $0.txnID != writer })
     }
 
     private func branchFrame(_ link: PageLink, choose: (NodePage) -> Int) throws(SealKVError) -> Frame {

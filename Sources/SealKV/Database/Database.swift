@@ -270,8 +270,8 @@ public final class Database: Sendable {
 
         let observer = commitObserver.withLock { $0 }
         observer?.willWrite(tx.txnID)
-        var state: CommitState
-        var sealed: SealedCommit
+        let state: CommitState
+        let plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]
         do throws(SealKVError) {
             if plan.pageCount > storage.pageCount {
                 // Grow in chunks, and make the new size durable before any page of the commit is
@@ -287,19 +287,15 @@ public final class Database: Sendable {
             }
             // Full batches are written while sealing goes on (no sync: the meta is not written yet,
             // so no committed state can reach them); the rest go out with the meta below.
-            sealed = try tx.sealCommit { (batch) throws(SealKVError) in try storage.writePages(batch, sync: false) }
-        } catch {
-            shared.withLock { $0.poisoned = error }
-            ws.freeList = nil
-            throw error
-        }
-        defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
-        state = sealed.state
-        state.durableTxnID = durable
-        MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
-        var writes = sealed.remaining
-        let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
-        do throws(SealKVError) {
+            let sealed = try tx.sealCommit { (batch) throws(SealKVError) in try storage.writePages(batch, sync: false) }
+            defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
+            var sealedState = sealed.state
+            sealedState.durableTxnID = durable
+            state = sealedState
+            plaintext = sealed.plaintext
+            MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
+            var writes = sealed.remaining
+            let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
             switch options.durability {
             case .oneSync:
                 writes.append(meta)
@@ -320,7 +316,7 @@ public final class Database: Sendable {
         // Durable (or, without sync, issued): publish.
         ws.freeList?.apply(rewritten: plan.freeListChanges.rewritten, added: plan.freeListChanges.added)
         let cacheBudget = pager.cache.capacity / 2
-        for entry in sealed.plaintext.suffix(cacheBudget) {
+        for entry in plaintext.suffix(cacheBudget) {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }
         if let header { ws.header = header }

@@ -80,6 +80,7 @@ final class FreeList {
     func apply(rewritten: [(index: Int, pages: [UInt64])], added: [FreeChunk]) {
         var removed = Set<Int>()
         for (i, pages) in rewritten {
+            pageCount += pages.count - chunks[i].pages.count
             if pages.isEmpty { removed.insert(i) } else { chunks[i].pages = pages }
         }
         if !removed.isEmpty {
@@ -88,7 +89,8 @@ final class FreeList {
         // This commit's txnid is the largest in the list, so its chunks go at the end in order.
         precondition(added.first.map { first in chunks.last.map { $0.key < first.key } ?? true } ?? true)
         chunks.append(contentsOf: added)
-        pageCount = chunks.reduce(0) { $0 + $1.pages.count }
+        pageCount += added.reduce(0) { $0 + $1.pages.count }
+        assert(pageCount == chunks.reduce(0) { $0 + $1.pages.count }, "the free list's page count drifted")
     }
 }
 

@@ -17,22 +17,16 @@ final class Pager: Sendable {
     }
 
     /// Runs `body` on the authenticated plaintext of `link`'s page, from the cache or, on a miss,
-    /// loaded into `scratch`. `body` runs under a cache lock when the page was cached: it must be short
-    /// and must not read other pages.
+    /// loaded into `scratch` (evaluated only on a miss). `body` runs under a cache lock when the page
+    /// was cached: it must be short and must not read other pages.
     @inline(__always)
-    func withPage<R>(_ link: PageLink, scratch: UnsafeMutableRawPointer,
+    func withPage<R>(_ link: PageLink, scratch: @autoclosure () -> UnsafeMutableRawPointer,
                      _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
         if let r = try cache.withPage(link, body) { return r }
-        return try withLoadedPage(link, scratch: scratch, body)
-    }
-
-    /// The miss path of ``withPage(_:scratch:_:)``: loads `link`'s page into `scratch`, caches it
-    /// and runs `body` on it.
-    func withLoadedPage<R>(_ link: PageLink, scratch: UnsafeMutableRawPointer,
-                           _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
-        try load(link, into: scratch)
-        cache.insert(page: link.page, tag: link.tag, from: scratch)
-        return try body(UnsafeRawPointer(scratch))
+        let buffer = scratch()
+        try load(link, into: buffer)
+        cache.insert(page: link.page, tag: link.tag, from: buffer)
+        return try body(UnsafeRawPointer(buffer))
     }
 
     /// Reads the pages of `links` that are not cached in one batch (in parallel where the storage

@@ -54,6 +54,11 @@ final class PageBufferPool: @unchecked Sendable {
         var arenas: [SecureArena] = []
         var free: [UnsafeMutableRawPointer] = []
         var lockedBytes = 0
+        #if DEBUG
+        /// Buffers handed out and not yet returned: a buffer given back twice would later be handed
+        /// to two users at once.
+        var outstanding = Set<UInt>()
+        #endif
     }
     private let state = Locked(State())
     /// Pages per arena.
@@ -66,15 +71,23 @@ final class PageBufferPool: @unchecked Sendable {
     /// A zeroed 4096-byte buffer.
     func take() -> UnsafeMutableRawPointer {
         state.withLock { s in
-            if let p = s.free.popLast() { return p }
-            let arena = SecureArena(byteCount: arenaPages * FileFormat.pageSize)
-            s.arenas.append(arena)
-            s.lockedBytes += arena.lockedBytes
-            for i in stride(from: arenaPages - 1, to: 0, by: -1) {
-                s.free.append(arena.base + i * FileFormat.pageSize)
-            }
-            return arena.base
+            let p = Self.takeLocked(&s, arenaPages: arenaPages)
+            #if DEBUG
+            s.outstanding.insert(UInt(bitPattern: p))
+            #endif
+            return p
         }
+    }
+
+    private static func takeLocked(_ s: inout State, arenaPages: Int) -> UnsafeMutableRawPointer {
+        if let p = s.free.popLast() { return p }
+        let arena = SecureArena(byteCount: arenaPages * FileFormat.pageSize)
+        s.arenas.append(arena)
+        s.lockedBytes += arena.lockedBytes
+        for i in stride(from: arenaPages - 1, to: 0, by: -1) {
+            s.free.append(arena.base + i * FileFormat.pageSize)
+        }
+        return arena.base
     }
 
     /// Buffers the pool holds, in use or free.
@@ -109,7 +122,12 @@ final class PageBufferPool: @unchecked Sendable {
     /// Zeroes the buffer and returns it to the pool.
     func give(_ p: UnsafeMutableRawPointer) {
         secureZero(p, count: FileFormat.pageSize)
-        state.withLock { $0.free.append(p) }
+        state.withLock { s in
+            #if DEBUG
+            precondition(s.outstanding.remove(UInt(bitPattern: p)) != nil, "a page buffer was given back twice")
+            #endif
+            s.free.append(p)
+        }
     }
 
     var lockedBytes: Int { state.withLock { $0.lockedBytes } }

@@ -66,8 +66,7 @@ public class Transaction: @unchecked Sendable {
             }
             return try body(UnsafeRawPointer(p))
         }
-        if let r = try pager.cache.withPage(link, body) { return r }
-        return try pager.withLoadedPage(link, scratch: scratch, body)
+        return try pager.withPage(link, scratch: scratch, body)
     }
 
     func ensureOpen() throws(SealKVError) {
