@@ -17,6 +17,7 @@ final class GroupCommitter: Sendable {
         var pending: [Pending] = []
         var running = false
         var stopped = false
+        var accepted = 0
     }
 
     private let database: Database
@@ -33,6 +34,9 @@ final class GroupCommitter: Sendable {
         self.maxBatch = maxBatch
     }
 
+    /// Writes accepted since the server started (committed, being committed or queued).
+    var acceptedCount: Int { state.withLockedValue { $0.accepted } }
+
     /// Queues a write; the future completes with its reply once its commit is durable.
     func submit(_ operation: @escaping Operation, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
         let promise = eventLoop.makePromise(of: RESPValue.self)
@@ -40,6 +44,7 @@ final class GroupCommitter: Sendable {
         let admission: Admission = state.withLockedValue { s in
             if s.stopped { return .refused }
             s.pending.append(Pending(operation: operation, promise: promise))
+            s.accepted += 1
             if s.running { return .queued }
             s.running = true
             return .startDraining

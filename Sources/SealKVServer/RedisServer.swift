@@ -35,7 +35,7 @@ public struct ServerConfiguration: Sendable {
 public final class RedisServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let state: ServerState
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     private let configuration: ServerConfiguration
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
