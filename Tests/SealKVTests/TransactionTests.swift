@@ -79,6 +79,53 @@ struct TransactionTests {
         try TestSupport.expectClean(db)
     }
 
+    /// A commit that frees the file's tail cuts those pages off instead of listing them when no
+    /// reader is alive; a reader may still start while that commit is being written, on the
+    /// snapshot before it, which reaches the cut pages. The next commit appends at the new end:
+    /// it must not write over them while that reader lives.
+    @Test func readerStartedDuringATailCuttingCommitKeepsItsPages() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        defer { db.close() }
+        let keys = (0..<3000).map { "key-\($0)" }
+        try db.write { tx in for k in keys { try tx.put(k, "first") } }
+        let registered = DispatchSemaphore(value: 0), proceed = DispatchSemaphore(value: 0)
+        let result = Locked<Result<Int, SealKVError>?>(nil)
+        let fired = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        db.commitObserver.withLock {
+            $0 = CommitObserver(willWrite: { _ in
+                guard !fired.exchange(true, ordering: .relaxed) else { return }
+                // The commit deleting everything has decided its cut; a reader starts now.
+                DispatchQueue.global().async(group: group) {
+                    do {
+                        let n = try db.read { tx in
+                            registered.signal()
+                            proceed.wait()
+                            var n = 0
+                            for k in keys where try tx.getString(k) == "first" { n += 1 }
+                            return n
+                        }
+                        result.withLock { $0 = .success(n) }
+                    } catch {
+                        result.withLock { $0 = .failure(error as! SealKVError) }
+                        registered.signal()
+                    }
+                }
+                registered.wait()
+            }, didPublish: { _ in })
+        }
+        try db.write { tx in for k in keys { try tx.delete(k) } }
+        db.commitObserver.withLock { $0 = nil }
+        // Appends at the end of the (logically shorter) file.
+        for round in 0..<5 { try db.write { tx in for k in keys { try tx.put(k, "later-\(round)") } } }
+        proceed.signal()
+        group.wait()
+        let outcome = result.withLock { $0 }
+        #expect(outcome.map { r in if case .success(let n) = r { n == keys.count } else { false } } ?? false,
+                "the reader's snapshot lost pages: \(String(describing: outcome))")
+        try TestSupport.expectClean(db)
+    }
+
     @Test func fileShrinksAfterDeletingEverything() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }

@@ -47,6 +47,30 @@ public final class Database: Sendable {
     struct WriterState {
         var header: StoreHeader
         var freeList: FreeList?
+        /// Set when the newest commits cut pages off the end that a live reader can still reach.
+        var heldTail: HeldTail?
+    }
+
+    /// A commit with no reader alive may cut the pages it frees at the end of the file instead of
+    /// listing them. A reader can still start while that commit is being written, on the snapshot
+    /// before it, which reaches those pages. While such a reader lives, the following commits
+    /// must not append over them: they start above `end` and list the pages below it as freed.
+    struct HeldTail {
+        /// The commit that cut the pages; readers older than it can reach them.
+        var txnID: UInt64
+        /// The end of the file before the cut.
+        var end: UInt64
+    }
+
+    /// A write transaction on `base` that may reuse pages freed by commits up to `bound`, kept
+    /// off any cut tail an older reader still reaches.
+    func makeWriteTransaction(_ ws: inout WriterState, base: CommitState, bound: UInt64) -> WriteTransaction {
+        let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount))
+        if let held = ws.heldTail {
+            // `bound` is at most the oldest reader's snapshot.
+            if bound < held.txnID { tx.holdTail(upTo: held.end) } else { ws.heldTail = nil }
+        }
+        return tx
     }
 
     let shared: Locked<SharedState>
@@ -203,7 +227,7 @@ public final class Database: Sendable {
     /// `conflict` error instead of deadlocking.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         try withWriter { ws, base, bound in
-            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount))
+            let tx = makeWriteTransaction(&ws, base: base, bound: bound)
             defer { tx.finish() }
             let result = try body(tx)
             if let deferred = tx.deferredError { throw deferred }
@@ -320,21 +344,25 @@ public final class Database: Sendable {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }
         if let header { ws.header = header }
-        let mayShrink = shared.withLock { s in
+        let olderReaderAlive = shared.withLock { s in
             s.current = state
             s.header = ws.header
             if options.durability != .noSync {
                 s.lastDurable = state.txnID
                 s.durableSlot = slot
             }
-            // No reader may hold a snapshot older than this commit while the file is cut: it could
-            // still reach the pages past the new end.
-            return s.readers.values.allSatisfy { $0.txnID >= state.txnID }
+            // A reader holding a snapshot older than this commit may reach pages past the new end.
+            return !s.readers.values.allSatisfy { $0.txnID >= state.txnID }
+        }
+        if !tx.heldPages.isEmpty { ws.heldTail = nil }
+        if olderReaderAlive, let end = tx.cutPagesOlderSnapshotsReach, end > state.pageCount {
+            ws.heldTail = HeldTail(txnID: state.txnID, end: end)
         }
         observer?.didPublish(state.txnID)
         // Without sync the commit that lowered the high-water mark is not durable yet, and the
-        // durable one may still need those pages: `sync()` cuts the file instead.
-        if options.durability != .noSync && mayShrink { cutSlack(to: state.pageCount) }
+        // durable one may still need those pages: `sync()` cuts the file instead. No reader may
+        // hold a snapshot older than this commit while the file is cut.
+        if options.durability != .noSync && !olderReaderAlive { cutSlack(to: state.pageCount) }
         tx.releaseDirtyPages()
         pager.buffers.releaseIdle()
     }

@@ -62,7 +62,7 @@ extension Database {
             header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
             let sealer = PageSealer(keys: DataKeys(dataKey: dataKey, epoch: header.keyEpoch), fileID: header.fileID)
 
-            let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount))
+            let tx = makeWriteTransaction(&ws, base: base, bound: bound)
             defer { tx.finish() }
             tx.commitSealer = sealer
             pager.keys.add(sealer)
@@ -111,7 +111,7 @@ extension Database {
     private func writeMetaOnly(header: StoreHeader, sealer: PageSealer, ws: inout WriterState, bound: UInt64, from base: CommitState) throws {
         for _ in 0..<2 {
             let state = currentState
-            let tx = WriteTransaction(database: self, base: state, freeView: FreeListView(list: ws.freeList!, bound: min(bound, state.txnID), filePages: state.pageCount))
+            let tx = makeWriteTransaction(&ws, base: state, bound: min(bound, state.txnID))
             defer { tx.finish() }
             tx.commitSealer = sealer
             try commit(tx, writerState: &ws, header: header)

@@ -37,6 +37,8 @@ extension WriteTransaction {
     /// Folds namespace changes into the catalog, records freed pages in the free tree and trims free
     /// pages off the end of the file. After this the commit's pages and the file's length are final.
     func prepareCommit() throws(SealKVError) -> CommitPlan {
+        // 0. Pages held off a cut tail are free in this commit's state (none of its trees uses them).
+        freed.append(contentsOf: heldPages)
         // 1. Namespaces into the catalog (their root tags are patched in while sealing).
         for name in droppedNamespaces.sorted() where !changedNamespaces.contains(name) {
             try Array(name.utf8).withBytes { (k) throws(SealKVError) in _ = try treeDelete(&catalog, key: k) }
@@ -195,6 +197,7 @@ extension WriteTransaction {
         guard newCount < pageCount else { return }
         if highWaterBeforeTrim == nil { highWaterBeforeTrim = pageCount }
         trimmed.append(contentsOf: newCount..<pageCount)
+        if ownTail && freed.contains(where: { $0 >= newCount }) { cutOwnFreedPages = true }
         if includeReusableChunks { freeView.trim(atOrAbove: newCount) }
         reusable.removeAll { $0 >= newCount }
         freed.removeAll { $0 >= newCount }

@@ -24,6 +24,12 @@ public final class WriteTransaction: ReadTransaction {
     /// reachable from the previous commit, which recovery needs until this one is durable.
     var trimmed: [UInt64] = []
     var highWaterBeforeTrim: UInt64?
+    /// Whether the cut took pages this commit freed itself (allowed only with no reader alive).
+    var cutOwnFreedPages = false
+    /// Pages past the base's end that an older reader's snapshot still reaches (an earlier commit
+    /// cut them, see ``Database/HeldTail``): new pages are appended above them, and this commit
+    /// lists them as freed.
+    private(set) var heldPages: Range<UInt64> = 0..<0
     /// The free-page tree (changed only at commit).
     var freeTree: TreeDescriptor
     /// Named namespaces created, changed or dropped in this transaction.
@@ -40,6 +46,20 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     var txnID: UInt64 { writeTxnID }
+
+    /// Keeps appends at or above `end` (see ``heldPages``).
+    func holdTail(upTo end: UInt64) {
+        guard end > pageCount else { return }
+        heldPages = pageCount..<end
+        pageCount = end
+    }
+
+    /// When this commit cut pages it freed itself: the end of the file before the cut, capped at
+    /// the base's end (pages above it were never in an older snapshot).
+    var cutPagesOlderSnapshotsReach: UInt64? {
+        guard cutOwnFreedPages, let before = highWaterBeforeTrim else { return nil }
+        return min(before, base.pageCount)
+    }
 
     // MARK: Pages
 
@@ -59,6 +79,7 @@ public final class WriteTransaction: ReadTransaction {
                 freed.append(contentsOf: trimmed)
                 trimmed.removeAll()
                 highWaterBeforeTrim = nil
+                cutOwnFreedPages = false
             }
             number = pageCount
             pageCount += 1
