@@ -1,11 +1,14 @@
 @testable import SealKV
 import Testing
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Random operation sequences checked against an in-memory sorted model after every operation,
-/// with the full store check after every commit. `SEALKV_LONG=1` runs 100,000+ operations.
+/// with the full store check after every commit, while read transactions opened between commits
+/// and in the middle of commits stay open across later ones and are checked against the model as
+/// of their snapshot. `SEALKV_LONG=1` runs 200,000 operations.
 @Suite("Model-based B+tree test")
 struct ModelTests {
     struct Model {
@@ -51,6 +54,64 @@ struct ModelTests {
         return (0..<size).map { UInt8(truncatingIfNeeded: Int(fill) &+ $0 &* 7) }
     }
 
+    /// What `tx` holds that differs from `model`, or nil when they agree.
+    static func difference(_ tx: ReadTransaction, _ model: Model) throws -> String? {
+        for (ns, _) in model.spaces {
+            let expected = model.sortedEntries(ns)
+            let actual = try tx.namespace(ns).all().map { ($0.key, $0.value) }
+            if !actual.elementsEqual(expected, by: { $0.0 == $1.0 && $0.1 == $1.1 }) {
+                return "namespace '\(ns)' holds \(actual.count) entries, the model \(expected.count) (or they differ)"
+            }
+        }
+        let names = try tx.namespaces(), want = model.spaces.keys.filter { !$0.isEmpty }.sorted()
+        return names == want ? nil : "namespaces \(names), the model \(want)"
+    }
+
+    /// A read transaction held open on its own thread across later commits; when ended, it compares
+    /// its snapshot with the model as of that snapshot. No page it reaches may be reused meanwhile.
+    final class HeldSnapshot: @unchecked Sendable {
+        private let release = DispatchSemaphore(value: 0)
+        private let finished = DispatchSemaphore(value: 0)
+        private let outcome = Locked<String?>(nil)
+        /// Commits after which it ends.
+        let lifetime: Int
+        var age = 0
+
+        init(_ db: Database, expected: Model, lifetime: Int) {
+            self.lifetime = lifetime
+            let started = DispatchSemaphore(value: 0)
+            let release = self.release, finished = self.finished, outcome = self.outcome
+            Thread {
+                let began = Locked(false)
+                do {
+                    try db.read { tx in
+                        began.withLock { $0 = true }
+                        started.signal()
+                        release.wait()
+                        let d = try Self.check(tx, expected)
+                        outcome.withLock { $0 = d }
+                    }
+                } catch {
+                    outcome.withLock { $0 = "the held reader failed: \(error)" }
+                    if !began.withLock({ $0 }) { started.signal() }
+                }
+                finished.signal()
+            }.start()
+            started.wait()
+        }
+
+        private static func check(_ tx: ReadTransaction, _ expected: Model) throws -> String? {
+            try ModelTests.difference(tx, expected)
+        }
+
+        /// Ends the transaction; what its snapshot got wrong, or nil.
+        func end() -> String? {
+            release.signal()
+            finished.wait()
+            return outcome.withLock { $0 }
+        }
+    }
+
     static func compareAll(_ db: Database, _ model: Model, sourceLocation: SourceLocation = #_sourceLocation) throws {
         try db.read { tx in
             for (ns, _) in model.spaces {
@@ -77,9 +138,39 @@ struct ModelTests {
         var model = Model()
         var done = 0
         var commits = 0
+        var held: [HeldSnapshot] = []
+        // Set before a write to open a reader while its commit is being written (on the snapshot
+        // before it); the observer moves it into `openedInCommit`.
+        let openInCommit = Locked<(Model, Int)?>(nil)
+        let openedInCommit = Locked<[HeldSnapshot]>([])
+        func observe(_ db: Database) {
+            db.commitObserver.withLock {
+                $0 = CommitObserver(willWrite: { _ in
+                    guard let (expected, lifetime) = openInCommit.withLock({ r in defer { r = nil }; return r }) else { return }
+                    let reader = HeldSnapshot(db, expected: expected, lifetime: lifetime)
+                    openedInCommit.withLock { $0.append(reader) }
+                }, didPublish: { _ in })
+            }
+        }
+        func endHeld(all: Bool) {
+            held.append(contentsOf: openedInCommit.withLock { r in defer { r = [] }; return r })
+            for reader in held where all || reader.age >= reader.lifetime {
+                let problem = reader.end()
+                #expect(problem == nil, "seed \(seed) after \(done) operations, a reader held \(reader.age) commits: \(problem ?? "")")
+            }
+            held.removeAll { all || $0.age >= $0.lifetime }
+        }
+        observe(db)
         while done < operations {
             let batch = Int.random(in: 1...40, using: &rng)
             let abort = Int.random(in: 0..<12, using: &rng) == 0
+            if held.count < 4 {
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0: held.append(HeldSnapshot(db, expected: model, lifetime: Int.random(in: 1...30, using: &rng)))
+                case 1, 2: openInCommit.withLock { $0 = (model, Int.random(in: 1...30, using: &rng)) }
+                default: break
+                }
+            }
             var working = model
             do {
                 try db.write { tx in
@@ -127,19 +218,25 @@ struct ModelTests {
                 }
                 model = working
                 commits += 1
+                for reader in held { reader.age += 1 }
             } catch is Aborted {
                 // Rolled back: the model keeps its previous state.
             }
+            openInCommit.withLock { $0 = nil }
+            endHeld(all: false)
             done += batch
             let report = try db.check()
             #expect(report.isClean, "seed \(seed) after \(done) operations: \(report.problems.prefix(3))")
             if !report.isClean { return }
             if Int.random(in: 0..<25, using: &rng) == 0 {
+                endHeld(all: true)
                 db.close()
                 db = try Database.open(storage: storage, credential: .password("model"), options: TestSupport.options(cacheSize: 256 << 10))
+                observe(db)
             }
             if commits % 10 == 0 { try Self.compareAll(db, model) }
         }
+        endHeld(all: true)
         try Self.compareAll(db, model)
         db.close()
     }
