@@ -1,5 +1,6 @@
 @testable import SealKV
 import Testing
+import Foundation
 
 /// The same behaviour through io_uring and through POSIX calls. io_uring cases are skipped (with
 /// the reason printed) where the kernel refuses io_uring.
@@ -107,6 +108,51 @@ struct StorageBackendTests {
         bytes[victim * FileFormat.pageSize + 1000] ^= 0x40
         TestSupport.writeFile(path, bytes)
         #expect(throws: SealKVError.self) { _ = try coldScan(readAhead: 32) }
+    }
+
+    /// Pages read through the mapping do not pile up in the resident set: after reading every page
+    /// of a 40 MiB file (through a cache of 1 MiB) the mapping holds at most a few MiB.
+    @Test func mappedReadsDoNotStayResident() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/rss.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options())
+        try db.write { tx in for i in 0..<100_000 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 300)) } }
+        db.close()
+        var options = TestSupport.options(.openExisting, engine: .posix, cacheSize: 1 << 20)
+        options.scanReadAhead = 0
+        let again = try Database.open(at: path, credential: .password("p"), options: options)
+        defer { again.close() }
+        let storage = try #require(again.storage as? FileStorage)
+        let start = try #require(storage.mappingAddress, "no mapping to measure")
+        #expect(try again.read { tx in try tx.all().reduce(0) { n, _ in n + 1 } } == 100_000)
+        let filePages = Int(storage.pageCount), resident = Self.residentKiB(ofMappingAt: start) / 4
+        #expect(filePages > 8_000, "the file has only \(filePages) pages")
+        #expect(resident >= 0, "the mapping was not found in /proc/self/smaps")
+        let bound = 2 * FileStorage.mappedReadsBetweenReleases
+        #expect(resident <= bound, "\(resident) of \(filePages) pages stayed mapped (bound \(bound))")
+    }
+
+    /// The `Rss` of the mapping that starts at `address`, from `/proc/self/smaps`, in KiB (-1 if
+    /// not found). Read line by line: the file is large in a test process and has no size to stat.
+    static func residentKiB(ofMappingAt address: UInt) -> Int {
+        guard let file = fopen("/proc/self/smaps", "r") else { return -1 }
+        defer { fclose(file) }
+        let prefix = String(address, radix: 16) + "-"
+        var inMapping = false
+        var line: UnsafeMutablePointer<CChar>? = nil
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            // Each mapping starts with "start-end perms offset dev inode [path]".
+            if let first = text.split(separator: " ").first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                inMapping = text.hasPrefix(prefix)
+            } else if inMapping, text.hasPrefix("Rss:") {
+                return Int(text.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
+            }
+        }
+        return -1
     }
 
     @Test func ioUringRequestedWhereUnavailableIsAClearError() throws {

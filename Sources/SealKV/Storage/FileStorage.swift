@@ -18,6 +18,13 @@ public enum IOEngine: Sendable, Equatable {
 /// A store in a file. Committed pages are read through a read-only shared mapping of a large
 /// reserved range (the file grows into it without remapping). A commit's writes go to io_uring in
 /// one submission (or to pwrite), followed by one fdatasync system call.
+///
+/// A page read from the mapping stays mapped, and so counts in the process's resident set, until
+/// the mapping lets it go; its plaintext is in the page cache by then. So every
+/// ``mappedReadsBetweenReleases`` pages read, the mapped range is released with `MADV_DONTNEED`
+/// (for a shared file mapping this only drops the process's page-table entries: the data stays in
+/// the OS's cache, and a later read maps it again). The resident ciphertext stays a few MiB
+/// instead of growing to the size of the file.
 final class FileStorage: PageStorage, @unchecked Sendable {
     let path: String
     let fd: Int32
@@ -35,6 +42,10 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     /// Reserved virtual range for the mapping; pages beyond it are read with pread.
     static let reservation = 1 << 40
+    /// Pages read from the mapping between two releases of its resident pages (4 MiB).
+    static let mappedReadsBetweenReleases = 1024
+    /// Pages read from the mapping so far.
+    private let mappedReads = Atomic<Int>(0)
 
     var pageCount: UInt64 { pages.load(ordering: .acquiring) }
     var engineName: String { usesRing ? "io_uring" : "posix" }
@@ -129,11 +140,26 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         let offset = number * UInt64(FileFormat.pageSize)
         if let mapping, offset + UInt64(FileFormat.pageSize) <= UInt64(mappedBytes) {
             buffer.copyMemory(from: mapping + Int(offset), byteCount: FileFormat.pageSize)
+            if mappedReads.wrappingAdd(1, ordering: .relaxed).newValue % Self.mappedReadsBetweenReleases == 0 {
+                releaseMappedPages()
+            }
             return
         }
         let rc = Syscalls.pread(fd, buffer, FileFormat.pageSize, offset)
         if rc != 0 { throw SealKVError.system("read page \(number) of", path: path, errno: rc) }
     }
+
+    /// Drops the mapping's resident pages up to the end of the file (other threads reading from
+    /// it meanwhile simply map their page again).
+    func releaseMappedPages() {
+        guard let mapping else { return }
+        let bytes = min(mappedBytes, Int(pageCount) * FileFormat.pageSize)
+        guard bytes > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping), bytes, MADV_DONTNEED)
+    }
+
+    /// Where the mapping starts (to find it in `/proc/self/smaps`), or nil without one.
+    var mappingAddress: UInt? { mapping.map { UInt(bitPattern: $0) } }
 
     func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
         let count = pageCount
