@@ -54,4 +54,44 @@ struct PageCacheTests {
         }
         #expect(hits == cache.capacity)
     }
+
+    /// Slots lent as page buffers are never handed to a cached page while lent (their bytes stay
+    /// what the borrower wrote through any number of inserts), each shard keeps slots for reads,
+    /// and slots taken back are used again.
+    @Test func lentSlotsAreNeverReusedWhileLent() {
+        let cache = PageCache(byteCount: 256 * FileFormat.pageSize)
+        let page = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16)
+        defer { page.deallocate() }
+        func fill(from first: UInt64, count: UInt64) {
+            for n in first..<(first + count) {
+                page.storeBytes(of: n, as: UInt64.self)
+                cache.insert(page: n, tag: PageTag(low: n, high: n), from: page)
+            }
+        }
+        fill(from: 2, count: 300)
+        let lent = cache.lend(upTo: 10_000)
+        #expect(lent.count < cache.capacity && lent.count >= cache.capacity * 3 / 4, "lent \(lent.count) of \(cache.capacity)")
+        #expect(cache.lentCount == lent.count)
+        #expect(Set(lent).count == lent.count, "a slot was lent twice")
+        for (i, p) in lent.enumerated() {
+            #expect(cache.owns(p))
+            #expect(UnsafeRawBufferPointer(start: p, count: FileFormat.pageSize).allSatisfy { $0 == 0 }, "a lent slot was not zeroed")
+            p.storeBytes(of: 0xB0B0_0000 + UInt64(i), as: UInt64.self)
+        }
+        // Reads keep working in what is left, and never land in a lent slot.
+        fill(from: 1000, count: 5000)
+        #expect(cache.count == cache.capacity - lent.count)
+        let hit = cache.withPage(PageLink(page: 5999, txnID: 1, tag: PageTag(low: 5999, high: 5999))) { $0.load(as: UInt64.self) }
+        #expect(hit == 5999)
+        for (i, p) in lent.enumerated() {
+            #expect(p.load(as: UInt64.self) == 0xB0B0_0000 + UInt64(i), "lent slot \(i) was overwritten")
+        }
+        for p in lent {
+            secureZero(p, count: FileFormat.pageSize)
+            cache.takeBack(p)
+        }
+        #expect(cache.lentCount == 0)
+        fill(from: 20_000, count: 1000)
+        #expect(cache.count == cache.capacity)
+    }
 }

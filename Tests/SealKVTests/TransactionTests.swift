@@ -200,6 +200,37 @@ struct TransactionTests {
         try TestSupport.expectClean(db)
     }
 
+    /// A large write transaction's dirty pages borrow the cache's memory: with the cache full, a
+    /// transaction dirtying thousands of pages beyond ``Pager/borrowThreshold`` maps little buffer
+    /// memory of its own, and every borrowed slot goes back when it ends, committed or rolled back.
+    @Test func dirtyPagesBorrowTheCachesMemory() throws {
+        let (db, _) = try TestSupport.memoryStore(cacheSize: 64 << 20)
+        defer { db.close() }
+        let capacity = db.pager.cache.capacity
+        let keys = 240_000
+        try db.write { tx in for i in 0..<keys { try tx.put("key-\(i)", [UInt8](repeating: 7, count: 100)) } }
+        #expect(try db.read { tx in try tx.all().reduce(0) { n, _ in n + 1 } } == keys)
+        #expect(db.pager.cache.count > capacity * 3 / 4, "the cache should be warm")
+        let poolBefore = db.pager.buffers.bufferCount
+        struct Rollback: Error {}
+        for commit in [true, false] {
+            do {
+                try db.write { tx in
+                    for i in stride(from: 0, to: keys, by: 20) { try tx.put("key-\(i)", [UInt8](repeating: 8, count: 100)) }
+                    let beyond = tx.dirty.count - Pager.borrowThreshold
+                    #expect(beyond > 2_000, "only \(tx.dirty.count) dirty pages")
+                    #expect(db.pager.cache.lentCount >= beyond, "lent \(db.pager.cache.lentCount) of \(capacity)")
+                    let mapped = db.pager.buffers.bufferCount - poolBefore
+                    #expect(mapped <= Pager.borrowThreshold + 2 * Pager.borrowBatch, "the pool mapped \(mapped) buffers of its own")
+                    if !commit { throw Rollback() }
+                }
+            } catch is Rollback {}
+            #expect(db.pager.cache.lentCount == 0, "slots still lent after the transaction (commit: \(commit))")
+        }
+        #expect(try db.read { tx in try tx.get("key-0") } == [UInt8](repeating: 8, count: 100))
+        try TestSupport.expectClean(db)
+    }
+
     @Test func oldVersionOfAPageIsRefused() throws {
         let (db, storage) = try TestSupport.memoryStore()
         try db.write { tx in for i in 0..<2000 { try tx.put("key-\(i)", "v1-\(i)") } }

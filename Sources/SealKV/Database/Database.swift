@@ -265,6 +265,8 @@ public final class Database: Sendable {
                 defer { loader.finish() }
                 ws.freeList = try FreeList.load(from: loader, tree: base.free, pageCount: base.pageCount)
             }
+            // Borrowed cache slots go back once the transaction (and its buffers) is gone.
+            defer { pager.returnBorrowedBuffers() }
             return try body(&ws, base, bound)
         }
     }
@@ -287,6 +289,7 @@ public final class Database: Sendable {
             && tx.changedNamespaces.isEmpty && tx.droppedNamespaces.isEmpty
         if isEmpty && header == nil { return }
         let plan = try tx.prepareCommit()
+        pager.borrowBuffersFromCache(dirtyPages: tx.dirty.count)
         let metaBuffer = pager.buffers.take()
         defer { pager.buffers.give(metaBuffer) }
         let (durable, durableSlot) = shared.withLock { ($0.lastDurable, $0.durableSlot) }
@@ -339,7 +342,11 @@ public final class Database: Sendable {
 
         // Durable (or, without sync, issued): publish.
         ws.freeList?.apply(rewritten: plan.freeListChanges.rewritten, added: plan.freeListChanges.added)
-        let cacheBudget = pager.cache.capacity / 2
+        // The newest pages go into the cache, up to half of it, and no more than the cache has room
+        // for beside this commit's own pages: their buffers are still held, and a large commit
+        // that also filled the cache would hold its plaintext twice.
+        let capacity = pager.cache.capacity
+        let cacheBudget = min(capacity / 2, max(0, capacity - plaintext.count))
         for entry in plaintext.suffix(cacheBudget) {
             pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
         }

@@ -7,11 +7,21 @@ import Synchronization
 /// link, so a page number reused by a later commit never returns stale content. The cache is split
 /// into shards (by page number), each with its own lock and CLOCK eviction, so concurrent readers
 /// rarely contend. Slots live in one ``SecureArena`` and are zeroed when evicted.
+///
+/// The cache's memory is also the writer's: a write transaction's dirty pages borrow slots (see
+/// ``lend(upTo:)``), so a large transaction shrinks the cache instead of adding its plaintext to
+/// it, and the process holds about the configured cache size in plaintext either way.
 final class PageCache: @unchecked Sendable {
+    /// `slotPages` marks: a slot with no page, and a slot lent out as a page buffer.
+    private static let emptySlot = UInt64.max
+    private static let lentSlot = UInt64.max - 1
+
     private struct Shard {
         var index: PageIndex
-        /// The page in each slot (UInt64.max: empty), for the CLOCK hand.
+        /// The page in each slot (``emptySlot``, ``lentSlot``), for the CLOCK hand.
         var slotPages: [UInt64]
+        /// Slots lent out as page buffers.
+        var lent = 0
         var hand = 0
         /// Lookups that hit and missed, counted under the shard's lock (a shared atomic counter
         /// would bounce one cache line between every reading core).
@@ -21,13 +31,17 @@ final class PageCache: @unchecked Sendable {
             index = PageIndex(capacity: slots)
             slotPages = Array(repeating: .max, count: slots)
         }
-        var count: Int { slotPages.reduce(0) { $0 + ($1 == .max ? 0 : 1) } }
+        var count: Int { slotPages.reduce(0) { $0 + ($1 >= PageCache.lentSlot ? 0 : 1) } }
     }
 
     private let arena: SecureArena
     private let shards: [Locked<Shard>]
     private let slotsPerShard: Int
     private let shardCount: Int
+    /// Slots each shard may lend: it keeps an eighth (at least two) for reads.
+    private let lendablePerShard: Int
+    /// The shard the next ``lend(upTo:)`` starts from.
+    private let nextLender = Atomic<Int>(0)
 
     /// Capacity in pages.
     let capacity: Int
@@ -43,6 +57,7 @@ final class PageCache: @unchecked Sendable {
         shardCount = shards
         slotsPerShard = slots
         capacity = slotsPerShard * shardCount
+        lendablePerShard = max(0, slots - max(2, slots / 8))
         arena = SecureArena(byteCount: capacity * FileFormat.pageSize)
         self.shards = (0..<shards).map { _ in Locked(Shard(slots: slots)) }
     }
@@ -86,14 +101,7 @@ final class PageCache: @unchecked Sendable {
                 sh.index[at].tag = tag
                 sh.index[at].referenced = false
             } else {
-                // CLOCK: skip referenced slots once, clearing their bit.
-                var victim = sh.hand
-                while sh.slotPages[victim] != .max, let at = sh.index.position(of: sh.slotPages[victim]), sh.index[at].referenced {
-                    sh.index[at].referenced = false
-                    victim = (victim + 1) % slotsPerShard
-                }
-                sh.hand = (victim + 1) % slotsPerShard
-                if sh.slotPages[victim] != .max { sh.index.remove(sh.slotPages[victim]) }
+                let victim = Self.evictVictim(&sh, slots: slotsPerShard)
                 sh.index.insert(PageIndex.Entry(page: page, tag: tag, slot: Int32(victim), referenced: false))
                 sh.slotPages[victim] = page
                 slot = victim
@@ -102,13 +110,77 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
-    /// Drops every entry and zeroes the slots.
+    /// CLOCK: the next slot that is empty or whose page was not used since the hand last passed
+    /// (clearing the bits it passes), skipping lent slots. Its page, if any, is dropped from the
+    /// index; the slot's bytes are left to the caller. The shard never lends all its slots, so
+    /// this ends.
+    private static func evictVictim(_ sh: inout Shard, slots: Int) -> Int {
+        var victim = sh.hand
+        while true {
+            let page = sh.slotPages[victim]
+            if page == emptySlot { break }
+            if page != lentSlot {
+                guard let at = sh.index.position(of: page) else { break }
+                if !sh.index[at].referenced { break }
+                sh.index[at].referenced = false
+            }
+            victim = (victim + 1) % slots
+        }
+        sh.hand = (victim + 1) % slots
+        if sh.slotPages[victim] != emptySlot { sh.index.remove(sh.slotPages[victim]) }
+        sh.slotPages[victim] = emptySlot
+        return victim
+    }
+
+    /// Lends up to `count` slots as zeroed page buffers, evicting what they held, from shards that
+    /// still have slots to lend. Give each back with ``takeBack(_:)``.
+    func lend(upTo count: Int) -> [UnsafeMutableRawPointer] {
+        var out: [UnsafeMutableRawPointer] = []
+        let first = nextLender.wrappingAdd(1, ordering: .relaxed).oldValue
+        var exhausted = 0
+        var s = first % shardCount
+        while out.count < count && exhausted < shardCount {
+            let got: UnsafeMutableRawPointer? = shards[s].withLock { sh in
+                guard sh.lent < lendablePerShard else { return nil }
+                let slot = Self.evictVictim(&sh, slots: slotsPerShard)
+                sh.slotPages[slot] = Self.lentSlot
+                sh.lent += 1
+                let p = slotPointer(shard: s, slot: slot)
+                secureZero(p, count: FileFormat.pageSize)
+                return p
+            }
+            if let got { out.append(got); exhausted = 0 } else { exhausted += 1 }
+            s = (s + 1) % shardCount
+        }
+        return out
+    }
+
+    /// Whether `buffer` is one of this cache's slots (lent by ``lend(upTo:)``).
+    func owns(_ buffer: UnsafeMutableRawPointer) -> Bool {
+        buffer >= arena.base && buffer < arena.base + capacity * FileFormat.pageSize
+    }
+
+    /// Takes back a lent slot (already zeroed by its borrower) as an empty slot.
+    func takeBack(_ buffer: UnsafeMutableRawPointer) {
+        let index = (buffer - arena.base) / FileFormat.pageSize
+        let s = index / slotsPerShard, slot = index % slotsPerShard
+        shards[s].withLock { sh in
+            precondition(sh.slotPages[slot] == Self.lentSlot, "a page buffer was returned to a cache slot that was not lent")
+            sh.slotPages[slot] = Self.emptySlot
+            sh.lent -= 1
+        }
+    }
+
+    /// Slots lent out now.
+    var lentCount: Int { shards.reduce(0) { $0 + $1.withLock { $0.lent } } }
+
+    /// Drops every entry and zeroes the slots (lent slots stay lent: their borrower zeroes them).
     func removeAll() {
         for s in 0..<shardCount {
             shards[s].withLock { sh in
-                for slot in 0..<slotsPerShard where sh.slotPages[slot] != .max {
+                for slot in 0..<slotsPerShard where sh.slotPages[slot] < Self.lentSlot {
                     secureZero(slotPointer(shard: s, slot: slot), count: FileFormat.pageSize)
-                    sh.slotPages[slot] = .max
+                    sh.slotPages[slot] = Self.emptySlot
                 }
                 sh.index.removeAll()
                 sh.hand = 0

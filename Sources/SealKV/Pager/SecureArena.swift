@@ -1,15 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSodium
 
 
 /// Anonymous memory for decrypted pages: excluded from core dumps (`MADV_DONTDUMP`), locked
 /// against swapping where `RLIMIT_MEMLOCK` allows (best effort, never an error), and zeroed before
-/// it is unmapped.
+/// it is unmapped. Memory becomes resident (and locked) only as it is first touched, so a large
+/// cache costs what it holds, not what it may hold.
 final class SecureArena: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
-    /// How many of `byteCount` bytes mlock accepted.
+    /// How many of `byteCount` bytes are locked (as they become resident).
     let lockedBytes: Int
 
     /// Arenas this large are aligned to 2 MiB and offered transparent huge pages: a cache of many
@@ -37,11 +39,39 @@ final class SecureArena: @unchecked Sendable {
         base = p
         self.byteCount = size
         _ = madvise(p, size, MADV_DONTDUMP)
-        lockedBytes = mlock(p, size) == 0 ? size : 0
+        if sealkv_mlock_on_fault(p, size) == 0 {
+            lockedBytes = size
+        } else if errno == EINVAL || errno == ENOSYS {
+            // A kernel without lock-on-fault: lock (and so populate) the whole range now.
+            lockedBytes = mlock(p, size) == 0 ? size : 0
+        } else {
+            lockedBytes = 0
+        }
+    }
+
+    /// Pages of the arena that are resident (touched at some point), from `mincore`.
+    var residentPages: Int {
+        residencyMap().reduce(0) { $0 + Int($1 & 1) }
+    }
+
+    private func residencyMap() -> [UInt8] {
+        let pages = byteCount / FileFormat.pageSize
+        var map = [UInt8](repeating: 1, count: pages)
+        if mincore(base, byteCount, &map) != 0 { map = [UInt8](repeating: 1, count: pages) }
+        return map
     }
 
     deinit {
-        secureZero(base, count: byteCount)
+        // Zero only what was ever touched: writing to an untouched page would first allocate it.
+        let map = residencyMap()
+        var page = 0
+        while page < map.count {
+            guard map[page] & 1 != 0 else { page += 1; continue }
+            var end = page + 1
+            while end < map.count && map[end] & 1 != 0 { end += 1 }
+            secureZero(base + page * FileFormat.pageSize, count: (end - page) * FileFormat.pageSize)
+            page = end
+        }
         if lockedBytes > 0 { munlock(base, byteCount) }
         munmap(base, byteCount)
     }
@@ -90,8 +120,30 @@ final class PageBufferPool: @unchecked Sendable {
         return arena.base
     }
 
-    /// Buffers the pool holds, in use or free.
+    /// Buffers the pool holds, in use or free (not counting borrowed ones).
     var bufferCount: Int { state.withLock { $0.arenas.count * arenaPages } }
+
+    /// Free buffers ready to hand out.
+    var freeCount: Int { state.withLock { $0.free.count } }
+
+    /// Adds zeroed buffers that belong to someone else (cache slots lent to the pool) to the free
+    /// list; ``removeFree(where:)`` gives them back.
+    func add(_ borrowed: [UnsafeMutableRawPointer]) {
+        state.withLock { $0.free.append(contentsOf: borrowed) }
+    }
+
+    /// Removes and returns the free buffers `belongs` picks out.
+    func removeFree(where belongs: (UnsafeMutableRawPointer) -> Bool) -> [UnsafeMutableRawPointer] {
+        state.withLock { s in
+            var picked: [UnsafeMutableRawPointer] = []
+            s.free.removeAll { p in
+                guard belongs(p) else { return false }
+                picked.append(p)
+                return true
+            }
+            return picked
+        }
+    }
 
     /// Unmaps arenas none of whose buffers is in use while more than `keep` buffers are free, so
     /// the memory of a large transaction's dirty pages goes back to the system after its commit.

@@ -194,6 +194,7 @@ extension WriteTransaction {
     /// also kept and rethrown when the closure returns.
     func mutating<R>(_ change: () throws(SealKVError) -> R) throws(SealKVError) -> R {
         if let earlier = deferredError { throw earlier }
+        pager.borrowBuffersFromCache(dirtyPages: dirty.count)
         do throws(SealKVError) {
             return try change()
         } catch {
