@@ -28,8 +28,7 @@ public struct Statistics: Sendable {
     /// Cache lookups that hit and missed since open.
     public let cacheHits: UInt64
     public let cacheMisses: UInt64
-    /// Bytes of decrypted-page memory under mlock (best effort; bounded by RLIMIT_MEMLOCK). The
-    /// cache is locked as its pages are first touched, so this is what it may hold, locked.
+    /// Bytes of decrypted-page memory that mlock accepted (best effort; bounded by RLIMIT_MEMLOCK).
     public let lockedBytes: Int
     /// Live read transactions, oldest first.
     public let readers: [Reader]
