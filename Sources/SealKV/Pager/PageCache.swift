@@ -42,6 +42,8 @@ final class PageCache: @unchecked Sendable {
     private let lendablePerShard: Int
     /// The shard the next ``lend(upTo:)`` starts from.
     private let nextLender = Atomic<Int>(0)
+    /// Slots lent out now, over all shards (read without taking every shard's lock).
+    private let lentTotal = Atomic<Int>(0)
 
     /// Capacity in pages.
     let capacity: Int
@@ -152,6 +154,7 @@ final class PageCache: @unchecked Sendable {
             if let got { out.append(got); exhausted = 0 } else { exhausted += 1 }
             s = (s + 1) % shardCount
         }
+        lentTotal.add(out.count, ordering: .relaxed)
         return out
     }
 
@@ -169,10 +172,11 @@ final class PageCache: @unchecked Sendable {
             sh.slotPages[slot] = Self.emptySlot
             sh.lent -= 1
         }
+        lentTotal.subtract(1, ordering: .relaxed)
     }
 
     /// Slots lent out now.
-    var lentCount: Int { shards.reduce(0) { $0 + $1.withLock { $0.lent } } }
+    var lentCount: Int { lentTotal.load(ordering: .relaxed) }
 
     /// Drops every entry and zeroes the slots (lent slots stay lent: their borrower zeroes them).
     func removeAll() {

@@ -50,6 +50,7 @@ final class Pager: Sendable {
 
     /// Gives every free borrowed buffer back to the cache (after a write transaction).
     func returnBorrowedBuffers() {
+        guard cache.lentCount > 0 else { return }
         for p in buffers.removeFree(where: cache.owns) { cache.takeBack(p) }
     }
 
