@@ -88,7 +88,7 @@ struct ModelTests {
                         began.withLock { $0 = true }
                         started.signal()
                         release.wait()
-                        let d = try Self.check(tx, expected)
+                        let d = try ModelTests.difference(tx, expected)
                         outcome.withLock { $0 = d }
                     }
                 } catch {
@@ -98,10 +98,6 @@ struct ModelTests {
                 finished.signal()
             }.start()
             started.wait()
-        }
-
-        private static func check(_ tx: ReadTransaction, _ expected: Model) throws -> String? {
-            try ModelTests.difference(tx, expected)
         }
 
         /// Ends the transaction; what its snapshot got wrong, or nil.

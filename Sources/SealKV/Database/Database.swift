@@ -359,7 +359,7 @@ public final class Database: Sendable {
                 s.durableSlot = slot
             }
             // A reader holding a snapshot older than this commit may reach pages past the new end.
-            return !s.readers.values.allSatisfy { $0.txnID >= state.txnID }
+            return s.readers.values.contains { $0.txnID < state.txnID }
         }
         if !tx.heldPages.isEmpty { ws.heldTail = nil }
         if olderReaderAlive, let end = tx.cutPagesOlderSnapshotsReach, end > state.pageCount {

@@ -54,7 +54,7 @@ public class Transaction: @unchecked Sendable {
 
     deinit {
         if let scratchBuffer { pager.buffers.give(scratchBuffer) }
-        for (_, p) in dirty { pager.buffers.give(p) }
+        releaseDirtyPages()
     }
 
     /// Runs `body` on the plaintext of the page `link` names.
