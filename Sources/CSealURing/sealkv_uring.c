@@ -30,7 +30,7 @@ void sealkv_ring_destroy(sealkv_ring *r) {
 /// Submits every unfinished operation (in rounds that fit the ring), waits for all completions,
 /// and repeats while short transfers remain. `done[i]` counts bytes already transferred for
 /// operation i.
-static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
+static int run_reads(sealkv_ring *r, int fd, void *const *buffers,
                      const uint64_t *offsets, size_t count, size_t length) {
     if (count == 0) return 0;
     size_t *done = calloc(count, sizeof(size_t));
@@ -48,8 +48,7 @@ static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
                     char *buf = (char *)buffers[next] + done[next];
                     unsigned len = (unsigned)(length - done[next]);
                     uint64_t off = offsets[next] + done[next];
-                    if (writing) io_uring_prep_write(sqe, fd, buf, len, off);
-                    else io_uring_prep_read(sqe, fd, buf, len, off);
+                    io_uring_prep_read(sqe, fd, buf, len, off);
                     io_uring_sqe_set_data64(sqe, (uint64_t)next);
                     queued++;
                 }
@@ -70,7 +69,7 @@ static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
                     if (res == -EINTR || res == -EAGAIN) continue; // resubmitted next pass
                     if (first_error == 0) first_error = res;
                 } else if (res == 0) {
-                    if (first_error == 0) first_error = writing ? -EIO : -ENODATA;
+                    if (first_error == 0) first_error = -ENODATA;
                 } else {
                     done[tag] += (size_t)res;
                 }
@@ -84,12 +83,7 @@ static int run_batch(sealkv_ring *r, int fd, int writing, void *const *buffers,
     return first_error;
 }
 
-int sealkv_ring_write_batch(sealkv_ring *r, int fd, const void *const *buffers,
-                            const uint64_t *offsets, size_t count, size_t length) {
-    return run_batch(r, fd, 1, (void *const *)buffers, offsets, count, length);
-}
-
 int sealkv_ring_read_batch(sealkv_ring *r, int fd, void *const *buffers,
                            const uint64_t *offsets, size_t count, size_t length) {
-    return run_batch(r, fd, 0, buffers, offsets, count, length);
+    return run_reads(r, fd, buffers, offsets, count, length);
 }

@@ -7,12 +7,19 @@ final class FaultyStorage: PageStorage, @unchecked Sendable {
     let inner: MemoryStorage
     let failWrites = Locked(false)
     let failSyncs = Locked(false)
+    /// Write calls that succeed before every later one fails.
+    let writeCallsBeforeFailure = Locked(Int.max)
     init(_ inner: MemoryStorage) { self.inner = inner }
     var pageCount: UInt64 { inner.pageCount }
     var engineName: String { "faulty" }
     func readPage(_ n: UInt64, into b: UnsafeMutableRawPointer) throws(SealKVError) { try inner.readPage(n, into: b) }
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
-        if failWrites.withLock({ $0 }) { throw SealKVError.system("write", path: nil, errno: 5) }
+        let countedOut = writeCallsBeforeFailure.withLock { (left: inout Int) -> Bool in
+            if left == 0 { return true }
+            if left != .max { left -= 1 }
+            return false
+        }
+        if failWrites.withLock({ $0 }) || countedOut { throw SealKVError.system("write", path: nil, errno: 5) }
         try inner.writePages(writes, sync: false)
         if sync { try self.sync() }
     }
@@ -153,6 +160,32 @@ struct APITests {
             #expect(try reopened.read { try $0.get("after") } == nil)
             try TestSupport.expectClean(reopened)
         }
+    }
+
+    /// A large commit's batches are written by a thread of their own while sealing goes on. A
+    /// batch that fails there fails the commit (not a later one), stops it, and leaves the store as
+    /// the previous commit left it.
+    @Test func failedBackgroundBatchFailsItsCommit() throws {
+        let memory = MemoryStorage()
+        let storage = FaultyStorage(memory)
+        let db = try Database.open(storage: storage, credential: .password("p"), options: TestSupport.options(), create: true)
+        try db.write { tx in for i in 0..<2000 { try tx.put("kept-\(i)", "yes") } }
+        // The first full batch is written, the second fails; thousands of pages are still to seal.
+        storage.writeCallsBeforeFailure.withLock { $0 = 1 }
+        do {
+            try db.write { tx in for i in 0..<50_000 { try tx.put("lost-\(i)", [UInt8](repeating: 7, count: 100)) } }
+            Issue.record("a commit whose page write failed succeeded")
+        } catch let e as SealKVError {
+            #expect(e.code == .ioError, "\(e)")
+        }
+        #expect(storage.writeCallsBeforeFailure.withLock { $0 } == 0, "the failing write was never reached")
+        storage.writeCallsBeforeFailure.withLock { $0 = .max }
+        #expect(throws: SealKVError.self) { try db.write { tx in try tx.put("after", "no") } }
+        #expect(db.pager.buffers.bufferCount == db.pager.buffers.freeCount, "a sealed batch's buffer was not given back")
+        db.close()
+        let reopened = try Database.open(storage: memory, credential: .password("p"), options: TestSupport.options())
+        #expect(try reopened.read { $0.count } == 2000)
+        try TestSupport.expectClean(reopened)
     }
 
     @Test func closedHandleRefusesWork() throws {

@@ -38,6 +38,39 @@ struct StorageBackendTests {
         again.close()
     }
 
+    /// Runs of consecutive pages go out as vectored writes (in pieces when longer than the kernel's
+    /// vector limit); every page must land where it belongs, whatever the run boundaries.
+    @Test(arguments: engines)
+    func vectoredWritesPlaceEveryPage(engine: IOEngine) throws {
+        guard !skipIfUnavailable(engine) else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/raw"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        let storage = try FileStorage(path: path, readOnly: false, engine: engine)
+        defer { storage.close() }
+        try storage.resize(toPages: 2200)
+        // One run of 1,100 pages (longer than 1,024 vectors), single pages, and a short run.
+        let pages: [UInt64] = Array(3..<1103) + [1200, 1202, 1203, 1204, 2199]
+        let buffers = pages.map { n -> UnsafeMutableRawPointer in
+            let b = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 4096)
+            for i in 0..<FileFormat.pageSize / 8 { b.storeBytes(of: n &* 1_000_003 &+ UInt64(i), toByteOffset: i * 8, as: UInt64.self) }
+            return b
+        }
+        defer { for b in buffers { b.deallocate() } }
+        try storage.writePages(zip(pages, buffers).map { PageWrite(page: $0, bytes: UnsafeRawPointer($1)) }, sync: true)
+        let check = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 4096)
+        defer { check.deallocate() }
+        for (n, b) in zip(pages, buffers) {
+            try storage.readPage(n, into: check)
+            #expect(memcmp(check, b, FileFormat.pageSize) == 0, "page \(n) holds the wrong bytes")
+        }
+        for n: UInt64 in [0, 1, 2, 1103, 1201, 1205, 2198] {
+            try storage.readPage(n, into: check)
+            #expect(UnsafeRawBufferPointer(start: check, count: FileFormat.pageSize).allSatisfy { $0 == 0 }, "page \(n) was written")
+        }
+    }
+
     @Test(arguments: engines)
     func batchReadsReturnEveryPage(engine: IOEngine) throws {
         guard !skipIfUnavailable(engine) else { return }

@@ -21,14 +21,9 @@ int sealkv_ring_create(unsigned entries, sealkv_ring **out);
 /// Tears the ring down. Accepts NULL.
 void sealkv_ring_destroy(sealkv_ring *ring);
 
-/// Writes `count` buffers of `length` bytes each at the given file offsets, all submitted together.
-/// Short writes are resumed. Returns 0, or the first negative errno seen.
-///
-/// There is deliberately no fsync here: io_uring always hands an fsync to a kernel worker thread,
-/// and that hand-off measured 50-70 us slower per commit than calling fdatasync once the writes
-/// have completed (Docs/BENCHMARKS.md, "Durable commits").
-int sealkv_ring_write_batch(sealkv_ring *ring, int fd, const void *const *buffers,
-                            const uint64_t *offsets, size_t count, size_t length);
+// Only reads go through the ring. Buffered writes and fsyncs submitted to io_uring are handed to
+// kernel worker threads on Linux's ext4, which measured slower than pwritev and fdatasync called
+// directly (Docs/BENCHMARKS.md, "Durable commits"), so the store writes with those.
 
 /// Reads `count` buffers of `length` bytes each from the given offsets, in parallel.
 /// Short reads are resumed; end of file before `length` bytes gives -ENODATA.

@@ -312,10 +312,22 @@ public final class Database: Sendable {
             if options.deliberateBugs.has(.truncateBeforeDurable) && plan.pageCount < storage.pageCount {
                 try storage.resize(toPages: plan.pageCount)
             }
-            // Full batches are written while sealing goes on (no sync: the meta is not written yet,
-            // so no committed state can reach them); the rest go out with the meta below.
-            let sealed = try tx.sealCommit { (batch) throws(SealKVError) in try storage.writePages(batch, sync: false) }
+            // Full batches are written by a thread of its own while sealing goes on (no sync: the
+            // meta is not written yet, so no committed state can reach them); the rest go out with
+            // the meta below, once every earlier batch is written.
+            // Early writeback pays for pages scattered over the file, not for a commit that
+            // rewrites most of it (see `BackgroundPageWriter`).
+            let scattered = UInt64(tx.dirty.count) * 4 < plan.pageCount
+            let writer = BackgroundPageWriter(storage: storage, buffers: pager.buffers, startingWriteback: scattered)
+            let sealed: SealedCommit
+            do throws(SealKVError) {
+                sealed = try tx.sealCommit(writing: writer.submit)
+            } catch {
+                try? writer.finish()
+                throw error
+            }
             defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
+            try writer.finish()
             var sealedState = sealed.state
             sealedState.durableTxnID = durable
             state = sealedState

@@ -185,25 +185,28 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
-        if usesRing {
-            let pointers: [UnsafeRawPointer?] = writes.map { $0.bytes }
-            let offsets = writes.map { $0.page * UInt64(FileFormat.pageSize) }
-            let rc: Int32 = ring.withLock { r in
-                pointers.withUnsafeBufferPointer { p in
-                    offsets.withUnsafeBufferPointer { o in
-                        sealkv_ring_write_batch(r, fd, p.baseAddress, o.baseAddress, writes.count, FileFormat.pageSize)
-                    }
-                }
+        // Positional writes, one call per run of consecutive pages. io_uring is not used here: a
+        // buffered write submitted to it is handed to a kernel worker thread on this platform, which
+        // measured 1.5-20 times slower than pwrite (Docs/BENCHMARKS.md, "Durable commits").
+        let buffers = writes.map { $0.bytes }
+        var start = 0
+        while start < writes.count {
+            var end = start + 1
+            while end < writes.count && writes[end].page == writes[end - 1].page + 1 { end += 1 }
+            let rc = Syscalls.pwritev(fd, buffers[start..<end], length: FileFormat.pageSize, writes[start].page * UInt64(FileFormat.pageSize))
+            if rc != 0 {
+                let pages = end - start == 1 ? "page \(writes[start].page)" : "pages \(writes[start].page)-\(writes[end - 1].page)"
+                throw SealKVError.system("write \(pages) of", path: path, errno: rc)
             }
-            if rc != 0 { throw SealKVError.system("write \(writes.count) pages of", path: path, errno: -rc) }
-            if sync { try self.sync() }
-            return
-        }
-        for w in writes {
-            let rc = Syscalls.pwrite(fd, w.bytes, FileFormat.pageSize, w.page * UInt64(FileFormat.pageSize))
-            if rc != 0 { throw SealKVError.system("write page \(w.page) of", path: path, errno: rc) }
+            start = end
         }
         if sync { try self.sync() }
+    }
+
+    func startWriteback(_ writes: [PageWrite]) {
+        guard let first = writes.lazy.map(\.page).min(), let last = writes.lazy.map(\.page).max() else { return }
+        let size = UInt64(FileFormat.pageSize)
+        Syscalls.startWriteback(fd, from: first * size, bytes: (last - first + 1) * size)
     }
 
     func sync() throws(SealKVError) {

@@ -24,6 +24,9 @@ package protocol PageStorage: AnyObject, Sendable {
     /// Writes a batch of pages (one submission where the backend allows it), then, when `sync` is
     /// true, makes them durable.
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError)
+    /// Starts writing these just-written pages to the device without waiting, so a later sync has
+    /// less left to do. Only a hint: it makes nothing durable. Backends without a device ignore it.
+    func startWriteback(_ writes: [PageWrite])
     /// Makes every completed write durable (fdatasync).
     func sync() throws(SealKVError)
     /// Grows or shrinks the file to `pages` pages.
@@ -33,6 +36,8 @@ package protocol PageStorage: AnyObject, Sendable {
 }
 
 extension PageStorage {
+    package func startWriteback(_ writes: [PageWrite]) {}
+
     package func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
         for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
     }

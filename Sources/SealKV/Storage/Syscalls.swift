@@ -38,11 +38,54 @@ enum Syscalls {
         return 0
     }
 
+    /// Writes `buffers` (each `length` bytes) back to back from `offset`, as few `pwritev` calls as
+    /// the kernel's vector limit allows. A short write is finished with `pwrite`.
+    static func pwritev(_ fd: Int32, _ buffers: ArraySlice<UnsafeRawPointer>, length: Int, _ offset: UInt64) -> Int32 {
+        let vectorLimit = 1024
+        var next = buffers.startIndex
+        var position = offset
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(min(buffers.count, vectorLimit))
+        while next < buffers.endIndex {
+            let end = min(next + vectorLimit, buffers.endIndex)
+            vectors.removeAll(keepingCapacity: true)
+            for b in buffers[next..<end] { vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: b), iov_len: length)) }
+            let wanted = (end - next) * length
+            let n = vectors.withUnsafeBufferPointer { Glibc.pwritev(fd, $0.baseAddress, Int32($0.count), off_t(position)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if n == 0 { return EIO }
+            if n < wanted {
+                // Finish the buffer the kernel stopped in, then go on with the next.
+                let whole = n / length, partial = n % length
+                if partial > 0 {
+                    let rc = pwrite(fd, buffers[next + whole] + partial, length - partial, position + UInt64(n))
+                    if rc != 0 { return rc }
+                }
+                next += whole + (partial > 0 ? 1 : 0)
+                position += UInt64((whole + (partial > 0 ? 1 : 0)) * length)
+                continue
+            }
+            next = end
+            position += UInt64(wanted)
+        }
+        return 0
+    }
+
     static func fdatasync(_ fd: Int32) -> Int32 {
         while Glibc.fdatasync(fd) != 0 {
             if errno != EINTR { return errno }
         }
         return 0
+    }
+
+    /// Asks the kernel to start writing the range's dirty pages to the device now, without
+    /// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`): a later fdatasync then has less left to
+    /// do. Only a hint; it makes nothing durable, so its failure is ignored.
+    static func startWriteback(_ fd: Int32, from offset: UInt64, bytes: UInt64) {
+        _ = systemSyncFileRange(fd, off_t(offset), off_t(bytes), 2 /* SYNC_FILE_RANGE_WRITE */)
     }
 
     static func fsync(_ fd: Int32) -> Int32 {
@@ -88,3 +131,7 @@ func directoryOf(_ path: String) -> String {
 /// flock(2); the name `flock` also names a struct in Glibc, which hides the function from Swift.
 @_silgen_name("flock")
 private func systemFlock(_ fd: Int32, _ operation: Int32) -> Int32
+
+/// sync_file_range(2), which Glibc's Swift module does not declare.
+@_silgen_name("sync_file_range")
+private func systemSyncFileRange(_ fd: Int32, _ offset: off_t, _ bytes: off_t, _ flags: UInt32) -> Int32

@@ -147,8 +147,9 @@ extension WriteTransaction {
     }
 
     /// Seals every dirty page bottom-up from every root (children before the parents that carry
-    /// their tags), handing full batches of ``sealedBatchPages`` sealed pages to `write` as it goes
-    /// and giving their buffers back. The pages of the last, partial batch are returned unwritten.
+    /// their tags), handing full batches of ``sealedBatchPages`` sealed pages to `write` as it goes;
+    /// `write` owns a batch's buffers from then on, also when it throws. The pages of the last,
+    /// partial batch are returned unwritten.
     func sealCommit(writing write: ([PageWrite]) throws(SealKVError) -> Void) throws(SealKVError) -> SealedCommit {
         var batch: [PageWrite] = []
         var plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)] = []
@@ -160,11 +161,9 @@ extension WriteTransaction {
         }
         func flush() throws(SealKVError) {
             batch.sort { $0.page < $1.page }
-            defer {
-                giveBack(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-            try write(batch)
+            let full = batch
+            batch.removeAll(keepingCapacity: true)
+            try write(full)
         }
         do throws(SealKVError) {
             for tree in [\WriteTransaction.mainTree, \.catalog, \.freeTree, \.expiryTree] as [ReferenceWritableKeyPath<WriteTransaction, TreeDescriptor>] {
