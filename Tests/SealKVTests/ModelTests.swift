@@ -15,11 +15,32 @@ struct ModelTests {
         var spaces: [String: [[UInt8]: [UInt8]]] = ["": [:]]
 
         func sortedEntries(_ ns: String) -> [([UInt8], [UInt8])] {
-            (spaces[ns] ?? [:]).sorted { compareBytes($0.key, $1.key) < 0 }.map { ($0.key, $0.value) }
+            (spaces[ns] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
         }
     }
 
     struct Aborted: Error {}
+
+    /// The tree orders keys with `compareBytes` (an inline word-at-a-time comparison for short
+    /// keys); the model orders them with the standard library. They must agree, on every length
+    /// and on keys that share long prefixes or differ only in length.
+    @Test func keyComparisonIsLexicographic() {
+        var rng = SeededRandom(seed: 7)
+        let lengths = [0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 100]
+        for _ in 0..<20_000 {
+            let prefix = (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            func key() -> [UInt8] {
+                let n = lengths[Int(rng.next() % UInt64(lengths.count))]
+                var k = Array(prefix.prefix(n))
+                while k.count < n { k.append(UInt8(truncatingIfNeeded: rng.next() % 3 == 0 ? 0xFF : rng.next())) }
+                return k
+            }
+            let a = key(), b = key()
+            let c = a.withUnsafeBytes { x in b.withUnsafeBytes { y in compareBytes(x, y) } }
+            let want = a == b ? 0 : (a.lexicographicallyPrecedes(b) ? -1 : 1)
+            #expect(c.signum() == want, "\(a) vs \(b)")
+        }
+    }
 
     static var isLong: Bool { getenv("SEALKV_LONG") != nil }
 
@@ -192,18 +213,18 @@ struct ModelTests {
                         } else if r < 95 {
                             // A range between two random keys, forwards or backwards.
                             var a = Self.key(&rng, &counter), b = Self.key(&rng, &counter)
-                            if compareBytes(a, b) > 0 { swap(&a, &b) }
+                            if b.lexicographicallyPrecedes(a) { swap(&a, &b) }
                             let reverse = Bool.random(using: &rng)
                             let got = try handle.range(from: a, to: b, reverse: reverse).map { $0.key }
-                            let inRange: [[UInt8]] = (working.spaces[ns] ?? [:]).keys.filter { compareBytes($0, a) >= 0 && compareBytes($0, b) < 0 }
-                            var want = inRange.sorted { compareBytes($0, $1) < 0 }
+                            let inRange: [[UInt8]] = (working.spaces[ns] ?? [:]).keys.filter { !$0.lexicographicallyPrecedes(a) && $0.lexicographicallyPrecedes(b) }
+                            var want = inRange.sorted { $0.lexicographicallyPrecedes($1) }
                             if reverse { want.reverse() }
                             #expect(got == want)
                         } else if r < 98 {
                             let p = Array("user:\(Int.random(in: 0..<40, using: &rng))".utf8)
                             let got = try handle.prefix(p).map { $0.key }
                             let matching: [[UInt8]] = (working.spaces[ns] ?? [:]).keys.filter { $0.starts(with: p) }
-                            let want = matching.sorted { compareBytes($0, $1) < 0 }
+                            let want = matching.sorted { $0.lexicographicallyPrecedes($1) }
                             #expect(got == want)
                         } else if ns != "" {
                             try tx.dropNamespace(ns)

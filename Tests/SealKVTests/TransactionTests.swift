@@ -2,6 +2,9 @@
 import Testing
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Transactions, snapshots and free pages")
 struct TransactionTests {
@@ -443,4 +446,27 @@ struct TransactionTests {
             try TestSupport.expectClean(db)
         }
     }
+
+    /// Live readers are listed by `stats()` oldest first, with their snapshot and age; ended ones
+    /// leave no trace, and their slots are reused rather than piling up.
+    @Test func statsListsLiveReadersOldestFirst() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        defer { db.close() }
+        try db.write { tx in try tx.put("a", "1") }
+        for _ in 0..<1000 { _ = try db.read { try $0.get("a") } }
+        try db.read { outer in
+            try db.write { tx in try tx.put("b", "2") }
+            Glibc.usleep(60_000)
+            try db.read { inner in
+                let readers = try db.stats().readers
+                #expect(readers.map(\.txnID) == [outer.snapshotTxnID, inner.snapshotTxnID])
+                #expect(outer.snapshotTxnID < inner.snapshotTxnID)
+                #expect(readers.count == 2 && readers[0].age >= .milliseconds(40) && readers[0].age > readers[1].age,
+                        "ages \(readers.map(\.age))")
+            }
+        }
+        #expect(try db.stats().readers.isEmpty)
+        #expect(db.shared.withLock { $0.readers.isEmpty })
+    }
+
 }

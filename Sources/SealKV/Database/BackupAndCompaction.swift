@@ -8,7 +8,7 @@ extension Database {
     /// and passes `check`. Fails if `path` exists, unless `overwrite`.
     public func backup(to path: String, overwrite: Bool = false, progress: ((OperationProgress) -> Void)? = nil) throws {
         try refuseExisting(path, overwrite: overwrite)
-        try read { tx in
+        try read(keepingHeader: true) { tx in
             let state = tx.base
             let header = tx.baseHeader!
             guard let sealer = pager.keys.sealer(for: header.keyEpoch) else {
@@ -44,7 +44,7 @@ extension Database {
     /// keep committing; the copy holds the commit that was newest when it started.
     public func compact(to path: String, overwrite: Bool = false, progress: ((OperationProgress) -> Void)? = nil) throws {
         try refuseExisting(path, overwrite: overwrite)
-        try read { tx in
+        try read(keepingHeader: true) { tx in
             let header = tx.baseHeader!
             guard let sealer = pager.keys.sealer(for: header.keyEpoch) else {
                 throw SealKVError(.conflict, "the store was rekeyed while compaction started; try again.")

@@ -25,17 +25,11 @@ public final class Database: Sendable {
     let pager: Pager
     package var storage: any PageStorage { pager.storage }
 
-    struct ReaderInfo: Sendable {
-        var txnID: UInt64
-        var started: ContinuousClock.Instant
-    }
-
     struct SharedState: Sendable {
         var current: CommitState
         /// The cleartext meta header that goes with `current` (for backups).
         var header: StoreHeader
-        var readers: [Int: ReaderInfo] = [:]
-        var nextReaderID = 0
+        var readers = ReaderTable()
         /// The newest commit known to be on stable storage, and the meta slot that holds it.
         var lastDurable: UInt64
         var durableSlot: UInt64
@@ -205,14 +199,19 @@ public final class Database: Sendable {
     /// Runs `body` in a read transaction on the newest committed snapshot and returns its result.
     /// The transaction must not escape the closure.
     public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
-        let (state, header, id) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, StoreHeader, Int) in
+        try read(keepingHeader: false, body)
+    }
+
+    /// ``read(_:)``; with `keepingHeader`, the transaction also gets the meta header of its snapshot
+    /// in `baseHeader` (backups and compaction need it; plain reads skip the copy).
+    func read<R>(keepingHeader: Bool, _ body: (ReadTransaction) throws -> R) throws -> R {
+        let started = ReaderInfo.clock()
+        let (state, header, slot) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, StoreHeader?, Int) in
             guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
-            let id = s.nextReaderID
-            s.nextReaderID += 1
-            s.readers[id] = ReaderInfo(txnID: s.current.txnID, started: .now)
-            return (s.current, s.header, id)
+            let slot = s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
+            return (s.current, keepingHeader ? s.header : nil, slot)
         }
-        defer { shared.withLock { _ = $0.readers.removeValue(forKey: id) } }
+        defer { shared.withLock { $0.readers.remove(slot) } }
         let tx = ReadTransaction(database: self, base: state, writeTxnID: .max)
         tx.baseHeader = header
         defer { tx.finish() }

@@ -49,9 +49,11 @@ extension Database {
     /// file figures. Runs as a reader.
     public func stats() throws -> Statistics {
         let report = try check()
-        let now = ContinuousClock.now
+        let now = ReaderInfo.clock()
         let (readers, header) = shared.withLock { s in
-            (s.readers.values.sorted { $0.started < $1.started }.map { Statistics.Reader(txnID: $0.txnID, age: now - $0.started) }, s.header)
+            (s.readers.values.sorted { $0.started < $1.started }.map {
+                Statistics.Reader(txnID: $0.txnID, age: .nanoseconds(Int64(now - min(now, $0.started))))
+            }, s.header)
         }
         return Statistics(
             txnID: report.txnID,

@@ -17,13 +17,27 @@ extension UnsafeMutableRawPointer {
     @inline(__always) func setU64(_ offset: Int, _ v: UInt64) { storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self) }
 }
 
-/// Compares two byte strings lexicographically (memcmp order, shorter first on a tie).
+/// Compares two byte strings lexicographically (memcmp order, shorter first on a tie). Keys up to
+/// 32 bytes, which tree searches compare most, are compared eight bytes at a time inline (as
+/// big-endian integers, which orders them as bytes); longer ones go to `memcmp`.
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
-    if n > 0 {
+    if n > 32 {
         let c = memcmp(a.baseAddress!, b.baseAddress!, n)
-        if c != 0 { return Int(c) }
+        return c != 0 ? Int(c) : a.count - b.count
+    }
+    var i = 0
+    while i + 8 <= n {
+        let x = UInt64(bigEndian: a.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        let y = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        if x != y { return x < y ? -1 : 1 }
+        i += 8
+    }
+    while i < n {
+        let x = a[i], y = b[i]
+        if x != y { return x < y ? -1 : 1 }
+        i += 1
     }
     return a.count - b.count
 }
