@@ -25,7 +25,7 @@ public struct Options: Sendable {
     public var durability: Durability = .oneSync
     /// Size of the decrypted page cache in bytes (default 64 MiB).
     public var cacheSize: Int = 64 << 20
-    /// io_uring, POSIX, or automatic choice.
+    /// How batch reads reach the kernel: io_uring, POSIX, or automatic choice.
     public var ioEngine: IOEngine = .automatic
     /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
     /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.

@@ -5,19 +5,22 @@ import Glibc
 import CSealURing
 
 
-/// How a file store talks to the kernel.
+/// How a file store reads many pages at once. Writes are always `pwritev` and `fdatasync` (on
+/// ext4, writes and syncs submitted to io_uring go through kernel worker threads and measured
+/// slower).
 public enum IOEngine: Sendable, Equatable {
     /// io_uring where the kernel allows it, otherwise POSIX calls.
     case automatic
     /// io_uring only; opening fails where it is unavailable.
     case ioUring
-    /// pread/pwrite/fdatasync only.
+    /// pread only.
     case posix
 }
 
 /// A store in a file. Committed pages are read through a read-only shared mapping of a large
-/// reserved range (the file grows into it without remapping). A commit's writes go to io_uring in
-/// one submission (or to pwrite), followed by one fdatasync system call.
+/// reserved range (the file grows into it without remapping). A commit's writes are one `pwritev`
+/// per run of consecutive pages, followed by one fdatasync system call; batch reads go to
+/// io_uring in one submission where it is available.
 ///
 /// A page read from the mapping stays mapped, and so counts in the process's resident set, until
 /// the mapping lets it go; its plaintext is in the page cache by then. So every
