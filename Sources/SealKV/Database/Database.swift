@@ -382,7 +382,7 @@ public final class Database: Sendable {
         // hold a snapshot older than this commit while the file is cut.
         if options.durability != .noSync && !olderReaderAlive { cutSlack(to: state.pageCount) }
         tx.releaseDirtyPages()
-        pager.buffers.releaseIdle()
+        pager.buffers.releaseIdle(keeping: Pager.idleBuffersKept)
     }
 }
 

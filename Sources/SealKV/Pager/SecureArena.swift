@@ -77,6 +77,7 @@ final class PageBufferPool: @unchecked Sendable {
         var arenas: [SecureArena] = []
         var free: [UnsafeMutableRawPointer] = []
         var lockedBytes = 0
+        var arenasMapped = 0
         #if DEBUG
         /// Buffers handed out and not yet returned: a buffer given back twice would later be handed
         /// to two users at once.
@@ -106,6 +107,7 @@ final class PageBufferPool: @unchecked Sendable {
         if let p = s.free.popLast() { return p }
         let arena = SecureArena(byteCount: arenaPages * FileFormat.pageSize)
         s.arenas.append(arena)
+        s.arenasMapped += 1
         s.lockedBytes += arena.lockedBytes
         for i in stride(from: arenaPages - 1, to: 0, by: -1) {
             s.free.append(arena.base + i * FileFormat.pageSize)
@@ -115,6 +117,9 @@ final class PageBufferPool: @unchecked Sendable {
 
     /// Buffers the pool holds, in use or free (not counting borrowed ones).
     var bufferCount: Int { state.withLock { $0.arenas.count * arenaPages } }
+
+    /// Arenas mapped since the pool was made (each a system call, locking and page faults).
+    var arenasMapped: Int { state.withLock { $0.arenasMapped } }
 
     /// Free buffers ready to hand out.
     var freeCount: Int { state.withLock { $0.free.count } }
@@ -140,7 +145,7 @@ final class PageBufferPool: @unchecked Sendable {
 
     /// Unmaps arenas none of whose buffers is in use while more than `keep` buffers are free, so
     /// the memory of a large transaction's dirty pages goes back to the system after its commit.
-    func releaseIdle(keeping keep: Int = 1024) {
+    func releaseIdle(keeping keep: Int) {
         state.withLock { s in
             guard s.free.count > keep + arenaPages else { return }
             let free = Set(s.free.map { UInt(bitPattern: $0) })
