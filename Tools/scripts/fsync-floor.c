@@ -26,6 +26,17 @@ static long target(int contiguous, long base, int j) {
     return contiguous ? base + j : random() % PAGES;
 }
 
+// Submits what is queued and waits for `count` completions, reporting any error.
+static void submit_and_reap(struct io_uring *ring, int count) {
+    io_uring_submit_and_wait(ring, count);
+    for (int i = 0; i < count; i++) {
+        struct io_uring_cqe *cqe;
+        io_uring_wait_cqe(ring, &cqe);
+        if (cqe->res < 0) fprintf(stderr, "error %d\n", cqe->res);
+        io_uring_cqe_seen(ring, cqe);
+    }
+}
+
 int main(int argc, char **argv) {
     char path[4096];
     snprintf(path, sizeof path, "%s/fsync-floor.dat", argc > 1 ? argv[1] : "/tmp");
@@ -65,13 +76,7 @@ int main(int argc, char **argv) {
                     sqe->flags |= IOSQE_IO_DRAIN;
                     queued++;
                 }
-                io_uring_submit_and_wait(&ring, queued);
-                for (int i = 0; i < queued; i++) {
-                    struct io_uring_cqe *cqe;
-                    io_uring_wait_cqe(&ring, &cqe);
-                    if (cqe->res < 0) fprintf(stderr, "error %d\n", cqe->res);
-                    io_uring_cqe_seen(&ring, cqe);
-                }
+                submit_and_reap(&ring, queued);
                 if (mode == 3) fdatasync(fd);
             }
             double per = (now() - start) / ROUNDS;
@@ -91,13 +96,7 @@ int main(int argc, char **argv) {
                 struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
                 io_uring_prep_write(sqe, fd, buf, PAGE, (random() % PAGES) * PAGE);
             }
-            io_uring_submit_and_wait(&ring, n);
-            for (int i = 0; i < n; i++) {
-                struct io_uring_cqe *cqe;
-                io_uring_wait_cqe(&ring, &cqe);
-                if (cqe->res < 0) fprintf(stderr, "error %d\n", cqe->res);
-                io_uring_cqe_seen(&ring, cqe);
-            }
+            submit_and_reap(&ring, n);
         }
         double ring_time = (now() - start) / rounds;
         printf("writes alone, %3d scattered pages: pwrite %6.1f us, io_uring %6.1f us\n", n, plain * 1e6, ring_time * 1e6);

@@ -313,9 +313,8 @@ public final class Database: Sendable {
             }
             // Full batches are written by a thread of its own while sealing goes on (no sync: the
             // meta is not written yet, so no committed state can reach them); the rest go out with
-            // the meta below, once every earlier batch is written.
-            // Early writeback pays for pages scattered over the file, not for a commit that
-            // rewrites most of it (see `BackgroundPageWriter`).
+            // the meta below, once every earlier batch is written. Starting writeback early pays
+            // for pages scattered over the file, not for a commit that rewrites most of it.
             let scattered = UInt64(tx.dirty.count) * 4 < plan.pageCount
             let writer = BackgroundPageWriter(storage: storage, buffers: pager.buffers, startingWriteback: scattered)
             let sealed: SealedCommit

@@ -3,8 +3,9 @@ import Glibc
 #endif
 
 /// Writes a large commit's sealed pages on a thread of its own while the committing thread seals
-/// the next batch, and starts each batch's writeback to the device at once: the commit's final
-/// fdatasync then finds most of its pages already written, and sealing (CPU) overlaps the disk.
+/// the next batch and, when the pages are scattered over the file, starts each batch's writeback
+/// to the device at once: the commit's final fdatasync then finds most of its pages already
+/// written, and sealing (CPU) overlaps the disk.
 ///
 /// Batches are written one at a time in the order they were submitted, so a recording backend sees
 /// the same sequence of writes as without the thread. At most ``depth`` batches wait in the queue:
@@ -112,7 +113,8 @@ final class BackgroundPageWriter: @unchecked Sendable {
         }
     }
 
-    /// Writes one batch unless an earlier one failed, starts its writeback, and returns its buffers.
+    /// Writes one batch unless an earlier one failed, starts its writeback if asked to, and returns
+    /// its buffers.
     private func write(_ batch: [PageWrite]) {
         defer { giveBack(batch) }
         guard state.withLock({ $0.error == nil }) else { return }

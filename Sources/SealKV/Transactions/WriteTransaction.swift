@@ -389,7 +389,7 @@ extension WriteTransaction {
 
         let leftIndex = min(parent.index, siblingIndex)
         let rightIndex = leftIndex + 1
-        let (leftPage, leftPointer) = leftIndex == parent.index ? (page, pointer) : (siblingPage, siblingPointer)
+        let (_, leftPointer) = leftIndex == parent.index ? (page, pointer) : (siblingPage, siblingPointer)
         let (rightPage, rightPointer) = leftIndex == parent.index ? (siblingPage, siblingPointer) : (page, pointer)
         let kind = node.kind!
         var combined = NodeBuilder.cells(of: NodePage(leftPointer))
