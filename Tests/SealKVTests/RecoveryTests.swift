@@ -174,7 +174,7 @@ struct RecoveryTests {
         do {
             _ = try Database.open(storage: MemoryStorage(bytes: before), credential: .password(TestSupport.password), options: options)
             Issue.record("an old copy was accepted")
-        } catch let e as SealKVError {
+        } catch let e {
             #expect(e.code == .rolledBack)
         }
     }

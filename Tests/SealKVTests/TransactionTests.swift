@@ -308,7 +308,7 @@ struct TransactionTests {
         // Overwrite with a small value, then delete: every overflow page is freed.
         try db.write { tx in try tx.put("huge", "tiny now") }
         try TestSupport.expectClean(db)
-        try db.write { tx in try tx.delete("huge") }
+        _ = try db.write { tx in try tx.delete("huge") }
         try db.write { tx in try tx.put("one more", "commit") }
         let report = try db.check()
         #expect(report.isClean)
@@ -349,8 +349,8 @@ struct TransactionTests {
         do {
             _ = try escaped.get("x")
             Issue.record("an escaped transaction still worked")
-        } catch let e as SealKVError {
-            #expect(e.code == .transactionClosed)
+        } catch {
+            #expect(error.code == .transactionClosed)
         }
     }
 
@@ -461,7 +461,12 @@ struct TransactionTests {
         let mapped = db.pager.buffers.arenasMapped
         #expect(mapped * 256 > 1024, "the commits used only \(mapped) arenas; the test needs more than 1,024 buffers")
         for round in 2..<5 { try commit(round) }
-        #expect(db.pager.buffers.arenasMapped == mapped, "later commits mapped \(db.pager.buffers.arenasMapped - mapped) more arenas")
+        // How many sealed batches are in flight at once (one to four, of an arena each) depends on
+        // timing, so a later commit may need a few arenas more than the first ones did; unmapping
+        // and mapping again at every commit (as with a 1,024-buffer reserve) maps about six per
+        // commit, 18 over these three.
+        let more = db.pager.buffers.arenasMapped - mapped
+        #expect(more <= 5, "later commits mapped \(more) more arenas")
         try TestSupport.expectClean(db)
     }
 

@@ -78,7 +78,7 @@ extension Database {
     private func copyNamespace(_ name: String, from tx: ReadTransaction, to target: Database, progress: (Int) -> Void) throws {
         let cursor = Cursor(transaction: tx, namespace: name)
         var more = try cursor.first()
-        if !name.isEmpty { try target.write { try $0.createNamespace(name) } }
+        if !name.isEmpty { _ = try target.write { try $0.createNamespace(name) } }
         while more {
             // Batches keep memory bounded; keys arrive in order, so pages fill completely.
             var n = 0

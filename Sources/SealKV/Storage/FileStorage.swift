@@ -231,7 +231,14 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         return Array(out.prefix(max(0, n)))
     }
 
+    /// How long an open waits for a lock someone else holds before it reports `locked`. A process
+    /// that forks (to run another program, say) while a handle is open shares that handle's lock
+    /// until its child's exec closes the descriptor, so a handle closed and opened again at that
+    /// moment would see its own store locked for a few milliseconds.
+    static let lockPatience: Duration = .seconds(1)
+
     /// Takes the store's advisory lock: exclusive for a writable handle, shared for a read-only one.
+    /// A lock held by someone else is tried again for up to ``lockPatience``.
     func lock() throws(SealKVError) {
         var l = lockFD.load(ordering: .acquiring)
         if l < 0 {
@@ -241,7 +248,12 @@ final class FileStorage: PageStorage, @unchecked Sendable {
             }
             lockFD.store(l, ordering: .releasing)
         }
-        let rc = Syscalls.flock(l, exclusive: !readOnly)
+        var rc = Syscalls.flock(l, exclusive: !readOnly)
+        let deadline = ContinuousClock.now + Self.lockPatience
+        while rc == EWOULDBLOCK && ContinuousClock.now < deadline {
+            usleep(5_000)
+            rc = Syscalls.flock(l, exclusive: !readOnly)
+        }
         if rc == EWOULDBLOCK {
             throw SealKVError(.locked, readOnly
                 ? "'\(path)' is open for writing in another process; read-only opens wait until that writer closes it."

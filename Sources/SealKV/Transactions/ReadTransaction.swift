@@ -2,7 +2,7 @@
 ///
 /// It sees exactly the state committed when it began, for its whole life, whatever writers do
 /// meanwhile. Methods without a namespace act on the default namespace "".
-public class ReadTransaction: Transaction {
+public class ReadTransaction: Transaction, @unchecked Sendable {
     /// The txnid of the snapshot this transaction reads.
     public var snapshotTxnID: UInt64 { base.txnID }
 
