@@ -423,7 +423,7 @@ public struct CrashHarness {
     /// Re-runs the workload and evaluates only the state a violation's replay id names, with the
     /// full check. Byte contents differ between runs (fresh nonces and keys); which writes persisted
     /// does not.
-    public static func replay(_ id: String, workloads: [CrashWorkload] = CrashWorkload.all, operations: Int) throws -> CrashReport {
+    public static func replay(_ id: String, workloads: [CrashWorkload] = CrashWorkload.builtIn, operations: Int) throws -> CrashReport {
         let parts = id.split(separator: ":").map(String.init)
         guard parts.count == 6, let workload = workloads.first(where: { $0.name == parts[0] }), let seed = UInt64(parts[1]),
               let epoch = Int(parts[4]), let state = Int(parts[5]) else {

@@ -186,9 +186,34 @@ extension CrashWorkload {
         }
     }
 
-    /// Every built-in workload.
+    /// Commits of more than one batch of sealed pages (256), whose full batches a thread of their
+    /// own writes while the commit seals the rest: a bulk load, then rounds of 1,000 overwrites
+    /// spread over it.
+    public static let bulk = CrashWorkload(name: "bulk") { ctx in
+        try ctx.commit { tx in for i in 0..<4_000 { try tx.put("bulk-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 300)) } }
+        var round = 0
+        var done = 0
+        while done < ctx.operations {
+            try ctx.commit { tx in
+                for _ in 0..<1_000 {
+                    let i = Int.random(in: 0..<4_000, using: &ctx.random)
+                    try tx.put("bulk-\(i)", [UInt8](repeating: UInt8(round & 0xFF), count: 300))
+                }
+            }
+            try ctx.commit { tx in try tx.put("marker", "\(round)") }
+            if ctx.database.options.durability == .noSync { try ctx.sync() }
+            round += 1
+            done += 1_000
+        }
+    }
+
+    /// The built-in workloads small enough for every mode in CI (all but `bulk`, whose states-mode
+    /// run takes minutes: each of its commits writes hundreds of pages, each a crash point).
     public static let all: [CrashWorkload] = [.mixed, .namespaces, .shrink, .rotation]
 
+    /// Every built-in workload.
+    public static let builtIn: [CrashWorkload] = all + [.bulk]
+
     /// The built-in workload named `name`.
-    public static func named(_ name: String) -> CrashWorkload? { all.first { $0.name == name } }
+    public static func named(_ name: String) -> CrashWorkload? { builtIn.first { $0.name == name } }
 }

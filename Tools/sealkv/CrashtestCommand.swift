@@ -21,7 +21,7 @@ struct CrashtestCommand: ParsableCommand {
     @Option(help: .hidden) var killChild: String?
     @Option(help: .hidden) var credentialIndex = 0
 
-    @Option(help: "Workload: mixed, namespaces, shrink, rotation, or all.") var workload = "all"
+    @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, or all.") var workload = "all"
     @Option(help: "Operations per workload run.") var ops = 200
     @Option(help: "Seed of the workload and of the sampled states.") var seed: UInt64 = 1
     @Option(help: "Stop after this many states per run (0: no limit).") var maxStates = 0
@@ -49,8 +49,8 @@ struct CrashtestCommand: ParsableCommand {
             if !report.violations.isEmpty { throw ToolFailure("the state violates the store's promises", exitCode: 1) }
             return
         }
-        let workloads = workload == "all" ? CrashWorkload.all : try [CrashWorkload.named(workload) ?? {
-            throw ValidationError("unknown workload '\(workload)'; use mixed, namespaces, shrink, rotation or all.")
+        let workloads = workload == "all" ? CrashWorkload.builtIn : try [CrashWorkload.named(workload) ?? {
+            throw ValidationError("unknown workload '\(workload)'; use mixed, namespaces, shrink, rotation, bulk or all.")
         }()]
         if mode == "faults" { return try runFaults(workloads) }
         if mode == "kill" { return try runKills(workloads) }
