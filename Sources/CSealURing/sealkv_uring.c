@@ -27,11 +27,10 @@ void sealkv_ring_destroy(sealkv_ring *r) {
     free(r);
 }
 
-/// Submits every unfinished operation (in rounds that fit the ring), waits for all completions,
-/// and repeats while short transfers remain. `done[i]` counts bytes already transferred for
-/// operation i.
-static int run_reads(sealkv_ring *r, int fd, void *const *buffers,
-                     const uint64_t *offsets, size_t count, size_t length) {
+/// Submits every unfinished read (in rounds that fit the ring), waits for all completions, and
+/// repeats while short reads remain. `done[i]` counts bytes already read for buffer i.
+int sealkv_ring_read_batch(sealkv_ring *r, int fd, void *const *buffers,
+                           const uint64_t *offsets, size_t count, size_t length) {
     if (count == 0) return 0;
     size_t *done = calloc(count, sizeof(size_t));
     if (!done) return -ENOMEM;
@@ -81,9 +80,4 @@ static int run_reads(sealkv_ring *r, int fd, void *const *buffers,
     }
     free(done);
     return first_error;
-}
-
-int sealkv_ring_read_batch(sealkv_ring *r, int fd, void *const *buffers,
-                           const uint64_t *offsets, size_t count, size_t length) {
-    return run_reads(r, fd, buffers, offsets, count, length);
 }

@@ -48,7 +48,5 @@ struct ReaderTable: Sendable {
     var isEmpty: Bool { count == 0 }
 
     /// The live readers, in no particular order.
-    var values: LazyMapSequence<LazyFilterSequence<[ReaderInfo?]>, ReaderInfo> {
-        slots.lazy.filter { $0 != nil }.map { $0! }
-    }
+    var values: some Sequence<ReaderInfo> { slots.lazy.compactMap { $0 } }
 }

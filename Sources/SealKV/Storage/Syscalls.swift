@@ -57,19 +57,18 @@ enum Syscalls {
                 return errno
             }
             if n == 0 { return EIO }
+            var written = end - next
             if n < wanted {
-                // Finish the buffer the kernel stopped in, then go on with the next.
-                let whole = n / length, partial = n % length
-                if partial > 0 {
-                    let rc = pwrite(fd, buffers[next + whole] + partial, length - partial, position + UInt64(n))
+                // Finish the buffer the kernel stopped in; the loop goes on with the next.
+                written = n / length
+                if n % length > 0 {
+                    let rc = pwrite(fd, buffers[next + written] + n % length, length - n % length, position + UInt64(n))
                     if rc != 0 { return rc }
+                    written += 1
                 }
-                next += whole + (partial > 0 ? 1 : 0)
-                position += UInt64((whole + (partial > 0 ? 1 : 0)) * length)
-                continue
             }
-            next = end
-            position += UInt64(wanted)
+            next += written
+            position += UInt64(written * length)
         }
         return 0
     }
