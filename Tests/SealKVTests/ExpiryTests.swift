@@ -43,6 +43,31 @@ struct ExpiryTests {
         try TestSupport.expectClean(db)
     }
 
+    /// A transaction reads the clock once, when it first meets a time to live, and keeps that
+    /// time: an entry alive when it first looked stays alive to its end, however the clock moves.
+    @Test func aTransactionsTimeIsFixedOnceRead() throws {
+        let clock = ManualClock()
+        let (db, _) = try store(clock)
+        try db.write { tx in try tx.put("session", "token", ttl: .seconds(10)) }
+        try db.read { (tx) throws -> Void in
+            #expect(try tx.getString("session") == "token")
+            clock.advance(.seconds(11))
+            #expect(try tx.getString("session") == "token")
+            #expect(try tx.timeToLive("session") == .seconds(10))
+            #expect(try tx.all().map { String(decoding: $0.key, as: UTF8.self) } == ["session"])
+        }
+        #expect(try db.read { try $0.get("session") } == nil)
+        // A writer keeps its time the same way, for reads and for the entries it puts.
+        try db.write { (tx) throws -> Void in
+            try tx.put("a", "1", ttl: .seconds(5))
+            clock.advance(.seconds(4))
+            try tx.put("b", "2", ttl: .seconds(5))
+            #expect(try tx.timeToLive("b") == .seconds(5))
+        }
+        clock.advance(.seconds(1))
+        #expect(try db.read { try $0.all().map { String(decoding: $0.key, as: UTF8.self) } } == [])
+    }
+
     @Test func cursorsStepOverExpiredEntries() throws {
         let clock = ManualClock()
         let (db, _) = try store(clock)

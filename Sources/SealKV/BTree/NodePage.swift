@@ -49,10 +49,11 @@ struct NodePage {
         guard p.u8(c + 2) & LeafCellFlags.expires != 0 else { return nil }
         return p.u64(c + FileFormat.leafCellHeader + Int(p.u16(c)))
     }
-    /// Leaf: whether entry `i` has expired at `now` (Unix milliseconds).
-    @inline(__always) func isExpired(_ i: Int, now: UInt64) -> Bool {
+    /// Leaf: whether entry `i` has expired at `now` (Unix milliseconds; evaluated only for an
+    /// entry with a time to live).
+    @inline(__always) func isExpired(_ i: Int, now: @autoclosure () -> UInt64) -> Bool {
         guard let e = expiry(i) else { return false }
-        return e <= now
+        return e <= now()
     }
     /// Leaf: the inline value of entry `i`.
     @inline(__always) func inlineValue(_ i: Int) -> UnsafeRawBufferPointer {

@@ -37,9 +37,8 @@ extension Transaction {
 
     /// Finds `key` in `tree`.
     func locate(_ tree: TreeDescriptor, key: UnsafeRawBufferPointer) throws(SealKVError) -> ValueLocation? {
-        let now = self.now
         let found = try descend(tree, to: key) { (node, i, found) throws(SealKVError) -> ValueLocation? in
-            guard found, !node.isExpired(i, now: now) else { return nil }
+            guard found, !node.isExpired(i, now: self.now) else { return nil }
             if node.isOverflow(i) {
                 let ref = node.overflowRef(i)
                 return .overflow(length: ref.length, first: ref.link)
