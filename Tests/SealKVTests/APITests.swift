@@ -121,6 +121,43 @@ struct APITests {
         }
     }
 
+    /// `withValue` hands `body` a copy in a buffer of the call's own: the bytes are right for
+    /// inline, empty and overflow values, in namespaces and in a writer's own changes, and `body`
+    /// may read the store again, even with `withValue`, without changing the bytes it holds.
+    @Test func withValueReadsWithoutAllocatingAndAllowsNestedReads() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        let big = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try db.write { tx in
+            try tx.put("a", "first value")
+            try tx.put("b", "second, longer value")
+            try tx.put("empty", [UInt8]())
+            try tx.put("big", big)
+            try tx.put("inline, past the stack buffer", Array(big.prefix(1200)))
+            try tx.namespace("ns").put("a", "in a namespace")
+        }
+        try db.read { (tx) throws -> Void in
+            let (outer, inner, got) = try #require(try tx.withValue(for: "a") { (a) throws -> ([UInt8], [UInt8]?, [UInt8]?) in
+                let inner = try tx.withValue(for: "b") { Array($0) }
+                let got = try tx.get("big")
+                return (Array(a), inner, got)
+            })
+            #expect(outer == Array("first value".utf8))
+            #expect(inner == Array("second, longer value".utf8))
+            #expect(got == big)
+            // After a nested call the buffer is free again and serves the next call.
+            #expect(try tx.withValue(for: "b") { Array($0) } == Array("second, longer value".utf8))
+            #expect(try tx.withValue(for: "empty") { $0.count } == 0)
+            #expect(try tx.withValue(for: "big") { Array($0) } == big)
+            #expect(try tx.withValue(for: "inline, past the stack buffer") { Array($0) } == Array(big.prefix(1200)))
+            #expect(try tx.namespace("ns").withValue(for: "a") { Array($0) } == Array("in a namespace".utf8))
+            #expect(try tx.withValue(for: "absent") { $0.count } == nil)
+        }
+        try db.write { tx in
+            try tx.put("a", "changed")
+            #expect(try tx.withValue(for: "a") { Array($0) } == Array("changed".utf8))
+        }
+    }
+
     @Test(arguments: [Durability.oneSync, .twoPhase, .noSync])
     func everyDurabilityModeCommitsAndReopens(mode: Durability) throws {
         let dir = TestSupport.temporaryDirectory()

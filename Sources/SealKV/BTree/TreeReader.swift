@@ -4,6 +4,14 @@ enum ValueLocation {
     case overflow(length: UInt64, first: PageLink)
 }
 
+/// Where a read that copies inline values into the caller's buffer found a value.
+enum FoundValue {
+    /// Copied into the caller's buffer: this many bytes.
+    case copied(count: Int)
+    /// Not copied: an overflow chain (or an inline value too long for the buffer).
+    case elsewhere(ValueLocation)
+}
+
 /// Read algorithms on one tree, shared by read and write transactions.
 extension Transaction {
     /// Descends to the leaf that holds or would hold `key` and runs `body` on it with the search

@@ -42,9 +42,10 @@ public struct Namespace {
     }
     /// Whether `key` is present.
     public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool { try transaction.locate(key, namespace: name) != nil }
-    /// Calls `body` with the value's bytes without an array copy; nil if absent.
+    /// Calls `body` with the value's bytes without allocating (see
+    /// ``ReadTransaction/withValue(for:_:)``); nil if absent.
     public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try transaction.withValue(for: key, namespace: name, body)
+        try key.withBytes { (k) throws -> R? in try transaction.withValueBytes(k, namespace: name, body) }
     }
     /// Entries with `lower <= key < upper`.
     public func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {

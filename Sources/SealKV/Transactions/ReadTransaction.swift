@@ -30,10 +30,13 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
         try expiry(of: key, namespace: "").map { .milliseconds(Int64($0) - Int64(now)) }
     }
 
-    /// Calls `body` with the value's bytes without copying them into an array (overflow values are
-    /// assembled first). The buffer is valid only inside `body`. Returns nil if the key is absent.
-    public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try withValue(for: key, namespace: "", body)
+    /// Calls `body` with the value's bytes without allocating: an inline value is copied into a
+    /// buffer on the stack, wiped when `body` returns, and `body` runs on that copy outside any
+    /// lock, so it may read the store again. Values in overflow pages are assembled into an array
+    /// first. The buffer is valid only inside `body`. Returns nil if the key is absent.
+    @inlinable
+    public final func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try key.withBytes { (k) throws -> R? in try withValueBytes(k, namespace: "", body) }
     }
 
     /// Entries with `lower <= key < upper`, ascending (or descending with `reverse`). A nil bound is open.
@@ -136,12 +139,49 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
         try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: namespace) }
     }
 
-    func withValue<K: ByteString, R>(for key: K, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        guard let location = try locate(key, namespace: namespace) else { return nil }
-        switch location {
-        case .inline(let bytes): return try bytes.withUnsafeBytes(body)
-        case .overflow: return try value(at: location).withUnsafeBytes(body)
+    /// The longest inline value ``withValueBytes(_:namespace:_:)`` copies to the stack (the
+    /// standard library's limit for a temporary allocation that is always on the stack); longer
+    /// ones, rare below the ~1,330-byte inline limit, go through an array.
+    static let stackValueBytes = 1024
+
+    /// ``withValue(for:_:)`` on raw key bytes in `namespace`. An inline value is copied into a
+    /// buffer on the stack (every call has its own, so a nested call cannot disturb the bytes an
+    /// outer `body` holds), which is wiped when `body` returns.
+    @usableFromInline
+    func withValueBytes<R>(_ key: UnsafeRawBufferPointer, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try withUnsafeTemporaryAllocation(byteCount: Self.stackValueBytes, alignment: 16) { (buffer) throws -> R? in
+            switch try findValue(key, namespace: namespace, copyingInto: buffer) {
+            case nil:
+                return nil
+            case .copied(let count)?:
+                defer { secureZero(buffer.baseAddress!, count: count) }
+                return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            case .elsewhere(let location)?:
+                return try value(at: location).withUnsafeBytes(body)
+            }
         }
+    }
+
+    /// Finds `key` in `namespace` and copies an inline value into `buffer` (under the cache lock,
+    /// which `body` must not run under); for a value in overflow pages, says where it is.
+    func findValue(_ key: UnsafeRawBufferPointer, namespace: String, copyingInto buffer: UnsafeMutableRawBufferPointer) throws(SealKVError) -> FoundValue? {
+        try ensureOpen()
+        guard let t = try tree(named: namespace) else {
+            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
+        }
+        try Namespace.validateKey(key)
+        let found = try descend(t, to: key) { (node, i, found) throws(SealKVError) -> FoundValue? in
+            guard found, !node.isExpired(i, now: self.now) else { return nil }
+            if node.isOverflow(i) {
+                let ref = node.overflowRef(i)
+                return .elsewhere(.overflow(length: ref.length, first: ref.link))
+            }
+            let value = node.inlineValue(i)
+            guard value.count <= buffer.count else { return .elsewhere(.inline(Array(value))) }
+            buffer.copyMemory(from: value)
+            return .copied(count: value.count)
+        }
+        return found ?? nil
     }
 
     func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {

@@ -61,7 +61,7 @@ public class Transaction: @unchecked Sendable {
 
     deinit {
         if let scratchBuffer { pager.buffers.give(scratchBuffer) }
-        releaseDirtyPages()
+        if !dirty.isEmpty { releaseDirtyPages() }
     }
 
     /// Runs `body` on the plaintext of the page `link` names.
