@@ -3,10 +3,12 @@ import Foundation
 /// A small, fast subset (SealKV only, 100,000 keys, median of 3 runs) compared with the figures
 /// recorded in `Tools/bench/baseline.json`. A metric more than `tolerance` below its baseline fails
 /// the guard. The machine is noisy, so the tolerance is wide: this catches a hot path made much
-/// slower, not a few percent.
+/// slower, not a few percent. Recording takes the median of `recordRuns` runs, so one lucky or
+/// unlucky run does not become the baseline.
 enum RegressionGuard {
     static let keys = 100_000
     static let runs = 3
+    static let recordRuns = 9
     static let tolerance = 0.30
     static let metrics = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts", "cold-reads"]
 
@@ -16,8 +18,9 @@ enum RegressionGuard {
 
     static func run(record: Bool) throws {
         var measurements: [[Measurement]] = []
-        for r in 1...runs {
-            FileHandle.standardError.write(Data("guard run \(r)/\(runs)...\n".utf8))
+        let count = record ? recordRuns : runs
+        for r in 1...count {
+            FileHandle.standardError.write(Data("guard run \(r)/\(count)...\n".utf8))
             measurements.append([try runChild("sealkv", keys: keys)])
         }
         let summary = Summary(measurements, engines: ["sealkv"], keys: keys)
