@@ -18,6 +18,23 @@ protocol Engine: AnyObject {
     func close()
     /// The files the store consists of (for their size, and to drop them from the OS cache).
     var files: [String] { get }
+    /// The shape of the store's B+tree, for engines that report one (nil for the SQL engines).
+    func treeShape() throws -> TreeShape?
+}
+
+extension Engine {
+    func treeShape() throws -> TreeShape? { nil }
+}
+
+/// Depth and page counts of a B+tree, to compare page layouts (how many children a branch holds
+/// decides how many pages a random update rewrites).
+struct TreeShape: Codable, Equatable {
+    var depth: Int
+    var branchPages: Int
+    var leafPages: Int
+
+    /// Average children per branch page.
+    var childrenPerBranch: Double { branchPages == 0 ? 0 : Double(leafPages + branchPages - 1) / Double(branchPages) }
 }
 
 /// Reads on one thread.

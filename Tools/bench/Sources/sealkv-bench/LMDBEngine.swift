@@ -116,6 +116,15 @@ final class LMDBEngine: Engine {
         func close() {}
     }
 
+    func treeShape() throws -> TreeShape? {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "txn_begin")
+        defer { mdb_txn_abort(txn) }
+        var st = MDB_stat()
+        try check(mdb_stat(txn, dbi, &st), "stat")
+        return TreeShape(depth: Int(st.ms_depth), branchPages: st.ms_branch_pages, leafPages: st.ms_leaf_pages)
+    }
+
     func close() {
         if let env { mdb_env_close(env) }
         env = nil

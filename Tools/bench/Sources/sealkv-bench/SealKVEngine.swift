@@ -44,6 +44,12 @@ final class SealKVEngine: Engine {
         func close() {}
     }
 
+    func treeShape() throws -> TreeShape? {
+        let stats = try database.stats()
+        return TreeShape(depth: Int(stats.depth), branchPages: stats.pagesByKind["branch", default: 0],
+                         leafPages: stats.pagesByKind["leaf", default: 0])
+    }
+
     func close() { database.close() }
     var files: [String] { [path] }
 }

@@ -43,6 +43,8 @@ struct Measurement: Codable {
     var fileBytesAfterFill: UInt64 = 0
     var fileBytesAfterDelete: UInt64 = 0
     var peakRSSBytes: UInt64 = 0
+    /// The tree right after the fill (B+tree engines only).
+    var treeAfterFill: TreeShape?
 }
 
 /// The workloads, in the order they run on one store.
@@ -78,6 +80,8 @@ enum Workload {
         // fill: every key in one transaction.
         let pairs = (0..<n).map { (key($0), value($0, 0)) }
         m.rates["fill"] = Double(n) / (try timed { try engine.put(pairs) })
+        // Before the reopen, which empties SealKV's cache again whatever this read into it.
+        m.treeAfterFill = try engine.treeShape()
         try reopen(cold: false, measure: { m.fileBytesAfterFill = sumFiles() })
 
         // batch updates: n/1000 transactions of 1000 random overwrites.

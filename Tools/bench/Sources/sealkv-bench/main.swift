@@ -83,6 +83,9 @@ struct Summary {
     var keys: Int
     var runs: Int
     var values: [String: [String: Double]] = [:]   // engine -> metric -> median
+    /// The tree after the fill, per engine that reports one (the same in every run: the keys and
+    /// their order are fixed).
+    var shapes: [String: TreeShape] = [:]
 
     init(_ measurements: [[Measurement]], engines: [String], keys: Int) {
         self.engines = engines
@@ -99,6 +102,7 @@ struct Summary {
             v["size-after-delete"] = median(mine.map { Double($0.fileBytesAfterDelete) })
             v["peak-rss"] = median(mine.map { Double($0.peakRSSBytes) })
             values[e] = v
+            shapes[e] = mine.lazy.compactMap(\.treeAfterFill).first
         }
     }
 
@@ -106,7 +110,12 @@ struct Summary {
 
     func format(_ metric: String, _ x: Double) -> String {
         if Self.sizeMetrics.contains(metric) { return String(format: "%.1f MB", x / 1e6) }
-        return x >= 100 ? String(Int(x.rounded())).reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? "\($0.element)," : "\($0.element)" }.reversed().joined() : String(format: "%.1f", x)
+        return x >= 100 ? Self.grouped(Int(x.rounded())) : String(format: "%.1f", x)
+    }
+
+    /// `n` with thousands separated by commas.
+    static func grouped(_ n: Int) -> String {
+        String(String(n).reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? "\($0.element)," : "\($0.element)" }.reversed().joined())
     }
 
     /// SealKV / peer: above 1 is better for SealKV (for sizes, peer / SealKV, so the same holds).
@@ -125,6 +134,10 @@ struct Summary {
             let ratios = peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }
             out += row([metric] + rates + ratios)
         }
+        let trees = engines.compactMap { e in shapes[e].map { t in
+            "\(e) depth \(t.depth), \(Self.grouped(t.branchPages)) branch and \(Self.grouped(t.leafPages)) leaf pages (\(String(format: "%.1f", t.childrenPerBranch)) children per branch)"
+        } }
+        if !trees.isEmpty { out += "\nB+tree after the fill: " + trees.joined(separator: "; ") + ".\n" }
         return out
     }
 
