@@ -46,6 +46,8 @@ protocol EngineReader: AnyObject {
 /// The engines, by name, and how to open one in a folder.
 enum Engines {
     static let all = ["sealkv", "lmdb", "sqlite", "sqlcipher"]
+    /// The engines that are B+trees and report their shape.
+    static let bTrees: Set<String> = ["sealkv", "sealkv-posix", "lmdb"]
 
     /// Opens `name` in `directory`; `readAhead: false` turns SealKV's scan read-ahead off (the
     /// peers have no such switch and ignore it).

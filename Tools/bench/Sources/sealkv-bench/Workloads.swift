@@ -43,8 +43,6 @@ struct Measurement: Codable {
     var fileBytesAfterFill: UInt64 = 0
     var fileBytesAfterDelete: UInt64 = 0
     var peakRSSBytes: UInt64 = 0
-    /// The tree right after the fill (B+tree engines only).
-    var treeAfterFill: TreeShape?
 }
 
 /// The workloads, in the order they run on one store.
@@ -58,6 +56,15 @@ enum Workload {
         let start = ContinuousClock.now
         try body()
         return seconds(ContinuousClock.now - start)
+    }
+
+    /// Fills a fresh store of `engine` in `directory` as ``run(engine:keys:directory:only:)`` does
+    /// and reports its tree's shape (nil for engines without one).
+    static func treeShape(engine name: String, keys n: Int, directory: String) throws -> TreeShape? {
+        let engine = try Engines.open(name, directory: directory)
+        defer { engine.close() }
+        try engine.put((0..<n).map { (key($0), value($0, 0)) })
+        return try engine.treeShape()
     }
 
     /// Runs every workload on a fresh store of `engine` in `directory`.
@@ -80,8 +87,6 @@ enum Workload {
         // fill: every key in one transaction.
         let pairs = (0..<n).map { (key($0), value($0, 0)) }
         m.rates["fill"] = Double(n) / (try timed { try engine.put(pairs) })
-        // Before the reopen, which empties SealKV's cache again whatever this read into it.
-        m.treeAfterFill = try engine.treeShape()
         try reopen(cold: false, measure: { m.fileBytesAfterFill = sumFiles() })
 
         // batch updates: n/1000 transactions of 1000 random overwrites.

@@ -10,6 +10,7 @@ import Glibc
 ///     sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--only W1,W2] [--write-docs]
 ///     sealkv-bench --guard [--record]       regression guard against Tools/bench/baseline.json
 ///     sealkv-bench --child ENGINE --keys N --dir D   (internal: one engine, one JSON line)
+///     sealkv-bench --child ENGINE --keys N --dir D --shape   (internal: the tree after the fill)
 struct Arguments {
     var keys = 1_000_000
     var runs = 3
@@ -19,6 +20,8 @@ struct Arguments {
     var directory: String? = nil
     var guardMode = false
     var record = false
+    /// With `child`: fill, then report the tree's shape instead of running the workloads.
+    var shape = false
     /// Workloads to run (the fill always runs: the others start from it); nil runs them all.
     var only: Set<String>? = nil
 
@@ -39,6 +42,7 @@ struct Arguments {
             case "--dir": directory = try value()
             case "--guard": guardMode = true
             case "--record": record = true
+            case "--shape": shape = true
             case "--only":
                 let names = Set(try value().split(separator: ",").map(String.init))
                 let unknown = names.subtracting(Workload.names)
@@ -56,20 +60,33 @@ struct Arguments {
 
 /// Runs one engine in a child process and returns what it measured.
 func runChild(_ engine: String, keys: Int, only: Set<String>? = nil) throws -> Measurement {
+    let data = try childOutput(engine, keys: keys, extra: only.map { ["--only", $0.sorted().joined(separator: ",")] } ?? [])
+    return try JSONDecoder().decode(Measurement.self, from: data)
+}
+
+/// The shape of `engine`'s tree after the fill, from a child process of its own (so reading it
+/// cannot change what the measured runs see: asking LMDB for it in the measuring process raised
+/// that process's peak RSS by 170 MB).
+func treeShapeFromChild(_ engine: String, keys: Int) throws -> TreeShape? {
+    try JSONDecoder().decode(TreeShape?.self, from: try childOutput(engine, keys: keys, extra: ["--shape"]))
+}
+
+/// Runs `sealkv-bench --child engine` with `extra` arguments in a fresh folder; its standard output.
+func childOutput(_ engine: String, keys: Int, extra: [String]) throws -> Data {
     let directory = NSTemporaryDirectory() + "sealkv-bench-\(getpid())-\(engine)"
     try? FileManager.default.removeItem(atPath: directory)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    process.arguments = ["--child", engine, "--keys", "\(keys)", "--dir", directory] + (only.map { ["--only", $0.sorted().joined(separator: ",")] } ?? [])
+    process.arguments = ["--child", engine, "--keys", "\(keys)", "--dir", directory] + extra
     let out = Pipe()
     process.standardOutput = out
     try process.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw BenchError("the \(engine) child failed (status \(process.terminationStatus))") }
-    return try JSONDecoder().decode(Measurement.self, from: data)
+    return data
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -83,8 +100,8 @@ struct Summary {
     var keys: Int
     var runs: Int
     var values: [String: [String: Double]] = [:]   // engine -> metric -> median
-    /// The tree after the fill, per engine that reports one (the same in every run: the keys and
-    /// their order are fixed).
+    /// The tree after the fill, per engine that has one (the keys and their order are fixed, so
+    /// one fill tells).
     var shapes: [String: TreeShape] = [:]
 
     init(_ measurements: [[Measurement]], engines: [String], keys: Int) {
@@ -102,7 +119,6 @@ struct Summary {
             v["size-after-delete"] = median(mine.map { Double($0.fileBytesAfterDelete) })
             v["peak-rss"] = median(mine.map { Double($0.peakRSSBytes) })
             values[e] = v
-            shapes[e] = mine.lazy.compactMap(\.treeAfterFill).first
         }
     }
 
@@ -179,7 +195,12 @@ func machine() -> String {
 func main() throws {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()))
     if let engine = args.child {
-        let m = try Workload.run(engine: engine, keys: args.keys, directory: args.directory ?? NSTemporaryDirectory(), only: args.only)
+        let directory = args.directory ?? NSTemporaryDirectory()
+        if args.shape {
+            FileHandle.standardOutput.write(try JSONEncoder().encode(try Workload.treeShape(engine: engine, keys: args.keys, directory: directory)))
+            return
+        }
+        let m = try Workload.run(engine: engine, keys: args.keys, directory: directory, only: args.only)
         FileHandle.standardOutput.write(try JSONEncoder().encode(m))
         return
     }
@@ -193,7 +214,11 @@ func main() throws {
         }
         all.append(round)
     }
-    let summary = Summary(all, engines: args.engines, keys: args.keys)
+    var summary = Summary(all, engines: args.engines, keys: args.keys)
+    for engine in args.engines where Engines.bTrees.contains(engine) {
+        FileHandle.standardError.write(Data("tree shape: \(engine), \(args.keys) keys...\n".utf8))
+        summary.shapes[engine] = try treeShapeFromChild(engine, keys: args.keys)
+    }
     print("\(args.keys) keys (16-byte scattered keys, 100-byte values), median of \(args.runs) runs; rates are operations per second")
     print(summary.markdown)
     if args.writeDocs {
