@@ -335,19 +335,18 @@ public final class Database: Sendable {
             var writes = sealed.remaining
             let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
             switch options.durability {
-            case .oneSync where plaintext.count >= Self.overlapPublishingFrom:
-                // A large commit caches its pages while the device writes the last of them: the
-                // cache is keyed by tag, so pages of a commit that then fails to sync are never
-                // read (no link names them) and are evicted like any other.
-                writes.append(meta)
-                try storage.writePages(writes, sync: false)
-                storage.startWriteback(writes)
-                cachePlaintext(plaintext)
-                cached = true
-                if !options.deliberateBugs.has(.skipCommitSync) { try storage.sync() }
             case .oneSync:
                 writes.append(meta)
-                try storage.writePages(writes, sync: !options.deliberateBugs.has(.skipCommitSync))
+                try storage.writePages(writes, sync: false)
+                if plaintext.count >= Self.overlapPublishingFrom {
+                    // A large commit caches its pages while the device writes the last of them:
+                    // the cache is keyed by tag, so pages of a commit that then fails to sync are
+                    // never read (no link names them) and are evicted like any other.
+                    storage.startWriteback(writes)
+                    cachePlaintext(plaintext)
+                    cached = true
+                }
+                if !options.deliberateBugs.has(.skipCommitSync) { try storage.sync() }
             case .twoPhase:
                 try storage.writePages(writes, sync: true)
                 try storage.writePages([meta], sync: true)

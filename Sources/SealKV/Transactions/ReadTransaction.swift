@@ -103,14 +103,20 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
         try locateBytes(key, namespace: namespace) != nil
     }
 
-    /// Where the value of `key` lives in `namespace`, or nil when the key is absent.
-    func locateBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> ValueLocation? {
+    /// The tree of `namespace` for a lookup of `key`, once the transaction is known to be open, the
+    /// namespace to exist and the key to be valid.
+    func tree(lookingUp key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> TreeDescriptor {
         try ensureOpen()
         guard let t = try tree(named: namespace) else {
             throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
         }
         try Namespace.validateKey(key)
-        return try locate(t, key: key)
+        return t
+    }
+
+    /// Where the value of `key` lives in `namespace`, or nil when the key is absent.
+    func locateBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> ValueLocation? {
+        try locate(try tree(lookingUp: key, namespace: namespace), key: key)
     }
 
     /// The value of `key` in `namespace`, or nil.
@@ -122,12 +128,8 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
 
     /// When `key` expires (Unix milliseconds), nil if it has no time to live or is absent.
     func expiry<K: ByteString>(of key: K, namespace: String) throws(SealKVError) -> UInt64? {
-        try ensureOpen()
-        guard let t = try tree(named: namespace) else {
-            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
-        }
-        return try key.withBytes { (k) throws(SealKVError) -> UInt64? in
-            try Namespace.validateKey(k)
+        try key.withBytes { (k) throws(SealKVError) -> UInt64? in
+            let t = try tree(lookingUp: k, namespace: namespace)
             let found = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in
                 found && !node.isExpired(i, now: now) ? node.expiry(i) : nil
             }
@@ -165,12 +167,7 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
     /// Finds `key` in `namespace` and copies an inline value into `buffer` (under the cache lock,
     /// which `body` must not run under); for a value in overflow pages, says where it is.
     func findValue(_ key: UnsafeRawBufferPointer, namespace: String, copyingInto buffer: UnsafeMutableRawBufferPointer) throws(SealKVError) -> FoundValue? {
-        try ensureOpen()
-        guard let t = try tree(named: namespace) else {
-            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
-        }
-        try Namespace.validateKey(key)
-        let found = try descend(t, to: key) { (node, i, found) throws(SealKVError) -> FoundValue? in
+        let found = try descend(try tree(lookingUp: key, namespace: namespace), to: key) { (node, i, found) throws(SealKVError) -> FoundValue? in
             guard found, !node.isExpired(i, now: self.now) else { return nil }
             if node.isOverflow(i) {
                 let ref = node.overflowRef(i)

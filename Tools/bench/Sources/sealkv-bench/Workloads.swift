@@ -58,12 +58,15 @@ enum Workload {
         return seconds(ContinuousClock.now - start)
     }
 
+    /// The fill's entries: keys 0..<n, each with its first value.
+    static func fillPairs(_ n: Int) -> [([UInt8], [UInt8])] { (0..<n).map { (key($0), value($0, 0)) } }
+
     /// Fills a fresh store of `engine` in `directory` as ``run(engine:keys:directory:only:)`` does
     /// and reports its tree's shape (nil for engines without one).
     static func treeShape(engine name: String, keys n: Int, directory: String) throws -> TreeShape? {
         let engine = try Engines.open(name, directory: directory)
         defer { engine.close() }
-        try engine.put((0..<n).map { (key($0), value($0, 0)) })
+        try engine.put(fillPairs(n))
         return try engine.treeShape()
     }
 
@@ -85,7 +88,7 @@ enum Workload {
         }
 
         // fill: every key in one transaction.
-        let pairs = (0..<n).map { (key($0), value($0, 0)) }
+        let pairs = fillPairs(n)
         m.rates["fill"] = Double(n) / (try timed { try engine.put(pairs) })
         try reopen(cold: false, measure: { m.fileBytesAfterFill = sumFiles() })
 
