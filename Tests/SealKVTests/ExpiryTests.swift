@@ -141,3 +141,41 @@ struct ExpiryTests {
         #expect(throws: SealKVError.self) { try db.write { tx in try tx.put("k", "3", ttl: .zero) } }
     }
 }
+
+@Suite struct AbsoluteExpiryTests {
+    @Test func expiryTimesAreStoredAndReadBackExactly() throws {
+        var clock = UInt64(1_000_000)
+        let now = Locked(clock)
+        var options = TestSupport.options()
+        options.clock = { now.withLock { $0 } }
+        let db = try Database.open(storage: MemoryStorage(), credential: .password(TestSupport.password), options: options, create: true)
+        try db.write { tx in
+            try tx.put("a", "1", expiresAt: clock + 5_000)
+            try tx.namespace("ns").put("b", "2", expiresAt: clock + 7_000)
+            try tx.put("c", "3")
+        }
+        #expect(try db.read { try $0.expiration(of: "a") } == clock + 5_000)
+        #expect(try db.namespace("ns").expiration(of: "b") == clock + 7_000)
+        #expect(try db.read { try $0.expiration(of: "c") } == nil)
+        // Setting and clearing keep the value.
+        #expect(try db.write { try $0.setExpiration(of: "c", to: clock + 9_000) })
+        #expect(try db.write { try $0.setExpiration(of: "a", to: nil) })
+        #expect(try db.write { try $0.setExpiration(of: "missing", to: clock + 1) } == false)
+        #expect(try db.read { try $0.expiration(of: "a") } == nil)
+        #expect(try db.read { try $0.getString("a") } == "1")
+        #expect(try db.read { try $0.expiration(of: "c") } == clock + 9_000)
+        // The cursor reports the stored expiry too.
+        try db.read { tx in
+            let cursor = try tx.cursor()
+            #expect(try cursor.seek(to: "c"))
+            #expect(cursor.expiration == clock + 9_000)
+        }
+        // A time that has passed is refused, changing nothing.
+        #expect(throws: SealKVError.self) { try db.write { try $0.put("d", "4", expiresAt: clock) } }
+        #expect(try db.read { try $0.get("d") } == nil)
+        clock += 9_000
+        now.withLock { $0 = clock }
+        #expect(try db.read { try $0.get("c") } == nil)
+        #expect(try db.namespace("ns").getString("b") == nil)
+    }
+}

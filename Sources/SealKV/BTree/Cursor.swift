@@ -58,8 +58,10 @@ public final class Cursor {
         return try transaction.value(at: currentLocation())
     }
 
-    /// The expiry of the entry under the cursor (Unix milliseconds), if it has one.
-    var currentExpiry: UInt64? { positioned ? node.expiry(leafIndex) : nil }
+    /// When the entry under the cursor expires, as stored (Unix time in milliseconds); nil if it has
+    /// no time to live or the cursor rests on no entry.
+    public var expiration: UInt64? { positioned && transaction.isOpen ? node.expiry(leafIndex) : nil }
+    var currentExpiry: UInt64? { expiration }
 
     func currentLocation() -> ValueLocation {
         let n = node

@@ -41,6 +41,19 @@ public struct DatabaseNamespace: Sendable {
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws { try writing { try $0.put(key, value) } }
     /// Stores `value`, expiring after `ttl`.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws { try writing { try $0.put(key, value, ttl: ttl) } }
+    /// Stores `value`, expiring at `expiresAt` (Unix time in milliseconds).
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, expiresAt: UInt64) throws {
+        try writing { try $0.put(key, value, expiresAt: expiresAt) }
+    }
+    /// When `key` expires (Unix time in milliseconds); nil if it has no time to live or is absent.
+    public func expiration<K: ByteString>(of key: K) throws -> UInt64? {
+        do { return try reading { try $0.expiration(of: key) } } catch let e as SealKVError where e.code == .namespaceNotFound { return nil }
+    }
+    /// Sets (nil: clears) when `key` expires, keeping its value; false if the key is absent.
+    @discardableResult
+    public func setExpiration<K: ByteString>(of key: K, to expiresAt: UInt64?) throws -> Bool {
+        try writing { try $0.setExpiration(of: key, to: expiresAt) }
+    }
     /// Stores an `Encodable` value.
     public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws { try writing { try $0.put(key, value: value) } }
     /// Removes `key`; returns whether it was present.

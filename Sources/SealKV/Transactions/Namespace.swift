@@ -76,9 +76,28 @@ public struct Namespace {
         let w = try writer()
         try w.put(key, value, namespace: name, expiry: try WriteTransaction.expiry(after: ttl, from: w.now))
     }
+    /// Stores `value` at `key`, expiring at `expiresAt` (Unix time in milliseconds, as stored).
+    /// - Throws: `invalidArgument` if that time is not after the transaction's time
+    ///   (``ReadTransaction/now``): delete the key instead.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, expiresAt: UInt64) throws(SealKVError) {
+        let w = try writer()
+        try w.put(key, value, namespace: name, expiry: try WriteTransaction.validExpiry(expiresAt, now: w.now))
+    }
     /// How long until `key` expires; nil if it has no time to live or is absent.
     public func timeToLive<K: ByteString>(_ key: K) throws(SealKVError) -> Duration? {
         try transaction.expiry(of: key, namespace: name).map { .milliseconds(Int64($0) - Int64(transaction.now)) }
+    }
+    /// When `key` expires, as stored: Unix time in milliseconds. Nil if it has no time to live or
+    /// is absent.
+    public func expiration<K: ByteString>(of key: K) throws(SealKVError) -> UInt64? {
+        try transaction.expiry(of: key, namespace: name)
+    }
+    /// Sets (or, with nil, clears) the time at which `key` expires, keeping its value. Returns
+    /// false, changing nothing, when the key is absent.
+    /// - Throws: `invalidArgument` if `expiresAt` is not after the transaction's time.
+    @discardableResult
+    public func setExpiration<K: ByteString>(of key: K, to expiresAt: UInt64?) throws(SealKVError) -> Bool {
+        try writer().setExpiration(of: key, namespace: name, to: expiresAt)
     }
     /// Removes `key`. Returns whether it was present.
     @discardableResult

@@ -30,6 +30,12 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
         try expiry(of: key, namespace: "").map { .milliseconds(Int64($0) - Int64(now)) }
     }
 
+    /// When `key` expires, as stored: Unix time in milliseconds. Nil if it has no time to live or
+    /// is absent.
+    public func expiration<K: ByteString>(of key: K) throws(SealKVError) -> UInt64? {
+        try expiry(of: key, namespace: "")
+    }
+
     /// Calls `body` with the value's bytes without allocating: an inline value is copied into a
     /// buffer on the stack, wiped when `body` returns, and `body` runs on that copy outside any
     /// lock, so it may read the store again. Values in overflow pages are assembled into an array

@@ -19,7 +19,7 @@ public class Transaction: @unchecked Sendable {
     /// absent for the transaction's whole life. Read from the clock the first time the transaction
     /// needs it (an entry or a put with a time to live), then fixed; most transactions never do,
     /// and a clock read was a tenth of an empty transaction's cost.
-    final var now: UInt64 {
+    public final var now: UInt64 {
         if let clockReading { return clockReading }
         let t = database.options.clock()
         clockReading = t

@@ -138,6 +138,43 @@ extension WriteTransaction {
         try put(key, value, namespace: "", expiry: try Self.expiry(after: ttl, from: now))
     }
 
+    /// Stores `value` at `key` in the default namespace, expiring at `expiresAt` (Unix time in
+    /// milliseconds, as stored).
+    /// - Throws: `invalidArgument` if that time is not after ``ReadTransaction/now``: delete the
+    ///   key instead.
+    public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, expiresAt: UInt64) throws(SealKVError) {
+        try put(key, value, namespace: "", expiry: try Self.validExpiry(expiresAt, now: now))
+    }
+
+    /// Sets (or, with nil, clears) the time at which `key` in the default namespace expires,
+    /// keeping its value. Returns false, changing nothing, when the key is absent.
+    /// - Throws: `invalidArgument` if `expiresAt` is not after ``ReadTransaction/now``.
+    @discardableResult
+    public func setExpiration<K: ByteString>(of key: K, to expiresAt: UInt64?) throws(SealKVError) -> Bool {
+        try setExpiration(of: key, namespace: "", to: expiresAt)
+    }
+
+    func setExpiration<K: ByteString>(of key: K, namespace: String, to expiresAt: UInt64?) throws(SealKVError) -> Bool {
+        let expiry = try expiresAt.map { (t) throws(SealKVError) in try Self.validExpiry(t, now: now) }
+        return try key.withBytes { (k) throws(SealKVError) -> Bool in
+            guard let value = try getBytes(k, namespace: namespace) else { return false }
+            try value.withBytes { (v) throws(SealKVError) in try putBytes(k, v, namespace: namespace, expiry: expiry) }
+            return true
+        }
+    }
+
+    /// `expiresAt` if it is a usable expiry time: after `now`, and within the range a time to live
+    /// may have.
+    static func validExpiry(_ expiresAt: UInt64, now: UInt64) throws(SealKVError) -> UInt64 {
+        guard expiresAt > now else {
+            throw SealKVError(.invalidArgument, "the expiry time \(expiresAt) ms has already passed (the transaction's time is \(now) ms); delete the key instead.")
+        }
+        guard expiresAt - now < UInt64(1) << 50 else {
+            throw SealKVError(.invalidArgument, "the expiry time \(expiresAt) ms is more than 35,000 years away; choose an earlier time.")
+        }
+        return expiresAt
+    }
+
     static func expiry(after ttl: Duration, from now: UInt64) throws(SealKVError) -> UInt64 {
         let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
         guard ms > 0, ms < Int64(1) << 50 else {
