@@ -320,11 +320,17 @@ extension Database {
     ///     synchronously.
     ///   - progress: called as pages are checked.
     public func check(readBatch: Int = 64, progress: ((OperationProgress) -> Void)? = nil) throws -> CheckReport {
-        try read { tx in
+        var report = try read { tx in
             var checker = StoreChecker(transaction: tx)
             checker.batchSize = max(1, readBatch)
             checker.progress = progress
             return checker.run()
         }
+        // The commit checked is the one recovery opened (or a later one): a refused newer commit is
+        // what an interrupted commit leaves, so it is a warning, as it is to recovery, not a problem.
+        if let warning = recovery.warning, let slot = recovery.refusedSlot {
+            report.warnings.append(.init(page: UInt64(slot), message: warning))
+        }
+        return report
     }
 }

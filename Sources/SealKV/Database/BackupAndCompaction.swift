@@ -59,7 +59,7 @@ extension Database {
                 let target = Database(path: path, options: Options(mode: .createIfMissing, durability: .noSync, cacheSize: 8 << 20, ioEngine: .posix),
                                       storage: storage,
                                       opened: OpenedStore(header: header, keys: sealer.keys, sealer: sealer, state: .initial(), slot: 0,
-                                                          recovery: RecoveryReport(slotTxnIDs: [0, 0], chosenSlot: 0, fellBack: false, refusedReason: nil)))
+                                                          recovery: RecoveryReport(slotTxnIDs: [0, 0], chosenSlot: 0, openedTxnID: 0)))
                 defer { target.close() }
                 do {
                     for name in [""] + (try tx.namespaces()) {

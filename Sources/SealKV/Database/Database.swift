@@ -131,6 +131,7 @@ public final class Database: Sendable {
             }
             let opened = try StoreOpener.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
             try checkFreshness(opened, options)
+            if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
             if !readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
@@ -166,6 +167,7 @@ public final class Database: Sendable {
         let opened = try StoreOpener.open(storage: storage, credential: credential,
                                           verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
         try checkFreshness(opened, options)
+        if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
         if options.mode != .readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }

@@ -42,6 +42,8 @@ public struct Statistics: Sendable {
     public let keyDerivation: String
     /// How commits reach the disk.
     public let durability: Durability
+    /// What opening found: whether recovery refused a torn or damaged newest commit.
+    public let recovery: RecoveryReport
 }
 
 extension Database {
@@ -74,6 +76,7 @@ extension Database {
             keyEpoch: header.keyEpoch,
             keyDerivation: header.kdfAlgorithm == KeyHierarchy.kdfArgon2id
                 ? "argon2id (\(header.strength.opsLimit) passes, \(header.strength.memLimit >> 20) MiB)" : "raw 256-bit key",
-            durability: options.durability)
+            durability: options.durability,
+            recovery: recovery)
     }
 }

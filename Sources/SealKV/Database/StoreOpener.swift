@@ -24,6 +24,41 @@ public struct RecoveryReport: Sendable, Equatable {
     public var fellBack: Bool
     /// Why the newer slot was refused, if it was.
     public var refusedReason: String?
+    /// The slot whose commit was refused, if one was.
+    public var refusedSlot: Int?
+    /// The txnid of the refused commit, if one was.
+    public var refusedTxnID: UInt64?
+    /// The txnid of the commit opened.
+    public var openedTxnID: UInt64
+
+    /// A report of an open that did not fall back.
+    init(slotTxnIDs: [UInt64?], chosenSlot: Int, openedTxnID: UInt64) {
+        self.slotTxnIDs = slotTxnIDs
+        self.chosenSlot = chosenSlot
+        self.openedTxnID = openedTxnID
+        fellBack = false
+    }
+
+    /// A report of an open that refused the commit in `refusedSlot` and opened an older one.
+    init(slotTxnIDs: [UInt64?], chosenSlot: Int, openedTxnID: UInt64, refusedSlot: Int, refusedTxnID: UInt64, reason: String) {
+        self.init(slotTxnIDs: slotTxnIDs, chosenSlot: chosenSlot, openedTxnID: openedTxnID)
+        fellBack = true
+        self.refusedSlot = refusedSlot
+        self.refusedTxnID = refusedTxnID
+        refusedReason = reason
+    }
+
+    /// One paragraph for the user when recovery fell back (nil when it did not): which commit was
+    /// refused and why, what that usually means, and what to do if it was not expected.
+    public var warning: String? {
+        guard fellBack, let refusedTxnID, let refusedSlot else { return nil }
+        return "the newest commit (transaction \(refusedTxnID), meta slot \(refusedSlot)) is incomplete, so the store "
+            + "opened at transaction \(openedTxnID), the commit before it. An interrupted commit (a crash or power "
+            + "cut while it was being written) leaves exactly this, and that commit was never acknowledged. If the "
+            + "store was not interrupted, its file was damaged or tampered with: compare with the newest transaction "
+            + "you know of, and refuse older files by giving that number as the minimum transaction. "
+            + "(What failed: \(refusedReason ?? "unknown").)"
+    }
 }
 
 /// Reads both meta slots, derives keys, chooses the newest commit whose pages all authenticate.
@@ -158,22 +193,26 @@ package enum StoreOpener {
             }
         }
 
-        var refused: String? = nil
-        for (i, c) in candidates.enumerated() {
+        var refused: (slot: UInt64, txnID: UInt64, reason: String)? = nil
+        for c in candidates {
             let sealer = PageSealer(keys: c.keys, fileID: c.header.fileID)
             do throws(SealKVError) {
                 try checkPlausible(c.state, storagePages: pages)
                 if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer) }
-                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot,
-                                   recovery: RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), fellBack: i > 0, refusedReason: refused))
+                let recovery = refused.map {
+                    RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID,
+                                   refusedSlot: Int($0.slot), refusedTxnID: $0.txnID, reason: $0.reason)
+                } ?? RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID)
+                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot, recovery: recovery)
             } catch {
                 // File growth is synced before any commit that needs it, so a meta claiming more
                 // pages than the file holds means the file lost its tail: no fallback hides that.
                 if error.code == .truncated { throw error }
-                refused = "slot \(c.slot) (transaction \(c.state.txnID)): \(error.message)"
+                if refused == nil { refused = (c.slot, c.state.txnID, error.message) }
             }
         }
-        throw SealKVError(.corrupted, "no meta slot leads to an intact commit (\(refused ?? "unknown")). Restore the file from a backup.")
+        let what = refused.map { "slot \($0.slot) (transaction \($0.txnID)): \($0.reason)" } ?? "unknown"
+        throw SealKVError(.corrupted, "no meta slot leads to an intact commit (\(what)). Restore the file from a backup.")
     }
 
     /// Cheap checks of a meta's numbers before any page is read.
