@@ -354,6 +354,40 @@ struct TransactionTests {
         }
     }
 
+    /// A sequence, cursor or namespace handle that escaped its closure must never answer "empty":
+    /// throwing methods fail with `transactionClosed`, and the accessors that cannot throw stop the
+    /// program (an exit test: each runs in a child process).
+    @Test func escapedCursorsAndSequencesAreAnErrorNotAnEmptyAnswer() async throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("a1", "x"); try tx.put("a2", "y") }
+        let (cursor, namespace) = try db.read { tx in (try tx.cursor(), try tx.namespace("")) }
+        #expect(throws: SealKVError.self) { try cursor.first() }
+        #expect(throws: SealKVError.self) { try namespace.get("a1") }
+        #expect(throws: SealKVError.self) { try namespace.prefix("a") }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let escaped = try db.read { tx in try tx.prefix("a") }
+            _ = Array(escaped)
+        }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let iterator = try db.read { tx in try tx.all().makeIterator() }
+            _ = iterator.next()
+        }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let cursor = try db.read { tx in
+                let c = try tx.cursor()
+                _ = try c.first()
+                return c
+            }
+            _ = cursor.key
+        }
+    }
+
     @Test func nestedWriteOnTheSameThreadIsAnErrorNotADeadlock() throws {
         let (db, _) = try TestSupport.memoryStore()
         do {

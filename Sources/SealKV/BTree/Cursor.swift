@@ -45,7 +45,8 @@ public final class Cursor {
 
     /// The key under the cursor, or nil when it rests on no entry.
     public var key: [UInt8]? {
-        guard positioned, transaction.isOpen else { return nil }
+        transaction.requireOpen("a cursor")
+        guard positioned else { return nil }
         return Array(node.key(leafIndex))
     }
 
@@ -60,7 +61,10 @@ public final class Cursor {
 
     /// When the entry under the cursor expires, as stored (Unix time in milliseconds); nil if it has
     /// no time to live or the cursor rests on no entry.
-    public var expiration: UInt64? { positioned && transaction.isOpen ? node.expiry(leafIndex) : nil }
+    public var expiration: UInt64? {
+        transaction.requireOpen("a cursor")
+        return positioned ? node.expiry(leafIndex) : nil
+    }
     var currentExpiry: UInt64? { expiration }
 
     func currentLocation() -> ValueLocation {

@@ -2,7 +2,7 @@
 ///
 /// It sees exactly the state committed when it began, for its whole life, whatever writers do
 /// meanwhile. Methods without a namespace act on the default namespace "".
-public class ReadTransaction: Transaction, @unchecked Sendable {
+public class ReadTransaction: Transaction {
     /// The txnid of the snapshot this transaction reads.
     public var snapshotTxnID: UInt64 { base.txnID }
 
@@ -218,6 +218,8 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
 ///
 /// Iteration cannot throw in Swift; if reading a page fails mid-way the sequence ends early and the
 /// error is rethrown when the transaction's closure returns (a write transaction then rolls back).
+/// Like its transaction, a sequence is valid only inside the transaction's closure: iterating it
+/// afterwards stops the program rather than yield nothing.
 public struct KeyValueSequence: Sequence {
     let transaction: Transaction
     let namespace: String
@@ -244,6 +246,7 @@ public struct KeyValueSequence: Sequence {
         }
 
         public func next() -> (key: [UInt8], value: [UInt8])? {
+            sequence.transaction.requireOpen("a sequence of entries")
             guard !done else { return nil }
             do throws(SealKVError) {
                 let positioned: Bool

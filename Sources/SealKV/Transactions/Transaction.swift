@@ -2,7 +2,13 @@ import Synchronization
 
 /// What every transaction shares: the snapshot it reads, and authenticated page access that sees
 /// the writer's own dirty pages first.
-public class Transaction: @unchecked Sendable {
+///
+/// Transactions are not `Sendable`: one lives on the thread that runs its closure, and it, its
+/// namespace handles, cursors and sequences are valid only inside that closure. Methods that can
+/// throw fail with `transactionClosed` afterwards; accessors that cannot (a cursor's key, the next
+/// entry of a sequence) stop the program, since an empty answer would be indistinguishable from
+/// an empty store.
+public class Transaction {
     let database: Database
     let pager: Pager
     /// The committed state this transaction started from.
@@ -79,6 +85,15 @@ public class Transaction: @unchecked Sendable {
     func ensureOpen() throws(SealKVError) {
         guard isOpen else {
             throw SealKVError(.transactionClosed, "this transaction has ended; use the transaction only inside its closure.")
+        }
+    }
+
+    /// For the accessors that cannot throw (a cursor's key, an iterator's next entry): using them
+    /// after the transaction ended is a programming error, and answering "nothing" would look like
+    /// an empty store, so it stops the program with a message instead.
+    func requireOpen(_ what: StaticString, file: StaticString = #file, line: UInt = #line) {
+        guard isOpen else {
+            fatalError("SealKV: \(what) was used after its transaction ended; use cursors and sequences only inside the read or write closure that made them.", file: file, line: line)
         }
     }
 

@@ -1,6 +1,6 @@
 /// A read-write transaction: sees its own changes, commits them atomically when its closure
 /// returns, and rolls them back if the closure throws.
-public final class WriteTransaction: ReadTransaction, @unchecked Sendable {
+public final class WriteTransaction: ReadTransaction {
     /// High-water mark: pages at and above it are not in the file yet.
     var pageCount: UInt64
     /// Pages of the committed state this transaction stopped using; reusable once no snapshot
