@@ -43,6 +43,10 @@ public final class Database: Sendable {
         var freeList: FreeList?
         /// Set when the newest commits cut pages off the end that a live reader can still reach.
         var heldTail: HeldTail?
+        /// Pages that may still hold images sealed under a data key a rekey retired, which a reader
+        /// alive at the time kept from being overwritten: scrubbed at the next write (or close)
+        /// that finds no snapshot reaching them.
+        var retiredKeyPages: [UInt64] = []
     }
 
     /// A commit with no reader alive may cut the pages it frees at the end of the file instead of
@@ -185,8 +189,13 @@ public final class Database: Sendable {
     /// Closes the store. Transactions in progress on other threads finish first; later calls fail
     /// with a `closed` error. The cache is wiped.
     public func close() {
-        let wasOpen = writer.withLock { _ in
-            shared.withLock { s in
+        let wasOpen = writer.withLock { ws in
+            // Old-key images a reader kept from a rekey go now if no reader is left (best effort:
+            // a failure leaves them for the next writable open's rekey to find).
+            if !ws.retiredKeyPages.isEmpty, shared.withLock({ !$0.closed && $0.poisoned == nil }) {
+                _ = try? scrubRetiredKeyPages(&ws)
+            }
+            return shared.withLock { s in
                 defer { s.closed = true }
                 return !s.closed
             }
@@ -256,20 +265,28 @@ public final class Database: Sendable {
                 if let p = s.poisoned {
                     throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); no further commit is accepted. Reopen the store: it recovers every acknowledged commit.")
                 }
-                var bound = s.current.txnID
-                for r in s.readers.values { bound = min(bound, r.txnID) }
-                let durable = options.durability == .noSync ? (s.lastDurable == 0 ? 0 : s.lastDurable - 1) : s.lastDurable
-                return (s.current, min(bound, durable))
+                return (s.current, reuseBound(s))
             }
             if ws.freeList == nil {
                 let loader = ReadTransaction(database: self, base: base, writeTxnID: .max)
                 defer { loader.finish() }
                 ws.freeList = try FreeList.load(from: loader, tree: base.free, pageCount: base.pageCount)
             }
+            // Best effort: a failure leaves the pages listed for the next write, and must not fail this one.
+            if !ws.retiredKeyPages.isEmpty { _ = try? scrubRetiredKeyPages(&ws) }
             // Borrowed cache slots go back once the transaction (and its buffers) is gone.
             defer { pager.returnBorrowedBuffers() }
             return try body(&ws, base, bound)
         }
+    }
+
+    /// Pages freed by commits up to this txnid may be reused (or overwritten): no live snapshot
+    /// is older than it, and, without a sync at every commit, the commit after it is durable.
+    func reuseBound(_ s: SharedState) -> UInt64 {
+        var bound = s.current.txnID
+        for r in s.readers.values { bound = min(bound, r.txnID) }
+        let durable = options.durability == .noSync ? (s.lastDurable == 0 ? 0 : s.lastDurable - 1) : s.lastDurable
+        return min(bound, durable)
     }
 
     /// Makes every commit durable (for `Durability.noSync`; a no-op cost otherwise).

@@ -4,9 +4,11 @@ public struct RekeyReport: Sendable {
     public let epoch: UInt32
     /// Live pages re-sealed under the new data key.
     public let pagesResealed: Int
-    /// Free pages overwritten with zeros so no image sealed under the old key stays in the file.
+    /// Pages not in the new commit (free, or past its end) overwritten with zeros or cut off the
+    /// end of the file, so no image sealed under the old key stays in it.
     public let freePagesScrubbed: Int
-    /// Free pages left unscrubbed because a reader's snapshot could still reach them.
+    /// Such pages left as they were because a live reader's snapshot could still reach them; they
+    /// are overwritten at the first write (or close) after those readers end.
     public let freePagesKept: Int
 }
 
@@ -72,7 +74,10 @@ extension Database {
             try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: bound, from: currentState)
             let (scrubbed, kept): (Int, Int)
             do throws(SealKVError) {
-                (scrubbed, kept) = try scrubFreePages(ws: ws)
+                // Every page of the file not in the new commit: free pages and any past its end.
+                ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
+                ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
+                (scrubbed, kept) = try scrubRetiredKeyPages(&ws)
             } catch {
                 // The rekey is committed; a write or sync that failed afterwards still leaves the
                 // file's state unknown, so the handle takes no more commits (as after a failed commit).
@@ -119,24 +124,47 @@ extension Database {
         }
     }
 
-    /// Overwrites free pages no snapshot can reach with zeros, then syncs.
-    private func scrubFreePages(ws: WriterState) throws(SealKVError) -> (scrubbed: Int, kept: Int) {
-        let oldest = shared.withLock { s in s.readers.values.map(\.txnID).min() ?? s.current.txnID }
-        guard let list = ws.freeList else { return (0, 0) }
-        var scrub: [UInt64] = []
-        var kept = 0
-        for chunk in list.chunks {
-            if chunk.key.txnID <= oldest { scrub.append(contentsOf: chunk.pages) } else { kept += chunk.pages.count }
+    /// Overwrites the pages of ``WriterState/retiredKeyPages`` that no snapshot can reach any more
+    /// with zeros (and cuts those past the newest commit's end off the file), then syncs. A page
+    /// is overwritten only when the writer could reuse it: free since a commit no live snapshot
+    /// predates (and, without a sync at every commit, durable since). Pages that a later commit
+    /// reused are dropped from the list: they were rewritten under the current key. The rest stay
+    /// listed. Returns how many pages were scrubbed and how many are kept for later.
+    func scrubRetiredKeyPages(_ ws: inout WriterState) throws(SealKVError) -> (scrubbed: Int, kept: Int) {
+        guard let list = ws.freeList else { return (0, ws.retiredKeyPages.count) }
+        let (bound, end, tailReachable) = shared.withLock { s in
+            (reuseBound(s), s.current.pageCount,
+             s.readers.values.contains { $0.txnID < s.current.txnID } || (options.durability == .noSync && s.lastDurable < s.current.txnID))
         }
-        let zero = pager.buffers.take()
-        defer { pager.buffers.give(zero) }
-        let limit = storage.pageCount
-        let writes = scrub.filter { $0 < limit }.map { PageWrite(page: $0, bytes: UnsafeRawPointer(zero)) }
+        var freedAt: [UInt64: UInt64] = [:]
+        for chunk in list.chunks { for p in chunk.pages { freedAt[p] = chunk.key.txnID } }
+        var zero: [UInt64] = [], kept: [UInt64] = [], pastEnd = false
+        for page in Set(ws.retiredKeyPages) {
+            if page >= end {
+                if tailReachable { kept.append(page) } else { pastEnd = true }
+            } else if let freed = freedAt[page] {
+                if freed <= bound { zero.append(page) } else { kept.append(page) }
+            }
+            // Neither free nor past the end: a later commit reused it, under the current key.
+        }
+        let fileEnd = storage.pageCount
+        let writes = zero.sorted().filter { $0 < fileEnd }
+        let buffer = pager.buffers.take()
+        defer { pager.buffers.give(buffer) }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: FileFormat.pageSize)
         for start in stride(from: 0, to: writes.count, by: 1024) {
-            try storage.writePages(Array(writes[start..<min(start + 1024, writes.count)]), sync: false)
+            let batch = writes[start..<min(start + 1024, writes.count)].map { PageWrite(page: $0, bytes: UnsafeRawPointer(buffer)) }
+            try storage.writePages(batch, sync: false)
         }
-        if !writes.isEmpty { try storage.sync() }
-        return (writes.count, kept)
+        var cut = 0
+        if pastEnd && fileEnd > end {
+            // No snapshot reaches past the newest commit's end, and it is durable: cut there.
+            try storage.resize(toPages: end)
+            cut = Int(fileEnd - end)
+        }
+        if !writes.isEmpty || cut > 0 { try storage.sync() }
+        ws.retiredKeyPages = kept
+        return (writes.count + cut, kept.count)
     }
 }
 
