@@ -12,11 +12,6 @@ public struct RekeyReport: Sendable {
     public let freePagesKept: Int
 }
 
-/// Progress of a long operation (rekey, backup, compact, check): units done out of an estimated total.
-public struct OperationProgress: Sendable {
-    public let done: Int
-    public let total: Int
-}
 
 extension Database {
     /// Changes the password (or raw key) that opens the store, in constant time: the data key is
