@@ -311,7 +311,8 @@ public final class Database: Sendable {
         let metaBuffer = pager.buffers.take()
         defer { pager.buffers.give(metaBuffer) }
         let (durable, durableSlot) = shared.withLock { ($0.lastDurable, $0.durableSlot) }
-        let slot = MetaSlot.slot(afterDurableSlot: durableSlot)
+        // Never the slot holding the newest durable commit, which recovery may need.
+        let slot = durableSlot ^ 1
 
         let observer = commitObserver.withLock { $0 }
         observer?.willWrite(tx.txnID)
@@ -350,7 +351,7 @@ public final class Database: Sendable {
             sealedState.durableTxnID = durable
             state = sealedState
             plaintext = sealed.plaintext
-            MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
+            tx.commitSealer.buildMeta(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot)
             var writes = sealed.remaining
             let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
             switch options.durability {

@@ -27,9 +27,9 @@ extension Database {
         try withWriter { ws, base, bound in
             let dataKey = try verify(old, header: ws.header)
             var header = ws.header
-            header.kdfAlgorithm = new.kind == .password ? KeyHierarchy.kdfArgon2id : KeyHierarchy.kdfRawKey
+            header.kdfAlgorithm = new.kind == .password ? FileFormat.kdfArgon2id : FileFormat.kdfRawKey
             header.strength = new.kind == .rawKey ? KDFStrength(uncheckedOps: 0, mem: 0)
-                : kdf ?? (ws.header.kdfAlgorithm == KeyHierarchy.kdfArgon2id ? ws.header.strength : .interactive)
+                : kdf ?? (ws.header.kdfAlgorithm == FileFormat.kdfArgon2id ? ws.header.strength : .interactive)
             header.salt = randomBytes(count: FileFormat.saltSize)
             let kek = try KeyHierarchy.keyEncryptionKey(credential: new, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
             header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
@@ -96,7 +96,7 @@ extension Database {
         var page = [UInt8](repeating: 0, count: FileFormat.metaCleartextSize)
         let dataKey: SecureBytes? = page.withUnsafeMutableBytes { p in
             header.store(to: p.baseAddress!)
-            return KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: p.baseAddress! + FileFormat.metaWrapNonce, count: 72),
+            return KeyHierarchy.unwrap(StoreHeader.wrappedKey(p.baseAddress!),
                                        kek: kek, associatedData: StoreHeader.wrapAssociatedData(p.baseAddress!))
         }
         guard let dataKey, pager.keys.current.keys.dataKey.withUnsafeBytes({ a in

@@ -74,7 +74,7 @@ extension Database {
             ioEngine: storage.engineName,
             formatVersion: Int(FileFormat.formatVersion),
             keyEpoch: header.keyEpoch,
-            keyDerivation: header.kdfAlgorithm == KeyHierarchy.kdfArgon2id
+            keyDerivation: header.kdfAlgorithm == FileFormat.kdfArgon2id
                 ? "argon2id (\(header.strength.opsLimit) passes, \(header.strength.memLimit >> 20) MiB)" : "raw 256-bit key",
             durability: options.durability,
             recovery: recovery)

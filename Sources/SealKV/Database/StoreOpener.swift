@@ -67,9 +67,10 @@ package enum StoreOpener {
     static func newStore(credential: Credential, strength: KDFStrength) throws(SealKVError) -> (bytes: [UInt8], header: StoreHeader) {
         let fileID = randomBytes(count: FileFormat.fileIDSize)
         let salt = randomBytes(count: FileFormat.saltSize)
-        let algorithm = credential.kind == .password ? KeyHierarchy.kdfArgon2id : KeyHierarchy.kdfRawKey
+        let algorithm = credential.kind == .password ? FileFormat.kdfArgon2id : FileFormat.kdfRawKey
         let stored = credential.kind == .password ? strength : KDFStrength(uncheckedOps: 0, mem: 0)
-        var header = StoreHeader(fileID: fileID, kdfAlgorithm: algorithm, keyEpoch: 1, strength: stored, salt: salt, wrappedKey: [])
+        var header = StoreHeader(fileID: fileID, kdfAlgorithm: algorithm, keyEpoch: 1, kdfOpsLimit: stored.opsLimit,
+                                 kdfMemLimit: stored.memLimit, salt: salt, wrappedKey: [])
         let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: algorithm, strength: stored, salt: salt)
         let dataKey = SecureBytes.random(count: FileFormat.keySize)
         header.wrappedKey = wrap(dataKey: dataKey, kek: kek, header: header)
@@ -82,8 +83,7 @@ package enum StoreOpener {
         var bytes = [UInt8](repeating: 0, count: 2 * FileFormat.pageSize)
         bytes.withUnsafeMutableBytes { b in
             for slot in 0..<2 {
-                MetaSlot.build(into: b.baseAddress! + slot * FileFormat.pageSize, header: header,
-                               state: state, slot: UInt64(slot), sealer: sealer)
+                sealer.buildMeta(into: b.baseAddress! + slot * FileFormat.pageSize, header: header, state: state, slot: UInt64(slot))
             }
         }
         return bytes
@@ -153,7 +153,7 @@ package enum StoreOpener {
                     keksBySalt[kdfKey] = kek
                 }
                 let dataKey: SecureBytes? = raw[slot].withUnsafeBytes { b in
-                    KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: b.baseAddress! + FileFormat.metaWrapNonce, count: 72),
+                    KeyHierarchy.unwrap(StoreHeader.wrappedKey(b.baseAddress!),
                                         kek: kek, associatedData: StoreHeader.wrapAssociatedData(b.baseAddress!))
                 }
                 guard let dataKey else {
@@ -229,7 +229,7 @@ package enum StoreOpener {
         var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
         let refused = opened.slot ^ 1
         try page.withMutableBytes { (p) throws(SealKVError) in
-            MetaSlot.build(into: p.baseAddress!, header: opened.header, state: opened.state, slot: refused, sealer: opened.sealer)
+            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: opened.state, slot: refused)
             try storage.writePages([PageWrite(page: refused, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
         }
     }
