@@ -285,26 +285,27 @@ struct StoreChecker {
     }
 
     private mutating func checkFreeEntry(_ node: NodePage, _ i: Int, page: UInt64) {
-        let key = node.key(i)
-        let value = node.inlineValue(i)
-        guard let chunk = FreeChunkKey(bytes: key), value.count % 8 == 0, value.count > 0 else {
+        let chunk: FreeChunk
+        switch FreeChunk.decode(key: node.key(i), value: node.inlineValue(i), pageCount: report.pageCount) {
+        case .success(let c): chunk = c
+        case .failure(.malformed):
             report.problem(page, "(free-page tree) entry \(i) is malformed")
             return
+        case .failure(.outOfOrder):
+            report.problem(page, "(free-page tree) entry \(i) lists pages out of order")
+            return
+        case .failure(.outOfRange(let p)):
+            report.problem(p, "is listed as free but lies outside the data pages")
+            return
         }
-        if chunk.txnID > report.txnID {
-            report.problem(page, "(free-page tree) entry \(i) was freed by transaction \(chunk.txnID), after this commit")
+        if chunk.key.txnID > report.txnID {
+            report.problem(page, "(free-page tree) entry \(i) was freed by transaction \(chunk.key.txnID), after this commit")
         }
-        var last: UInt64 = 0
-        for j in 0..<(value.count / 8) {
-            let p = value.baseAddress!.u64(8 * j)
-            if j > 0 && p <= last { report.problem(page, "(free-page tree) entry \(i) lists pages out of order") }
-            last = p
-            if p < FileFormat.firstDataPage || p >= report.pageCount {
-                report.problem(p, "is listed as free but lies outside the data pages")
-            } else if !freePages.insert(p).inserted {
+        for p in chunk.pages {
+            if !freePages.insert(p).inserted {
                 report.problem(p, "is listed as free twice")
             } else if collectPages {
-                pages[p] = PageInfo(kind: "free", number: p, owner: "free-page tree", txnID: chunk.txnID, entries: 0, fill: 0, links: [], link: nil)
+                pages[p] = PageInfo(kind: "free", number: p, owner: "free-page tree", txnID: chunk.key.txnID, entries: 0, fill: 0, links: [], link: nil)
             }
         }
     }

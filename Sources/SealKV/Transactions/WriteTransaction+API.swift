@@ -109,27 +109,15 @@ extension WriteTransaction {
 
     // MARK: Time to live
 
-    /// The expiry index key: expiry (u64 big-endian, so the index sorts by time), namespace name
-    /// length (u8), namespace name, then the entry's key.
-    static func expiryIndexKey(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(9 + namespace.utf8.count + key.count)
-        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64(i)))) }
-        out.append(UInt8(namespace.utf8.count))
-        out.append(contentsOf: namespace.utf8)
-        out.append(contentsOf: key)
-        return out
-    }
-
     private func addExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
-        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
+        let indexKey = ExpiryIndexKey.encode(expiry, namespace: namespace, key: key)
         try indexKey.withBytes { (ik) throws(SealKVError) in
             _ = try treePut(&expiryTree, leafKind: .leaf, key: ik, value: UnsafeRawBufferPointer(start: nil, count: 0))
         }
     }
 
     private func removeExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
-        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
+        let indexKey = ExpiryIndexKey.encode(expiry, namespace: namespace, key: key)
         try indexKey.withBytes { (ik) throws(SealKVError) in _ = try treeDelete(&expiryTree, key: ik) }
     }
 
@@ -189,18 +177,15 @@ extension WriteTransaction {
     public func sweepExpired(limit: Int = .max) throws(SealKVError) -> Int {
         try ensureOpen()
         // Collect first, then change: the index is read in order up to the first live expiry.
-        var due: [(indexKey: [UInt8], expiry: UInt64, namespace: String, key: [UInt8])] = []
+        var due: [(indexKey: [UInt8], entry: ExpiryIndexKey)] = []
         let cursor = Cursor(transaction: self, namespace: Cursor.expiryNamespace)
         var more = try cursor.first()
-        while more, due.count < limit, let ik = cursor.key, ik.count >= 9 {
-            let expiry = ik[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        while more, due.count < limit, let ik = cursor.key, let expiry = ExpiryIndexKey.expiry(of: ik) {
             if expiry > now { break }
-            let nsLength = Int(ik[8])
-            guard ik.count >= 9 + nsLength else {
+            guard let entry = ExpiryIndexKey(decoding: ik) else {
                 throw SealKVError(.corrupted, "the expiry index holds a malformed entry; run `sealkv check`.")
             }
-            let ns = String(decoding: ik[9..<(9 + nsLength)], as: UTF8.self)
-            due.append((ik, expiry, ns, Array(ik[(9 + nsLength)...])))
+            due.append((ik, entry))
             more = try cursor.next()
         }
         var deleted = 0
@@ -209,17 +194,17 @@ extension WriteTransaction {
                 _ = try item.indexKey.withBytes { (ik) throws(SealKVError) in try treeDelete(&expiryTree, key: ik) }
                 // The index may be stale (entry overwritten without a TTL, or its namespace dropped):
                 // delete the entry only if it still carries this expiry.
-                guard let t = try tree(named: item.namespace) else { return }
-                let current = try item.key.withBytes { (k) throws(SealKVError) -> UInt64? in
+                guard let t = try tree(named: item.entry.namespace) else { return }
+                let current = try item.entry.key.withBytes { (k) throws(SealKVError) -> UInt64? in
                     let e = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in found ? node.expiry(i) : nil }
                     return e ?? nil
                 }
-                guard current == item.expiry else { return }
+                guard current == item.entry.expiry else { return }
                 var tree = t
-                _ = try item.key.withBytes { (k) throws(SealKVError) in try treeDelete(&tree, key: k) }
-                if item.namespace.isEmpty { mainTree = tree } else {
-                    namedTrees[item.namespace] = tree
-                    changedNamespaces.insert(item.namespace)
+                _ = try item.entry.key.withBytes { (k) throws(SealKVError) in try treeDelete(&tree, key: k) }
+                if item.entry.namespace.isEmpty { mainTree = tree } else {
+                    namedTrees[item.entry.namespace] = tree
+                    changedNamespaces.insert(item.entry.namespace)
                 }
                 deleted += 1
             }
