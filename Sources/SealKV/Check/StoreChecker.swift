@@ -32,11 +32,8 @@ struct StoreChecker {
         if state.pageCount > transaction.pager.storage.pageCount {
             report.problem(nil, "the store records \(state.pageCount) pages but the file holds \(transaction.pager.storage.pageCount): it was truncated")
         }
-        walkTree(state.main, name: "", leafKind: .leaf)
+        for (tree, descriptor) in state.roots { walkTree(descriptor, tree) }
         report.depth = state.main.depth
-        walkTree(state.catalog, name: Cursor.catalogNamespace, leafKind: .catalogLeaf)
-        walkTree(state.free, name: Cursor.freeTreeNamespace, leafKind: .leaf)
-        walkTree(state.expiry, name: Cursor.expiryNamespace, leafKind: .leaf)
         for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, state.pageCount) {
             let used = owner[p] != nil
             let free = freePages.contains(p)
@@ -95,9 +92,10 @@ struct StoreChecker {
     private struct Chain {
         var first: UInt64
         var length: UInt64
-        var pages: UInt64 = 0
         var bytes: UInt64 = 0
         var label: String
+        /// A page of the chain was reported already.
+        var failed = false
     }
 
     /// How many pages are read in one batch (the io_uring queue depth of a check).
@@ -105,12 +103,11 @@ struct StoreChecker {
     /// Called after each batch with pages read so far and the high-water mark.
     var progress: ((OperationProgress) -> Void)?
 
-    private mutating func walkTree(_ tree: TreeDescriptor, name: String, leafKind: PageKind) {
-        let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog"
-            : name == Cursor.expiryNamespace ? "expiry index" : "namespace '\(name)'"
+    private mutating func walkTree(_ tree: TreeDescriptor, _ id: TreeID) {
+        let label = id.description
         guard !tree.root.isNone else {
             if tree.depth != 0 || tree.entries != 0 { report.problem(nil, "\(label) is empty but records depth \(tree.depth) and \(tree.entries) entries") }
-            if !name.hasPrefix("\u{0}") { report.entries[name] = 0 }
+            if let name = id.namespaceName { report.entries[name] = 0 }
             return
         }
         var entries: UInt64 = 0
@@ -137,51 +134,42 @@ struct StoreChecker {
                 let buffer = buffers[i]
                 switch item.role {
                 case .overflow(let c):
-                    guard buffer.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
-                        report.problem(item.link.page, "(\(label)) is linked from an overflow chain but is not an overflow page")
+                    let step: (bytes: Int, next: PageLink)
+                    switch OverflowChain.inspect(buffer, link: item.link, length: chains[c].length, before: chains[c].bytes) {
+                    case .success(let s): step = s
+                    case .failure(.tooShort(let bytes)):
+                        report.problem(chains[c].first, "(\(label)) " + OverflowChain.Problem.tooShort(bytes: bytes).message)
+                        chains[c].failed = true
+                        continue
+                    case .failure(let problem):
+                        report.problem(item.link.page, "(\(label)) " + problem.message)
+                        chains[c].failed = true
                         continue
                     }
                     report.pagesByKind["overflow", default: 0] += 1
-                    let n = UInt64(buffer.u32(FileFormat.overflowLength))
                     if collectPages {
-                        let next = PageLink(from: buffer, at: FileFormat.overflowNext)
                         pages[item.link.page] = PageInfo(kind: "overflow", number: item.link.page, owner: label, txnID: item.link.txnID,
-                                                         entries: Int(n), fill: Double(n) / Double(FileFormat.overflowCapacity),
-                                                         links: next.isNone ? [] : [LinkInfo(next)], link: item.link)
+                                                         entries: step.bytes, fill: Double(step.bytes) / Double(FileFormat.overflowCapacity),
+                                                         links: step.next.isNone ? [] : [LinkInfo(step.next)], link: item.link)
                     }
-                    chains[c].pages += 1
-                    chains[c].bytes += n
-                    let next = PageLink(from: buffer, at: FileFormat.overflowNext)
-                    let capacity = UInt64(FileFormat.overflowCapacity)
-                    if !next.isNone && n != capacity {
-                        report.problem(item.link.page, "(\(label)) is a non-final overflow page holding only \(n) bytes")
-                    }
-                    if !next.isNone {
-                        if chains[c].pages >= (chains[c].length + capacity - 1) / capacity {
-                            report.problem(chains[c].first, "(\(label)) starts an overflow chain longer than its value (\(chains[c].length) bytes)")
-                        } else {
-                            queue.append(Item(link: next, role: .overflow(chain: c)))
-                        }
-                    }
+                    chains[c].bytes += UInt64(step.bytes)
+                    if !step.next.isNone { queue.append(Item(link: step.next, role: .overflow(chain: c))) }
                 case .node(let level, let lower, let upper, let isRoot):
                     checkNode(NodePage(buffer), link: item.link, level: level, lower: lower, upper: upper, isRoot: isRoot,
-                              leafKind: leafKind, name: name, label: label, entries: &entries, namespaces: &namespaces,
+                              tree: id, label: label, entries: &entries, namespaces: &namespaces,
                               chains: &chains, queue: &queue)
                 }
             }
         }
-        for chain in chains {
-            let capacity = UInt64(FileFormat.overflowCapacity)
-            if chain.bytes != chain.length || chain.pages != (chain.length + capacity - 1) / capacity {
-                report.problem(chain.first, "(\(chain.label)) starts an overflow chain of \(chain.bytes) bytes in \(chain.pages) pages; the value records \(chain.length) bytes")
-            }
+        for chain in chains where !chain.failed && chain.bytes != chain.length {
+            report.problem(chain.first, "(\(chain.label)) starts an overflow chain of \(chain.bytes) bytes; the value records \(chain.length) bytes")
         }
         if entries != tree.entries {
             report.problem(tree.root.page, "(\(label)) holds \(entries) entries but its descriptor records \(tree.entries)")
         }
-        if !name.hasPrefix("\u{0}") { report.entries[name] = entries }
+        if let name = id.namespaceName { report.entries[name] = entries }
         for (nsName, descriptor) in namespaces {
-            walkTree(descriptor, name: nsName, leafKind: .leaf)
+            walkTree(descriptor, .namespace(nsName))
         }
     }
 
@@ -223,10 +211,10 @@ struct StoreChecker {
     }
 
     private mutating func checkNode(_ node: NodePage, link: PageLink, level: Int, lower: [UInt8]?, upper: [UInt8]?, isRoot: Bool,
-                                    leafKind: PageKind, name: String, label: String, entries: inout UInt64,
+                                    tree: TreeID, label: String, entries: inout UInt64,
                                     namespaces: inout [(String, TreeDescriptor)], chains: inout [Chain], queue: inout [Item]) {
         let expectLeaf = level == 1
-        guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == leafKind else {
+        guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == tree.leafKind else {
             report.problem(link.page, "(\(label)) has kind \(node.kindByte) where a \(expectLeaf ? "leaf" : "branch") of this tree belongs")
             return
         }
@@ -241,20 +229,8 @@ struct StoreChecker {
         let n = node.count
         if expectLeaf && n == 0 { report.problem(link.page, "(\(label)) is an empty leaf") }
         if !expectLeaf && n < 2 { report.problem(link.page, "(\(label)) is a branch with fewer than two children") }
-        // Key order and bounds.
-        var previous: UnsafeRawBufferPointer? = nil
-        for i in (expectLeaf ? 0 : 1)..<max(expectLeaf ? 0 : 1, n) {
-            let key = node.key(i)
-            if let previous, compareBytes(previous, key) >= 0 {
-                report.problem(link.page, "(\(label)) has keys out of order at entry \(i)")
-            }
-            if let lower, lower.withUnsafeBytes({ compareBytes(key, $0) }) < 0 {
-                report.problem(link.page, "(\(label)) has entry \(i) below its parent's bound")
-            }
-            if let upper, upper.withUnsafeBytes({ compareBytes(key, $0) }) >= 0 {
-                report.problem(link.page, "(\(label)) has entry \(i) at or above its parent's bound")
-            }
-            previous = key
+        if let problem = NodeInvariants.problem(in: node, lower: lower, upper: upper) {
+            report.problem(link.page, "(\(label)) \(problem)")
         }
         guard expectLeaf else {
             for i in 0..<n {
@@ -278,7 +254,7 @@ struct StoreChecker {
                     continue
                 }
                 namespaces.append((nsName, TreeDescriptor(from: value.baseAddress!, at: 0)))
-            } else if name == Cursor.freeTreeNamespace {
+            } else if tree == .freePages {
                 checkFreeEntry(node, i, page: link.page)
             }
         }

@@ -32,7 +32,7 @@ extension Database {
                 : kdf ?? (ws.header.kdfAlgorithm == FileFormat.kdfArgon2id ? ws.header.strength : .interactive)
             header.salt = randomBytes(count: FileFormat.saltSize)
             let kek = try KeyHierarchy.keyEncryptionKey(credential: new, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-            header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
+            header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
             try writeMetaOnly(header: header, sealer: pager.sealer, ws: &ws, bound: bound, from: base)
         }
     }
@@ -56,7 +56,7 @@ extension Database {
             header.salt = randomBytes(count: FileFormat.saltSize)
             let dataKey = SecureBytes.random(count: FileFormat.keySize)
             let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-            header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
+            header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
             let sealer = PageSealer(keys: DataKeys(dataKey: dataKey, epoch: header.keyEpoch), fileID: header.fileID)
 
             let tx = makeWriteTransaction(&ws, base: base, bound: bound)
@@ -64,7 +64,7 @@ extension Database {
             tx.commitSealer = sealer
             pager.keys.add(sealer)
             let resealed = try tx.rewriteEverything(total: Int(base.pageCount), progress: progress)
-            try commit(tx, writerState: &ws, header: header)
+            try Commit.run(tx, header: header, writer: &ws, in: commits)
             pager.keys.install(sealer)
             try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: bound, from: currentState)
             let (scrubbed, kept): (Int, Int)
@@ -93,12 +93,7 @@ extension Database {
         } catch where error.code == .wrongCredential {
             throw SealKVError(.wrongCredential, "the current password or key is wrong; nothing was changed.")
         }
-        var page = [UInt8](repeating: 0, count: FileFormat.metaCleartextSize)
-        let dataKey: SecureBytes? = page.withUnsafeMutableBytes { p in
-            header.store(to: p.baseAddress!)
-            return KeyHierarchy.unwrap(StoreHeader.wrappedKey(p.baseAddress!),
-                                       kek: kek, associatedData: StoreHeader.wrapAssociatedData(p.baseAddress!))
-        }
+        let dataKey = StoreCreation.unwrap(header, kek: kek)
         guard let dataKey, pager.keys.current.keys.dataKey.withUnsafeBytes({ a in
             dataKey.withUnsafeBytes { b in constantTimeEqual(a.baseAddress!, b.baseAddress!, count: FileFormat.keySize) }
         }) else {
@@ -114,8 +109,8 @@ extension Database {
             let tx = makeWriteTransaction(&ws, base: state, bound: min(bound, state.txnID))
             defer { tx.finish() }
             tx.commitSealer = sealer
-            try commit(tx, writerState: &ws, header: header)
-            if options.durability == .noSync { try sync(holdingWriter: ()) }
+            try Commit.run(tx, header: header, writer: &ws, in: commits)
+            if options.durability == .noSync { try Commit.syncAll(in: commits) }
         }
     }
 
@@ -128,8 +123,8 @@ extension Database {
     func scrubRetiredKeyPages(_ ws: inout WriterState) throws(SealKVError) -> (scrubbed: Int, kept: Int) {
         guard let list = ws.freeList else { return (0, ws.retiredKeyPages.count) }
         let (bound, end, tailReachable) = shared.withLock { s in
-            (reuseBound(s), s.current.pageCount,
-             s.readers.values.contains { $0.txnID < s.current.txnID } || (options.durability == .noSync && s.lastDurable < s.current.txnID))
+            (s.reuseBound(options.durability), s.current.pageCount,
+             s.olderReaderAlive || (options.durability == .noSync && s.lastDurable < s.current.txnID))
         }
         var freedAt: [UInt64: UInt64] = [:]
         for chunk in list.chunks { for p in chunk.pages { freedAt[p] = chunk.key.txnID } }
@@ -172,61 +167,13 @@ extension WriteTransaction {
             count += 1
             if count % 256 == 0 { progress?(OperationProgress(done: count, total: total)) }
         }
-        for name in try namespaces() {
-            guard var t = try tree(named: name) else { continue }
-            try rewrite(&t, report)
-            namedTrees[name] = t
-            changedNamespaces.insert(name)
+        var trees = try namespaces().map { TreeID.namespace($0) }
+        trees += [.main, .catalog, .expiry, .freePages]
+        for tree in trees {
+            try mutate(tree) { (m) throws(SealKVError) in try m.rewriteAll(report) }
+            if case .namespace(let name) = tree { changedNamespaces.insert(name) }
         }
-        try rewrite(&mainTree, report)
-        try rewrite(&catalog, report)
-        try rewrite(&expiryTree, report)
-        try rewrite(&freeTree, report)
         progress?(OperationProgress(done: count, total: max(total, count)))
         return count
-    }
-
-    private func rewrite(_ tree: inout TreeDescriptor, _ report: () -> Void) throws(SealKVError) {
-        guard !tree.root.isNone else { return }
-        tree.root = try rewrite(tree.root, level: Int(tree.depth), report)
-    }
-
-    private func rewrite(_ link: PageLink, level: Int, _ report: () -> Void) throws(SealKVError) -> PageLink {
-        let (page, p) = try touch(link)
-        report()
-        let node = NodePage(p)
-        if level > 1 {
-            for i in 0..<node.count { node.setChild(i, try rewrite(node.child(i), level: level - 1, report)) }
-        } else {
-            for i in 0..<node.count where node.isOverflow(i) {
-                let ref = node.overflowRef(i)
-                try rewriteChain(ref.link, report).store(to: p, at: ref.linkOffset)
-            }
-        }
-        return dirtyLink(page)
-    }
-
-    private func rewriteChain(_ first: PageLink, _ report: () -> Void) throws(SealKVError) -> PageLink {
-        var copies: [(page: UInt64, pointer: UnsafeMutableRawPointer)] = []
-        var link = first
-        while !link.isNone {
-            let current = link
-            if current.txnID == txnID, let p = dirty[current.page] {
-                copies.append((current.page, p))
-            } else {
-                let (page, p) = allocate()
-                try withPage(current) { (src) throws(SealKVError) in p.copyMemory(from: src, byteCount: FileFormat.pageSize) }
-                p.setU64(FileFormat.nodeTxnID, txnID)
-                release(current.page)
-                copies.append((page, p))
-            }
-            report()
-            link = PageLink(from: copies.last!.pointer, at: FileFormat.overflowNext)
-        }
-        for (i, c) in copies.enumerated() {
-            let next = i + 1 < copies.count ? dirtyLink(copies[i + 1].page) : .none
-            next.store(to: c.pointer, at: FileFormat.overflowNext)
-        }
-        return copies.isEmpty ? .none : dirtyLink(copies[0].page)
     }
 }

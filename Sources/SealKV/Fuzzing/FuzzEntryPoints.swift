@@ -51,8 +51,8 @@
         var outcome = ImageOutcome()
         let stateSize = FileFormat.metaBodyUsed - FileFormat.metaTxnID
         guard bytes.count >= stateSize, let credential = try? Credential.key(Array(0..<32)),
-              let (metas, header) = try? StoreOpener.newStore(credential: credential, strength: .interactive),
-              let opened = try? StoreOpener.open(storage: MemoryStorage(bytes: metas), credential: credential) else { return outcome }
+              let (metas, header) = try? StoreCreation.newStore(credential: credential, strength: KDFStrength.interactive),
+              let opened = try? Recovery.open(storage: MemoryStorage(bytes: metas), credential: credential) else { return outcome }
         let sealer = opened.sealer
         var statePage = [UInt8](repeating: 0, count: FileFormat.pageSize)
         statePage.replaceSubrange(FileFormat.metaTxnID..<FileFormat.metaBodyUsed, with: bytes.prefix(stateSize))

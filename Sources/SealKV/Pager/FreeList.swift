@@ -15,26 +15,6 @@ final class FreeList {
         pageCount = chunks.reduce(0) { $0 + $1.pages.count }
     }
 
-    /// Reads the free tree of `state` through `transaction`, validating every entry.
-    static func load(from transaction: Transaction, tree: TreeDescriptor, pageCount: UInt64) throws(SealKVError) -> FreeList {
-        var chunks: [FreeChunk] = []
-        let cursor = Cursor(transaction: transaction, namespace: Cursor.freeTreeNamespace)
-        var more = try cursor.first()
-        while more {
-            guard let keyBytes = cursor.key, let value = try cursor.value() else { break }
-            let decoded = keyBytes.withUnsafeBytes { k in value.withUnsafeBytes { v in FreeChunk.decode(key: k, value: v, pageCount: pageCount) } }
-            switch decoded {
-            case .success(let chunk): chunks.append(chunk)
-            case .failure(.malformed):
-                throw SealKVError(.corrupted, "the free-page list holds a malformed entry; run `sealkv check`.")
-            case .failure(.outOfRange(let p)), .failure(.outOfOrder(let p)):
-                throw SealKVError(.corrupted, "the free-page list names page \(p), which is out of range or out of order; run `sealkv check`.", page: p)
-            }
-            more = try cursor.next()
-        }
-        return FreeList(chunks: chunks)
-    }
-
     /// Applies a committed transaction's changes: rewritten or removed chunks, then its new ones.
     func apply(rewritten: [(index: Int, pages: [UInt64])], added: [FreeChunk]) {
         var removed = Set<Int>()

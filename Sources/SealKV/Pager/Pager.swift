@@ -92,22 +92,9 @@ final class Pager: Sendable {
         try authenticate(link, buffer: buffer)
     }
 
-    /// Checks a sealed page already in `buffer` against `link`, opens it in place and validates its
-    /// structure. Used by ``load(_:into:)`` and by batch readers (recovery, check).
+    /// Checks a sealed page already in `buffer` against `link` and opens it in place, with the
+    /// sealer of the page's key epoch (see ``PageAuthentication``).
     func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer) throws(SealKVError) {
-        guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
-            throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back or damaged)")
-        }
-        guard let sealer = keys.sealer(for: buffer.u32(FileFormat.headerKeyEpoch)),
-              sealer.open(page: buffer, number: link.page) else {
-            throw SealKVError.corrupted(page: link.page, "fails authentication")
-        }
-        let written = buffer.u64(FileFormat.nodeTxnID)
-        guard written == link.txnID else {
-            throw SealKVError.corrupted(page: link.page, "was written by transaction \(written) but its parent expects transaction \(link.txnID)")
-        }
-        if let problem = PageStructure.problem(in: UnsafeRawPointer(buffer)) {
-            throw SealKVError.corrupted(page: link.page, problem)
-        }
+        try PageAuthentication.open(link, buffer: buffer, sealer: keys.sealer(for:))
     }
 }
