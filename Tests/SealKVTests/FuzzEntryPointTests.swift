@@ -24,7 +24,7 @@ struct FuzzEntryPointTests {
         var data = [UInt8](repeating: 0, count: Int(state.pageCount - FileFormat.firstDataPage) * FileFormat.pageSize)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16)
         defer { buffer.deallocate() }
-        for info in try db.pageMap() where info.kind != "free" && info.kind != "meta" {
+        for info in try db.pageMap() where info.kind != .free && info.kind != .meta {
             guard let link = info.link else { continue }
             try db.pager.load(link, into: buffer)
             let plain = Array(UnsafeRawBufferPointer(start: buffer, count: FileFormat.pageSize))

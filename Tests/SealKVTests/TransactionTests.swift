@@ -312,7 +312,7 @@ struct TransactionTests {
         try db.write { tx in try tx.put("one more", "commit") }
         let report = try db.check()
         #expect(report.isClean)
-        #expect(report.pagesByKind["overflow", default: 0] == 0)
+        #expect(report.pagesByKind[.overflow, default: 0] == 0)
         #expect(storage.pageCount < 16, "file still holds \(storage.pageCount) pages")
     }
 

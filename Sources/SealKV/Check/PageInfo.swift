@@ -1,6 +1,8 @@
 /// A reference from one page to another, as stored: page number, writing txnid and tag.
 public struct LinkInfo: Sendable, Equatable {
+    /// The page linked to.
     public let page: UInt64
+    /// The transaction that wrote it.
     public let txnID: UInt64
     /// The 16-byte tag in hex.
     public let tag: String
@@ -12,13 +14,73 @@ public struct LinkInfo: Sendable, Equatable {
     }
 }
 
+/// What a page of the file is used for, as the page map and the check report count pages.
+public enum PageCategory: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Pages 0 and 1, the meta slots.
+    case meta
+    /// A branch page of any tree.
+    case branch
+    /// A leaf page of a namespace, the free-page tree or the expiry index.
+    case leaf
+    /// A leaf page of the catalog of named namespaces.
+    case catalog
+    /// A page of an overflow chain (a large value).
+    case overflow
+    /// Listed in the free-page tree.
+    case free
+    /// Neither reachable nor listed free (only in a damaged store).
+    case unreachable
+
+    /// The lower-case name (`rawValue`), as the tool prints it.
+    public var description: String { rawValue }
+}
+
+/// Which tree (or slot) a page belongs to.
+public enum PageOwner: Sendable, Hashable, CustomStringConvertible {
+    /// Meta slot 0 or 1.
+    case metaSlot(Int)
+    /// A namespace's tree ("" is the default namespace).
+    case namespace(String)
+    /// The catalog of named namespaces.
+    case catalog
+    /// The free-page tree (also the owner of the free pages it lists).
+    case freePageTree
+    /// The expiry index.
+    case expiryIndex
+    /// No tree (an unreachable page).
+    case none
+
+    init(_ tree: TreeID) {
+        switch tree {
+        case .main: self = .namespace("")
+        case .namespace(let name): self = .namespace(name)
+        case .catalog: self = .catalog
+        case .freePages: self = .freePageTree
+        case .expiry: self = .expiryIndex
+        }
+    }
+
+    /// How the tool prints it: "namespace ''", "catalog", "free-page tree", "meta slot 0", ...
+    public var description: String {
+        switch self {
+        case .metaSlot(let slot): "meta slot \(slot)"
+        case .namespace(let name): "namespace '\(name)'"
+        case .catalog: "catalog"
+        case .freePageTree: "free-page tree"
+        case .expiryIndex: "expiry index"
+        case .none: "-"
+        }
+    }
+}
+
 /// One page of the file, as the page map reports it.
 public struct PageInfo: Sendable {
-    /// "meta", "branch", "leaf", "catalog", "overflow", "free" or "unreachable".
-    public let kind: String
+    /// What the page is used for.
+    public let kind: PageCategory
+    /// Its page number.
     public let number: UInt64
-    /// Which tree the page belongs to ("namespace ''", "catalog", "free-page tree", ...).
-    public let owner: String
+    /// Which tree (or meta slot) it belongs to.
+    public let owner: PageOwner
     /// The transaction that wrote it (for free pages: the one that freed it).
     public let txnID: UInt64
     /// Entries (node pages) or data bytes (overflow pages).

@@ -26,8 +26,8 @@ struct StoreChecker {
         defer { transaction.pager.buffers.give(buffer) }
         let state = transaction.base
         report.txnID = state.txnID
-        report.pageCount = state.pageCount
-        report.pagesByKind["meta"] = 2
+        report.highWaterMark = state.pageCount
+        report.pagesByKind[.meta] = 2
         checkMetaSlots()
         if state.pageCount > transaction.pager.storage.pageCount {
             report.problem(nil, "the store records \(state.pageCount) pages but the file holds \(transaction.pager.storage.pageCount): it was truncated")
@@ -40,7 +40,7 @@ struct StoreChecker {
             if used && free { report.problem(p, "is both reachable (\(owner[p]!)) and listed as free") }
             if !used && !free { report.problem(p, "is leaked: neither reachable nor listed as free") }
         }
-        report.pagesByKind["free"] = freePages.count
+        report.pagesByKind[.free] = freePages.count
         report.totalTime = ContinuousClock.now - started
         return report
     }
@@ -69,8 +69,8 @@ struct StoreChecker {
 
     /// Marks `page` as used by `role`; reports a page referenced twice or outside the file.
     private mutating func claim(_ page: UInt64, _ role: String) -> Bool {
-        guard page >= FileFormat.firstDataPage, page < report.pageCount else {
-            report.problem(page, "is referenced by \(role) but lies outside the data pages [2, \(report.pageCount))")
+        guard page >= FileFormat.firstDataPage, page < report.highWaterMark else {
+            report.problem(page, "is referenced by \(role) but lies outside the data pages [2, \(report.highWaterMark))")
             return false
         }
         if let previous = owner[page] {
@@ -146,9 +146,9 @@ struct StoreChecker {
                         chains[c].failed = true
                         continue
                     }
-                    report.pagesByKind["overflow", default: 0] += 1
+                    report.pagesByKind[.overflow, default: 0] += 1
                     if collectPages {
-                        pages[item.link.page] = PageInfo(kind: "overflow", number: item.link.page, owner: label, txnID: item.link.txnID,
+                        pages[item.link.page] = PageInfo(kind: .overflow, number: item.link.page, owner: PageOwner(id), txnID: item.link.txnID,
                                                          entries: step.bytes, fill: Double(step.bytes) / Double(FileFormat.overflowCapacity),
                                                          links: step.next.isNone ? [] : [LinkInfo(step.next)], link: item.link)
                     }
@@ -206,7 +206,7 @@ struct StoreChecker {
             }
         }
         report.pagesRead += links.count
-        progress?(OperationProgress(done: report.pagesRead, total: Int(report.pageCount)))
+        progress?(OperationProgress(done: report.pagesRead, total: Int(report.highWaterMark)))
         return ok
     }
 
@@ -218,11 +218,11 @@ struct StoreChecker {
             report.problem(link.page, "(\(label)) has kind \(node.kindByte) where a \(expectLeaf ? "leaf" : "branch") of this tree belongs")
             return
         }
-        let kindName = kind == .branch ? "branch" : kind == .catalogLeaf ? "catalog" : "leaf"
-        report.pagesByKind[kindName, default: 0] += 1
+        let category: PageCategory = kind == .branch ? .branch : kind == .catalogLeaf ? .catalog : .leaf
+        report.pagesByKind[category, default: 0] += 1
         if !isRoot && node.usedBytes < FileFormat.minFill { report.lightPages += 1 }
         if collectPages {
-            pages[link.page] = PageInfo(kind: kindName, number: link.page, owner: label, txnID: link.txnID, entries: node.count,
+            pages[link.page] = PageInfo(kind: category, number: link.page, owner: PageOwner(tree), txnID: link.txnID, entries: node.count,
                                         fill: Double(node.usedBytes) / Double(FileFormat.nodeUsable),
                                         links: PageStructure.links(in: node.p).map { LinkInfo($0.link) }, link: link)
         }
@@ -262,7 +262,7 @@ struct StoreChecker {
 
     private mutating func checkFreeEntry(_ node: NodePage, _ i: Int, page: UInt64) {
         let chunk: FreeChunk
-        switch FreeChunk.decode(key: node.key(i), value: node.inlineValue(i), pageCount: report.pageCount) {
+        switch FreeChunk.decode(key: node.key(i), value: node.inlineValue(i), pageCount: report.highWaterMark) {
         case .success(let c): chunk = c
         case .failure(.malformed):
             report.problem(page, "(free-page tree) entry \(i) is malformed")
@@ -281,7 +281,7 @@ struct StoreChecker {
             if !freePages.insert(p).inserted {
                 report.problem(p, "is listed as free twice")
             } else if collectPages {
-                pages[p] = PageInfo(kind: "free", number: p, owner: "free-page tree", txnID: chunk.key.txnID, entries: 0, fill: 0, links: [], link: nil)
+                pages[p] = PageInfo(kind: .free, number: p, owner: .freePageTree, txnID: chunk.key.txnID, entries: 0, fill: 0, links: [], link: nil)
             }
         }
     }

@@ -13,11 +13,11 @@ extension Database {
             var pages = checker.pages
             let high = tx.base.pageCount
             for slot in 0..<UInt64(2) {
-                pages[slot] = PageInfo(kind: "meta", number: slot, owner: "meta slot \(slot)", txnID: checker.report.metaSlots[Int(slot)] ?? 0,
+                pages[slot] = PageInfo(kind: .meta, number: slot, owner: .metaSlot(Int(slot)), txnID: checker.report.metaSlots[Int(slot)] ?? 0,
                                        entries: 0, fill: 1, links: [], link: nil)
             }
             for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, high) where pages[p] == nil {
-                pages[p] = PageInfo(kind: "unreachable", number: p, owner: "-", txnID: 0, entries: 0, fill: 0, links: [], link: nil)
+                pages[p] = PageInfo(kind: .unreachable, number: p, owner: .none, txnID: 0, entries: 0, fill: 0, links: [], link: nil)
             }
             return (report, pages.values.sorted { $0.number < $1.number })
         }
@@ -47,7 +47,9 @@ extension Database {
             if ok {
                 let state = copy.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
                 meta = ["txnid": "\(state.txnID)", "pageCount": "\(state.pageCount)"]
-                for (name, d) in state.roots {
+                let names: [TreeID: String] = [.main: "main", .catalog: "catalog", .freePages: "free", .expiry: "expiry"]
+                for (tree, d) in state.roots {
+                    let name = names[tree]!
                     meta!["\(name).root"] = d.root.isNone ? "none" : "page \(d.root.page) txn \(d.root.txnID) tag \(d.root.tag)"
                     meta!["\(name).entries"] = "\(d.entries)"
                     meta!["\(name).depth"] = "\(d.depth)"
