@@ -70,6 +70,8 @@ extension Database {
                     }
                     try target.sync()
                     try storage.writeHeldMetaPages()
+                    // Expired entries are not copied: the estimate made at the start may be high.
+                    progress?(OperationProgress(done: copied, total: copied))
                 } catch let e as SealKVError {
                     throw e
                 } catch {

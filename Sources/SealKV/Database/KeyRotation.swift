@@ -11,8 +11,11 @@ public struct RekeyReport: Sendable {
 }
 
 /// Progress of a long operation (rekey, backup, compact, check): units done out of an estimated total.
+/// The last report of an operation that succeeds has `done == total`.
 public struct OperationProgress: Sendable {
+    /// Units done so far.
     public let done: Int
+    /// The units the whole operation takes, as estimated when it reported.
     public let total: Int
 }
 
@@ -159,7 +162,8 @@ extension WriteTransaction {
         try rewrite(&catalog, report)
         try rewrite(&expiryTree, report)
         try rewrite(&freeTree, report)
-        progress?(OperationProgress(done: count, total: max(total, count)))
+        // The file's page count was an estimate (free pages are not rewritten): end at 100%.
+        progress?(OperationProgress(done: count, total: count))
         return count
     }
 
