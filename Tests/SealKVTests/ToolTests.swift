@@ -2,12 +2,10 @@
 import Foundation
 import Testing
 
-/// Runs the built `sealkv` binary as a subprocess.
+/// Runs the built `sealkv` binary as a subprocess (through ``ToolProcess``: its own session, a
+/// deadline), with text arguments and output.
 enum Tool {
-    static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        return dir.appendingPathComponent("sealkv").path
-    }
+    static var binary: String { ToolProcess.binary }
 
     struct Result {
         let status: Int32
@@ -16,24 +14,8 @@ enum Tool {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = ["SEALKV_PASSWORD": "tool pw"], stdin: Data? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["SEALKV_PASSWORD"] = nil
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let r = try ToolProcess.run(arguments.map { Array($0.utf8) }, environment: environment, stdin: stdin.map { .bytes(Array($0)) } ?? .null)
+        return Result(status: r.timedOut ? -1 : r.status, stdout: r.out, stderr: r.err + (r.timedOut ? " (timed out)" : ""))
     }
 }
 
@@ -168,6 +150,7 @@ struct ToolTests {
         try expect(["load", db, "--batch", "3000"], stdin: Data(updates.joined(separator: "\n").utf8))
         let pages = try expect(["pages", db, "--json"]).stdout.split(separator: "\n").map { json(String($0)) }
         let pristine = TestSupport.readFile(db)
+        var fellBack: Set<String> = []
         for kind in ["branch", "leaf", "catalog", "overflow", "meta"] {
             var candidates = pages.filter { $0["kind"] as? String == kind }
             if kind == "leaf" { candidates = candidates.filter { $0["owner"] as? String == "free-page tree" } + candidates }
@@ -178,10 +161,28 @@ struct ToolTests {
             TestSupport.writeFile(db, bytes)
             let r = try Tool.run(["check", db, "--json"])
             let report = json(r.stdout)
-            let named = ((report["problems"] as? [[String: Any]]) ?? []) + ((report["warnings"] as? [[String: Any]]) ?? [])
-            #expect(named.contains { $0["page"] as? Int == number }, "\(kind) page \(number) not named: \(r.stdout) \(r.stderr)")
-            #expect(r.status == (kind == "meta" ? 0 : 1), "\(kind): exit \(r.status)")
+            let problems = (report["problems"] as? [[String: Any]]) ?? []
+            let warnings = (report["warnings"] as? [[String: Any]]) ?? []
+            if report["fellBack"] as? Bool == true {
+                // A page of the newest commit: recovery opens the previous commit, which check
+                // verifies; the damaged page is named in a warning, and --strict fails on it.
+                fellBack.insert(kind)
+                #expect(problems.isEmpty && r.status == 0, "\(kind): \(r.stdout)")
+                #expect(warnings.contains { ($0["message"] as? String)?.contains("page \(number) ") == true }, "\(kind) page \(number) not named: \(r.stdout)")
+                #expect(!r.stdout.contains("restore from a backup"), "\(kind): \(r.stdout)")
+                #expect(r.stderr.contains("warning: the newest commit"), "\(kind): \(r.stderr)")
+                #expect(try Tool.run(["check", db, "--strict"]).status == 1)
+                // Checked as it is, the newest commit's slot shows the damage as a problem.
+                let newest = (report["metaSlots"] as? [Int]).map { $0[0] > $0[1] ? 0 : 1 } ?? 0
+                let asIs = json(try Tool.run(["check", db, "--json", "--meta", "\(newest)"]).stdout)
+                #expect(((asIs["problems"] as? [[String: Any]]) ?? []).contains { $0["page"] as? Int == number }, "\(kind): \(asIs)")
+            } else {
+                let named = problems + warnings
+                #expect(named.contains { $0["page"] as? Int == number }, "\(kind) page \(number) not named: \(r.stdout) \(r.stderr)")
+                #expect(r.status == (kind == "meta" ? 0 : 1), "\(kind): exit \(r.status)")
+            }
         }
+        #expect(!fellBack.isEmpty && fellBack.count < 5, "fell back for \(fellBack)")
         TestSupport.writeFile(db, pristine)
         try expect(["check", db])
     }
@@ -208,9 +209,9 @@ struct ToolTests {
         try expect(["put", path, "k", "v"])
         let writer = try Database.open(at: path, credential: .password("tool pw"), options: TestSupport.options(.openExisting))
         let put = try expect(["put", path, "k2", "v2"], status: 2)
-        #expect(put.stderr.contains("locked by another process"))
+        #expect(put.stderr.contains("in use by another process"))
         let get = try expect(["get", path, "k"], status: 2)
-        #expect(get.stderr.contains("open for writing in another process"))
+        #expect(get.stderr.contains("being written by another process"))
         writer.close()
         let reader = try Database.open(at: path, credential: .password("tool pw"), options: TestSupport.options(.readOnly))
         #expect(try expect(["get", path, "k"]).stdout == "v")

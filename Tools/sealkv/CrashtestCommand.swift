@@ -16,23 +16,32 @@ struct CrashtestCommand: ParsableCommand {
         """)
 
     @Option(help: "states, kill or faults.") var mode = "states"
-    @Option(help: "Kill mode: child processes to start and kill.") var rounds = 20
+    @Option(parsing: .unconditional, help: "Kill mode: child processes to start and kill.") var rounds = 20
     @Option(help: "Kill mode: folder for the store file (default: a new folder under $TMPDIR or /tmp).") var dir: String?
     @Option(help: .hidden) var killChild: String?
-    @Option(help: .hidden) var credentialIndex = 0
+    @Option(parsing: .unconditional, help: .hidden) var credentialIndex = 0
 
     @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, or all.") var workload = "all"
-    @Option(help: "Operations per workload run.") var ops = 200
-    @Option(help: "Seed of the workload and of the sampled states.") var seed: UInt64 = 1
-    @Option(help: "Stop after this many states per run (0: no limit).") var maxStates = 0
-    @Option(help: "Sector size for torn writes, in bytes.") var sector = 512
+    @Option(parsing: .unconditional, help: "Operations per workload run.") var ops = 200
+    @Option(parsing: .unconditional, help: "Seed of the workload and of the sampled states.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Stop after this many states per run (0: no limit).") var maxStates = 0
+    @Option(parsing: .unconditional, help: "Sector size for torn writes, in bytes.") var sector = 512
     @Option(help: "Durability mode: one-sync, two-phase, no-sync, or all.") var durability = "all"
-    @Option(help: "Also run the full checker on every Nth state (0: never).") var fullCheckEvery = 100
+    @Option(parsing: .unconditional, help: "Also run the full checker on every Nth state (0: never).") var fullCheckEvery = 100
     @Option(help: "Reproduce one state from a violation's replay id.") var replay: String?
     @Flag(help: "JSON output.") var json = false
 
+    /// Refuses numbers out of range, in one line.
+    func checkRanges() throws {
+        guard [512, 1024, 2048, 4096].contains(sector) else { throw ToolFailure("--sector must be 512, 1024, 2048 or 4096, not \(sector).", exitCode: 2) }
+        for (name, value, range) in [("--rounds", rounds, 1...1_000_000), ("--ops", ops, 1...10_000_000), ("--max-states", maxStates, 0...Int.max),
+                                     ("--full-check-every", fullCheckEvery, 0...Int.max), ("--credential-index", credentialIndex, 0...1_000)] where !range.contains(value) {
+            throw ToolFailure("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(value).", exitCode: 2)
+        }
+    }
+
     func run() throws {
-        guard [512, 1024, 2048, 4096].contains(sector) else { throw ValidationError("--sector must be 512, 1024, 2048 or 4096.") }
+        try checkRanges()
         guard ["states", "kill", "faults"].contains(mode) else { throw ValidationError("unknown mode '\(mode)'; use states, kill or faults.") }
         if let killChild {
             var config = CrashConfiguration()

@@ -5,17 +5,22 @@ import Glibc
 #endif
 
 /// Where the store's credential comes from: `SEALKV_PASSWORD`, a password file, a key file, or a
-/// prompt without echo. Never a plain argument, so it does not show up in `ps` or shell history.
+/// prompt without echo on the terminal. Never a plain argument, so it does not show up in `ps` or
+/// shell history.
 struct CredentialOptions: ParsableArguments {
-    @Option(name: .customLong("password-file"), help: "Read the password from this file (first line).")
+    @Option(name: .customLong("password-file"), help: "Read the password from this file (first line, at most 4 KiB).")
     var passwordFile: String?
 
     @Option(name: .customLong("key-file"), help: "Read a raw 32-byte key from this file.")
     var keyFile: String?
 
-    func credential(confirmNew: Bool = false) throws -> Credential {
+    @Flag(name: .customLong("allow-empty-password"), help: "Accept an empty password (anyone with the file can then open the store).")
+    var allowEmptyPassword = false
+
+    /// The credential, asked for (or read) once. `confirmNew` asks twice at a prompt.
+    func credential(confirmNew: Bool = false, prompt: String = "Password: ") throws -> Credential {
         try CredentialSource(passwordFile: passwordFile, keyFile: keyFile, environmentVariable: "SEALKV_PASSWORD",
-                             prompt: "Password: ").credential(confirmNew: confirmNew)
+                             prompt: prompt, allowEmpty: allowEmptyPassword).credential(confirmNew: confirmNew)
     }
 }
 
@@ -25,98 +30,81 @@ struct CredentialSource {
     var keyFile: String?
     var environmentVariable: String
     var prompt: String
+    var allowEmpty = false
+
+    /// The longest password accepted from a file or the terminal.
+    static let passwordLimit = 4096
 
     func credential(confirmNew: Bool = false) throws -> Credential {
         if let keyFile {
-            var bytes = try readFileBytes(keyFile)
-            defer { for i in bytes.indices { bytes[i] = 0 } }
-            guard bytes.count == 32 else {
-                throw ValidationError("the key file must hold exactly 32 bytes; '\(keyFile)' holds \(bytes.count).")
+            if let passwordFile {
+                throw ToolFailure("give either a key file ('\(keyFile)') or a password file ('\(passwordFile)'), not both.", exitCode: 2)
             }
-            return try bytes.withUnsafeBytes { try Credential.key($0) }
+            return try readKeyFile(keyFile)
         }
         if let passwordFile {
-            var bytes = try readFileBytes(passwordFile)
-            defer { for i in bytes.indices { bytes[i] = 0 } }
-            let line = bytes.prefix { $0 != 0x0A && $0 != 0x0D }
-            return line.withUnsafeBytes { Credential.password(bytes: $0) }
+            return try withSecretFile(passwordFile, what: "the password file", limit: Self.passwordLimit) { bytes in
+                try password(firstLine(of: bytes), from: "the password file '\(passwordFile)'")
+            }
         }
-        if let env = getenv(environmentVariable) {
-            return Credential.password(bytes: UnsafeRawBufferPointer(start: env, count: strlen(env)))
+        if let secret = EnvironmentSecrets.captured[environmentVariable] {
+            return try secret.withUnsafeBytes { try password($0, from: environmentVariable) }
         }
-        if isatty(STDIN_FILENO) != 0 {
-            return try promptPassword(prompt, confirm: confirmNew)
+        guard let typed = try Terminal.readSecret(prompt: prompt, confirm: confirmNew, limit: Self.passwordLimit, body: { bytes in
+            try password(bytes, from: "the prompt")
+        }) else {
+            throw ToolFailure("no credential: set \(environmentVariable), or pass --password-file or --key-file (there is no terminal to ask on).", exitCode: 2)
         }
-        throw ValidationError("no credential: set \(environmentVariable), or pass a password or key file.")
+        return typed
+    }
+
+    /// A password from `source`, refused when empty unless `--allow-empty-password` was given.
+    private func password(_ bytes: UnsafeRawBufferPointer, from source: String) throws -> Credential {
+        if bytes.isEmpty {
+            guard allowEmpty else {
+                throw ToolFailure("the password from \(source) is empty; give a real one (--allow-empty-password accepts an empty password, which anyone can guess).", exitCode: 2)
+            }
+            printError("sealkv: warning: using an empty password; anyone with the file can open the store.")
+        }
+        return Credential.password(bytes: bytes)
+    }
+
+    private func readKeyFile(_ path: String) throws -> Credential {
+        try withSecretFile(path, what: "the key file", limit: 32) { bytes in
+            guard bytes.count == 32 else {
+                throw ToolFailure("the key file '\(path)' holds \(bytes.count) bytes; a key file holds exactly 32 raw bytes (no newline), e.g. from `head -c 32 /dev/urandom`.", exitCode: 2)
+            }
+            return try Credential.key(bytes)
+        }
     }
 }
 
+/// The bytes of `bytes` up to the first line break.
+func firstLine(of bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    let end = bytes.firstIndex { $0 == 0x0A || $0 == 0x0D } ?? bytes.count
+    return UnsafeRawBufferPointer(rebasing: bytes[..<end])
+}
+
+/// Reads a small secret file (at most `limit` bytes; longer is an error, so `/dev/zero` or a huge
+/// file cannot exhaust memory) into a buffer that is wiped after `body` returns.
+func withSecretFile<R>(_ path: String, what: String, limit: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    let file = try InputFile(path: path, what: what)
+    return try withUnsafeTemporaryAllocation(byteCount: limit + 1, alignment: 16) { buffer in
+        defer { wipe(buffer.baseAddress!, count: buffer.count) }
+        guard let count = try file.readAll(into: buffer, limit: limit) else {
+            throw ToolFailure("\(what) '\(path)' is longer than \(limit) bytes; it does not look like \(what == "the key file" ? "a key file (32 raw bytes)" : "a password file").", exitCode: 2)
+        }
+        return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+    }
+}
+
+/// A small file read whole (at most 4 KiB, refused if it is not a regular file or a pipe), for
+/// password files; the caller wipes the bytes.
 func readFileBytes(_ path: String) throws -> [UInt8] {
-    guard let f = fopen(path, "rb") else {
-        throw ValidationError("cannot read '\(path)': \(String(cString: strerror(errno))).")
-    }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, f)
-        if n == 0 { break }
-        out.append(contentsOf: buffer[..<n])
-    }
-    for i in buffer.indices { buffer[i] = 0 }
-    return out
+    try withSecretFile(path, what: "the file", limit: CredentialSource.passwordLimit) { Array($0) }
 }
 
-/// Reads a password from the terminal with echo off.
-func promptPassword(_ prompt: String, confirm: Bool) throws -> Credential {
-    func readOnce(_ prompt: String) -> [UInt8] {
-        FileHandleOutput.standardError.write(prompt)
-        var old = termios()
-        tcgetattr(STDIN_FILENO, &old)
-        var silent = old
-        silent.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
-        defer {
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old)
-            FileHandleOutput.standardError.write("\n")
-        }
-        var bytes: [UInt8] = []
-        while true {
-            let c = getchar()
-            if c == EOF || c == 0x0A { break }
-            bytes.append(UInt8(truncatingIfNeeded: c))
-        }
-        return bytes
-    }
-    var first = readOnce(prompt)
-    defer { for i in first.indices { first[i] = 0 } }
-    if confirm {
-        var second = readOnce("Repeat: ")
-        defer { for i in second.indices { second[i] = 0 } }
-        guard first == second else { throw ValidationError("the passwords do not match.") }
-    }
-    return first.withUnsafeBytes { Credential.password(bytes: $0) }
-}
-
-enum FileHandleOutput {
-    case standardError
-    func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
-}
-
-/// A failure turned into the tool's one-line message and exit code (2 unless stated).
-struct ToolFailure: Error, CustomStringConvertible {
-    let message: String
-    let exitCode: Int32
-    init(_ error: SealKVError) {
-        message = error.message
-        exitCode = 2
-    }
-    init(_ message: String, exitCode: Int32) {
-        self.message = message
-        self.exitCode = exitCode
-    }
-    var description: String { "sealkv: \(message)" }
+/// Overwrites secret bytes with zeros in a way the compiler may not remove (explicit_bzero).
+func wipe(_ p: UnsafeMutableRawPointer, count: Int) {
+    explicit_bzero(p, count)
 }

@@ -1,44 +1,97 @@
 import ArgumentParser
-import Foundation
 import SealKV
+
+/// A key given as text (an argument) or, for bytes that are not UTF-8, in hex (`--key-hex`).
+struct KeyOptions: ParsableArguments {
+    @Option(name: .customLong("key-hex"), help: ArgumentHelp("The key as hex digits (for keys that are not text), instead of KEY.", valueName: "hex"))
+    var keyHex: String?
+
+    @Option(name: .customLong("ns"), help: "Namespace (default: the default namespace).")
+    var namespace = ""
+
+    /// The key bytes, from `--key-hex` or the text `argument`; exactly one must be given.
+    func key(argument: String?) throws -> [UInt8] {
+        switch (argument, keyHex) {
+        case (let text?, nil): return Array(text.utf8)
+        case (nil, let hex?): return try hexBytes(hex, option: "--key-hex")
+        case (nil, nil): throw ToolFailure("give the key as an argument, or in hex with --key-hex.", exitCode: 2)
+        case (_?, _?): throw ToolFailure("give the key either as an argument or with --key-hex, not both.", exitCode: 2)
+        }
+    }
+}
 
 /// `sealkv put DB KEY [VALUE | -]`
 struct PutCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "put", abstract: "Store a value ('-' or no value reads it from stdin).")
+    static let configuration = CommandConfiguration(
+        commandName: "put",
+        abstract: "Store a value ('-' or no value reads it from stdin).",
+        discussion: """
+        Binary-safe forms: --key-hex HEX instead of KEY (the one argument after the store is then the \
+        value), and --value-hex HEX or --value-file FILE instead of VALUE. A value from stdin or a file \
+        is refused as soon as it passes the 1 GiB value limit; the store's lock is taken first.
+        """)
     @Argument(help: "The store.") var path: String
-    @Argument(help: "The key.") var key: String
-    @Argument(help: "The value, or '-' to read it from stdin.") var value: String?
-    @Option(name: .customLong("ns"), help: "Namespace (default: the default namespace).") var namespace = ""
-    @Option(help: "Time to live in seconds.") var ttl: Double?
-    @OptionGroup var credentials: CredentialOptions
+    @Argument(help: "The key (or --key-hex).") var key: String?
+    @Argument(help: "The value, or '-' to read it from stdin (or --value-hex, --value-file).") var value: String?
+    @OptionGroup var keyOptions: KeyOptions
+    @Option(name: .customLong("value-hex"), help: ArgumentHelp("The value as hex digits.", valueName: "hex")) var valueHex: String?
+    @Option(name: .customLong("value-file"), help: ArgumentHelp("Read the value from this file.", valueName: "file")) var valueFile: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Time to live in seconds (fractions down to 1 ms).", valueName: "seconds")) var ttl: String?
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let bytes: [UInt8] = (value == nil || value == "-") ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(value!.utf8)
-        if let ttl, !(ttl > 0) { throw ValidationError("--ttl must be a positive number of seconds.") }
-        let db = try openStore(path, credentials, writable: true)
+        // With --key-hex, the one positional argument after the store is the value.
+        let (keyText, valueText) = keyOptions.keyHex != nil && value == nil ? (nil, key) : (key, value)
+        let keyBytes = try keyOptions.key(argument: keyText)
+        let ttlMilliseconds = try ttl.map { try NumericArgument.ttlMilliseconds($0, "--ttl") }
+        let given = [valueText.map { _ in "VALUE" }, valueHex.map { _ in "--value-hex" }, valueFile.map { _ in "--value-file" }].compactMap { $0 }
+        guard given.count <= 1 else { throw ToolFailure("give one value: \(given.joined(separator: " or ")), not several.", exitCode: 2) }
+        let hexValue = try valueHex.map { try hexBytes($0, option: "--value-hex") }
+        let file = try valueFile.map { try InputFile(path: $0, what: "the value file") }
+        // Take the store's lock before reading a value that may be large and slow to arrive.
+        let db = try openStore(path, store, writable: true)
         defer { db.close() }
-        try storeCall {
-            let ns = db.namespace(namespace)
-            if let ttl { try ns.put(key, bytes, ttl: .milliseconds(Int64(ttl * 1000))) } else { try ns.put(key, bytes) }
+        let write = { (bytes: UnsafeRawBufferPointer) throws in
+            try storeCall(store: path) {
+                try db.write { tx in
+                    let ns = try tx.namespace(keyOptions.namespace)
+                    if let ttlMilliseconds {
+                        try ns.put(keyBytes, bytes, ttl: .milliseconds(ttlMilliseconds))
+                    } else {
+                        try ns.put(keyBytes, bytes)
+                    }
+                }
+            }
+        }
+        if let hexValue {
+            try hexValue.withUnsafeBytes { try write($0) }
+        } else if let valueText, valueText != "-" {
+            try Array(valueText.utf8).withUnsafeBytes { try write($0) }
+        } else {
+            let value = try ValueBuffer(reading: file ?? InputFile.standardInput())
+            try write(value.bytes)
         }
     }
 }
 
 /// `sealkv get DB KEY`: the value on stdout; exit 1 when absent.
 struct GetCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a value (exit 1 when absent).")
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a value, as raw bytes (exit 1 when absent).")
     @Argument(help: "The store.") var path: String
-    @Argument(help: "The key.") var key: String
-    @Option(name: .customLong("ns"), help: "Namespace.") var namespace = ""
-    @OptionGroup var credentials: CredentialOptions
+    @Argument(help: "The key (or --key-hex).") var key: String?
+    @OptionGroup var keyOptions: KeyOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: false)
+        let keyBytes = try keyOptions.key(argument: key)
+        let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        guard let value = try storeCall({ try db.namespace(namespace).get(key) }) else {
-            throw ToolFailure("no value at that key", exitCode: 1)
+        let out = OutputBuffer()
+        let found: Void? = try storeCall(store: path) {
+            try db.read { tx in try tx.namespace(keyOptions.namespace).withValue(for: keyBytes) { try out.append($0) } }
         }
-        writeStdout(value)
+        guard found != nil else { throw ToolFailure("no value at that key", exitCode: 1) }
+        try out.flush()
     }
 }
 
@@ -46,181 +99,27 @@ struct GetCommand: ParsableCommand {
 struct DelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "del", abstract: "Delete a key (exit 1 when absent).")
     @Argument(help: "The store.") var path: String
-    @Argument(help: "The key.") var key: String
-    @Option(name: .customLong("ns"), help: "Namespace.") var namespace = ""
-    @OptionGroup var credentials: CredentialOptions
+    @Argument(help: "The key (or --key-hex).") var key: String?
+    @OptionGroup var keyOptions: KeyOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: true)
+        let keyBytes = try keyOptions.key(argument: key)
+        let db = try openStore(path, store, writable: true)
         defer { db.close() }
-        guard try storeCall({ try db.namespace(namespace).delete(key) }) else {
+        let deleted = try storeCall(store: path) {
+            try db.write { tx in
+                // A write transaction creates a namespace it names: look first, so a typo creates nothing.
+                let name = keyOptions.namespace
+                guard try name.isEmpty || tx.namespaces().contains(name) else { return nil as Bool? }
+                return try tx.namespace(name).delete(keyBytes)
+            }
+        }
+        guard let deleted else {
+            throw ToolFailure("there is no namespace '\(keyOptions.namespace)' in '\(path)'; `sealkv stat` lists the namespaces of a store.", exitCode: 2)
+        }
+        guard deleted else {
             throw ToolFailure("no value at that key", exitCode: 1)
         }
-    }
-}
-
-/// `sealkv scan DB`: entries in key order, one per line.
-struct ScanCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "scan", abstract: "List entries: KEY<TAB>VALUE per line (escaped), or JSON lines.")
-    @Argument(help: "The store.") var path: String
-    @Option(name: .customLong("ns"), help: "Namespace.") var namespace = ""
-    @Option(help: "Only keys with this prefix.") var prefix: String?
-    @Option(help: "Start at this key (inclusive).") var from: String?
-    @Option(help: "Stop before this key.") var to: String?
-    @Flag(help: "Descending order.") var reverse = false
-    @Option(help: "At most this many entries.") var limit: Int?
-    @Flag(help: "One JSON object per line.") var json = false
-    @OptionGroup var credentials: CredentialOptions
-
-    func run() throws {
-        if let limit, limit < 0 { throw ValidationError("--limit must not be negative.") }
-        let db = try openStore(path, credentials, writable: false)
-        defer { db.close() }
-        try storeCall {
-            try db.read { tx in
-                let ns = try tx.namespace(namespace)
-                // A prefix narrows the range; --from and --to narrow it further.
-                let lower = [prefix.map { Array($0.utf8) }, from.map { Array($0.utf8) }].compactMap { $0 }.max { $0.lexicographicallyPrecedes($1) }
-                let prefixEnd = prefix.flatMap { successor(Array($0.utf8)) }
-                let upper = [prefixEnd, to.map { Array($0.utf8) }].compactMap { $0 }.min { $0.lexicographicallyPrecedes($1) }
-                var n = 0
-                var out = ""
-                for (k, v) in try ns.range(from: lower, to: upper, reverse: reverse) {
-                    if let limit, n >= limit { break }
-                    if json {
-                        var o: [String: Any] = [:]
-                        jsonField("key", k, into: &o)
-                        jsonField("value", v, into: &o)
-                        out += jsonLine(o) + "\n"
-                    } else {
-                        out += escaped(k) + "\t" + escaped(v) + "\n"
-                    }
-                    n += 1
-                    if out.utf8.count > 1 << 16 { print(out, terminator: ""); out = "" }
-                }
-                print(out, terminator: "")
-            }
-        }
-    }
-
-    /// The smallest byte string after every string that starts with `p`.
-    private func successor(_ p: [UInt8]) -> [UInt8]? {
-        var s = p
-        while let last = s.last {
-            if last < 0xFF { s[s.count - 1] = last + 1; return s }
-            s.removeLast()
-        }
-        return nil
-    }
-}
-
-/// `sealkv export DB > data.jsonl`
-struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "export",
-        abstract: "Write every entry as JSON lines: {\"ns\", \"key\" or \"key_b64\", \"value\" or \"value_b64\", \"expires\"}.")
-    @Argument(help: "The store.") var path: String
-    @Option(name: .customLong("ns"), help: "Only this namespace (default: all).") var namespace: String?
-    @OptionGroup var credentials: CredentialOptions
-
-    func run() throws {
-        let db = try openStore(path, credentials, writable: false)
-        defer { db.close() }
-        try storeCall {
-            try db.read { tx in
-                let names = try namespace.map { [$0] } ?? ([""] + tx.namespaces())
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
-                var out = ""
-                for name in names {
-                    let ns = try tx.namespace(name)
-                    for (k, v) in try ns.all() {
-                        var o: [String: Any] = ["ns": name]
-                        jsonField("key", k, into: &o)
-                        jsonField("value", v, into: &o)
-                        if let ttl = try ns.timeToLive(k) {
-                            o["expires"] = now + ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-                        }
-                        out += jsonLine(o) + "\n"
-                        if out.utf8.count > 1 << 16 { print(out, terminator: ""); out = "" }
-                    }
-                }
-                print(out, terminator: "")
-            }
-        }
-    }
-}
-
-/// `sealkv load DB < data.jsonl`: the export format, one transaction per batch of lines.
-struct LoadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "load", abstract: "Load JSON lines (the export format) from stdin.")
-    @Argument(help: "The store.") var path: String
-    @Option(help: "Lines per transaction.") var batch = 1000
-    @OptionGroup var credentials: CredentialOptions
-
-    struct Entry {
-        let ns: String
-        let key: [UInt8]
-        let value: [UInt8]
-        let expires: Int64?
-    }
-
-    func run() throws {
-        guard batch > 0 else { throw ValidationError("--batch must be positive.") }
-        let input = Array(FileHandle.standardInput.readDataToEndOfFile())
-        var lines = input.split(separator: 0x0A, omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        let db = try openStore(path, credentials, writable: true)
-        defer { db.close() }
-        let bar = ProgressBar("load", unit: "lines")
-        var loaded = 0
-        var start = 0
-        while start < lines.count {
-            let end = min(start + batch, lines.count)
-            // Parse the whole batch before writing any of it: a bad line loads nothing of its batch.
-            var entries: [Entry] = []
-            for i in start..<end {
-                let line = lines[i]
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                    throw failure(line: i + 1, "is not a JSON object", batchStart: start + 1, loaded: loaded)
-                }
-                guard let key = jsonBytes("key", in: object), !key.isEmpty else {
-                    throw failure(line: i + 1, "has no non-empty \"key\" (or \"key_b64\")", batchStart: start + 1, loaded: loaded)
-                }
-                guard let value = jsonBytes("value", in: object) else {
-                    throw failure(line: i + 1, "has no \"value\" (or \"value_b64\")", batchStart: start + 1, loaded: loaded)
-                }
-                if object["ns"] != nil && !(object["ns"] is String) {
-                    throw failure(line: i + 1, "has an \"ns\" that is not a string", batchStart: start + 1, loaded: loaded)
-                }
-                entries.append(Entry(ns: object["ns"] as? String ?? "", key: key, value: value,
-                                     expires: (object["expires"] as? NSNumber)?.int64Value))
-            }
-            do {
-                try db.write { tx in
-                    let now = Int64(Date().timeIntervalSince1970 * 1000)
-                    for e in entries {
-                        let ns = try tx.namespace(e.ns)
-                        if let expires = e.expires {
-                            guard expires > now else { continue }   // already expired: nothing to load
-                            try ns.put(e.key, e.value, ttl: .milliseconds(expires - now))
-                        } else {
-                            try ns.put(e.key, e.value)
-                        }
-                    }
-                }
-            } catch let error as SealKVError {
-                throw ToolFailure("\(error.message) Nothing from the batch starting at line \(start + 1) was loaded (\(loaded) entries before it were).", exitCode: 2)
-            }
-            loaded += entries.count
-            start = end
-            bar.update(done: start, total: lines.count)
-        }
-        bar.finish()
-        printError("loaded \(loaded) entries")
-    }
-
-    func failure(line: Int, _ what: String, batchStart: Int, loaded: Int) -> ToolFailure {
-        ToolFailure("line \(line) \(what); nothing from the batch starting at line \(batchStart) was loaded (\(loaded) entries before it were). Fix the line and load the rest.", exitCode: 2)
     }
 }

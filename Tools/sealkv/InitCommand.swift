@@ -3,7 +3,7 @@ import SealKV
 
 /// `sealkv init DB`: create an empty encrypted store.
 struct InitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty encrypted store.")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty encrypted store (never replaces a file).")
 
     @Argument(help: "Path of the store to create.")
     var path: String
@@ -14,14 +14,11 @@ struct InitCommand: ParsableCommand {
     @OptionGroup var credentialOptions: CredentialOptions
 
     func run() throws {
+        try requireCreatable(path, replacing: .never)
         let credential = try credentialOptions.credential(confirmNew: true)
-        do {
-            let db = try Database.open(at: path, credential: credential, options: Options(mode: .createNew, kdf: kdf.strength))
-            db.close()
-            print("created \(path)")
-        } catch {
-            throw ToolFailure(error)
-        }
+        let db = try storeCall(store: path) { try Database.open(at: path, credential: credential, options: Options(mode: .createNew, kdf: kdf.strength)) }
+        db.close()
+        print("created \(path)")
     }
 }
 

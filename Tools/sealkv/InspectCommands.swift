@@ -4,30 +4,45 @@ import SealKV
 
 /// `sealkv stat DB`
 struct StatCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show format, pages by kind, depth, entries, free pages, readers.")
+    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show format, size, depth, entries, free pages, readers (--pages: pages by kind).")
     @Argument(help: "The store.") var path: String
     @Flag(help: "JSON output.") var json = false
     @Flag(help: "Also count pages by kind (reads and authenticates every page, as check does).") var pages = false
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: false)
+        let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        let s = try storeCall { try db.stats() }
-        let byKind = pages ? try storeCall { try db.check().pagesByKind } : nil
+        let s = try storeCall(store: path) { try db.stats() }
+        var byKind: [PageCategory: Int]? = nil
+        if pages {
+            // Counting pages by kind reads every page, which takes a while on a large store.
+            let bar = ProgressBar("stat", unit: "pages")
+            bar.phase("reading every page to count them")
+            byKind = try storeCall(store: path) { try db.check { bar.update(done: $0.done, total: $0.total) }.pagesByKind }
+            bar.finish()
+        }
+        let recovery = db.recovery
         let namespaces = s.entries.keys.filter { !$0.isEmpty }.sorted()
         if json {
             print(jsonLine([
                 "path": path, "formatVersion": s.formatVersion, "pageSize": 4096, "cipher": "XChaCha20-Poly1305-IETF",
                 "keyDerivation": s.keyDerivation, "keyEpoch": s.keyEpoch, "txnid": s.txnID, "pageCount": s.highWaterMark,
-                "fileBytes": s.fileBytes, "pagesByKind": byKind.map { kinds in Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }) as Any } ?? NSNull(),
+                "fileBytes": s.fileBytes,
+                "pagesByKind": byKind.map { kinds in Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }) as Any } ?? NSNull(),
                 "depth": s.depth, "entries": s.entries,
                 "freePages": s.freePages, "namespaces": namespaces, "ioEngine": s.ioEngine,
                 "readers": s.readers.map { ["txnid": $0.txnID, "ageSeconds": Double($0.age.components.seconds)] },
+                "recovery": [
+                    "fellBack": recovery.fellBack, "openedSlot": recovery.chosenSlot,
+                    "slotTxnids": recovery.slotTxnIDs.map { $0.map { $0 as Any } ?? NSNull() },
+                    "refusedReason": refusalReason(recovery).map { $0 as Any } ?? NSNull(),
+                ] as [String: Any],
             ] as [String: Any]))
             return
         }
-        let kinds = byKind.map { k in ": " + PageCategory.allCases.filter { $0 != .unreachable || k[$0] != nil }.map { "\($0) \(k[$0, default: 0])" }.joined(separator: ", ") } ?? " (high-water mark; --pages counts them by kind)"
+        let kinds = byKind.map { k in ": " + PageCategory.allCases.filter { $0 != .unreachable || k[$0] != nil }.map { "\($0) \(k[$0, default: 0])" }.joined(separator: ", ") }
+            ?? " below the high-water mark (--pages counts them by kind)"
         print("""
         file          \(path) (\(formatBytes(s.fileBytes)))
         format        \(s.formatVersion), XChaCha20-Poly1305-IETF, 4096-byte pages
@@ -40,6 +55,7 @@ struct StatCommand: ParsableCommand {
         free pages    \(s.freePages)
         readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \($0.age)" }.joined(separator: "; "))
         io engine     \(s.ioEngine)
+        recovery      \(recovery.fellBack ? "fell back: " + (recoveryWarning(recovery, path: path, writable: false) ?? "") : "opened the newest commit (slot \(recovery.chosenSlot))")
         """)
     }
 }
@@ -49,12 +65,12 @@ struct PagesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pages", abstract: "One line per page: number, kind, txnid, entries, fill, links, owner.")
     @Argument(help: "The store.") var path: String
     @Flag(help: "JSON lines.") var json = false
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: false)
+        let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        let pages = try storeCall { try db.pageMap() }
+        let pages = try storeCall(store: path) { try db.pageMap() }
         var out = ""
         for p in pages {
             if json {
@@ -73,14 +89,15 @@ struct PagesCommand: ParsableCommand {
 struct PageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "page", abstract: "Decode one page: header, entries, child links with their tags.")
     @Argument(help: "The store.") var path: String
-    @Argument(help: "The page number.") var number: UInt64
+    @Argument(help: "The page number (from 0).") var number: String
     @Flag(help: "Also dump the sealed bytes in hex.") var hex = false
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let db = try openStore(path, credentials, writable: false)
+        let number = try NumericArgument.integer(self.number, "the page number", in: 0...UInt64.max)
+        let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        let d = try storeCall { try db.inspect(page: number) }
+        let d = try storeCall(store: path) { try db.inspect(page: number) }
         var out = """
         page          \(d.info.number)
         kind          \(d.info.kind) (\(d.info.owner))
@@ -95,8 +112,8 @@ struct PageCommand: ParsableCommand {
             out += "this meta slot does not authenticate (torn, damaged or never written)\n"
         }
         for (i, e) in d.entries.enumerated() {
-            var line = "[\(i)] key \(escaped(Array(e.key.prefix(80))))\(e.key.count > 80 ? "..." : "")"
-            if let v = e.value { line += " value (\(v.count) bytes) \(escaped(Array(v.prefix(48))))\(v.count > 48 ? "..." : "")" }
+            var line = "[\(i)] key \(EntryEncoding.escapedText(e.key.prefix(80)))\(e.key.count > 80 ? "..." : "")"
+            if let v = e.value { line += " value (\(v.count) bytes) \(EntryEncoding.escapedText(v.prefix(48)))\(v.count > 48 ? "..." : "")" }
             if let l = e.link { line += (d.info.kind == .branch ? " child" : " overflow \(e.valueLength) bytes at") + " page \(l.page) txn \(l.txnID) tag \(l.tag)" }
             if let x = e.expiry { line += " expires \(x)" }
             out += line + "\n"
@@ -116,59 +133,86 @@ struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Authenticate every page and verify every invariant (exit 1 on problems).",
-        discussion: "--timing also checks page by page synchronously (each pass with the file dropped from the OS cache) and reports both times.")
+        discussion: """
+        check verifies the commit every other command opens. If the newest commit did not survive \
+        intact (a crash or power cut during a commit leaves that), recovery opens the previous one: \
+        check verifies that one and names the refused commit as a warning; --strict counts warnings \
+        as problems. --meta checks the commit in one meta slot as it is, reporting every damaged page. \
+        --timing also checks page by page synchronously (each pass with the file dropped from the OS \
+        cache) and reports both times.
+        """)
     @Argument(help: "The store.") var path: String
     @Flag(help: "JSON output.") var json = false
-    @Option(help: "Check the commit in this meta slot (0 or 1) instead of the newest.") var meta: Int?
+    @Option(parsing: .unconditional, help: "Check the commit in this meta slot (0 or 1) as it is, without recovery.") var meta: String?
     @Flag(help: "Measure a page-by-page synchronous pass too, both from a cold OS cache.") var timing = false
-    @Flag(help: "Treat warnings (a meta slot that does not authenticate) as problems.") var strict = false
-    @OptionGroup var credentials: CredentialOptions
+    @Flag(help: "Treat warnings (a torn or damaged commit or meta slot) as problems.") var strict = false
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        if let meta, meta != 0 && meta != 1 { throw ValidationError("--meta must be 0 or 1.") }
-        // Open without the recovery fallback: check itself authenticates every page and names each
-        // damaged one, including pages of the newest commit.
-        let db = try openStore(path, credentials, writable: false, slot: meta, verify: false)
+        let slot = try meta.map { try NumericArgument.integer($0, "--meta", in: 0...1) }
+        // Without --meta, open as every command does (recovery included); with it, the slot as it is.
+        let db = try openStore(path, store, writable: false, slot: slot, verify: slot == nil)
         defer { db.close() }
         dropFromOSCache(path)
         let bar = ProgressBar("check", unit: "pages")
-        let report = try storeCall { try db.check { bar.update(done: $0.done, total: $0.total) } }
+        let report = try storeCall(store: path) { try db.check { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
+        let warnings = report.warnings.map { Finding(page: $0.page, message: $0.message) }
         var sequential: Duration? = nil
         if timing {
             dropFromOSCache(path)
-            sequential = try storeCall { try db.check(readBatch: 1) }.totalTime
+            let slow = ProgressBar("check, page by page from a cold cache", unit: "pages")
+            sequential = try storeCall(store: path) { try db.check(readBatch: 1) { slow.update(done: $0.done, total: $0.total) } }.totalTime
+            slow.finish()
         }
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         if json {
-            var timingFields: [String: Any] = ["checkSeconds": seconds(report.totalTime), "readSeconds": seconds(report.readTime),
-                                               "pagesRead": report.pagesRead, "ioEngine": (try? db.stats().ioEngine) ?? "?"]
-            timingFields["sequentialCheckSeconds"] = sequential.map { seconds($0) as Any } ?? NSNull()
-            print(jsonLine([
-                "ok": report.isClean, "txnid": report.txnID, "pageCount": report.highWaterMark,
-                "metaSlots": report.metaSlots.map { $0.map { $0 as Any } ?? NSNull() },
-                "openedSlot": db.recovery.chosenSlot, "fellBack": db.recovery.fellBack,
-                "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
-                "warnings": report.warnings.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
-                "pagesByKind": Dictionary(uniqueKeysWithValues: report.pagesByKind.map { ($0.key.rawValue, $0.value) }), "entries": report.entries, "timing": timingFields,
-            ] as [String: Any]))
+            printJSON(report, warnings, db: db, sequential: sequential)
         } else {
-            let slots = report.metaSlots.enumerated().map { "slot \($0.offset): " + ($0.element.map { "txn \($0)" } ?? "invalid") }
-            print("meta          \(slots.joined(separator: ", ")); opened slot \(db.recovery.chosenSlot)\(db.recovery.fellBack ? " (the newer commit was torn)" : "")")
-            for p in report.problems { print(p.page.map { "page \($0): " } ?? "", p.message, separator: "") }
-            for w in report.warnings { print("warning: ", w.page.map { "page \($0): " } ?? "", w.message, separator: "") }
-            print(report.isClean ? "ok: \(report.pagesRead) pages authenticated, every invariant holds (\(report.totalTime))"
-                                 : "\(report.problems.count) problem(s) found")
-            if let sequential { print("page by page, synchronously: \(sequential)") }
+            printText(report, warnings, db: db, sequential: sequential)
         }
-        let failures = report.problems.count + (strict ? report.warnings.count : 0)
-        if failures > 0 { throw ToolFailure("check found \(failures) problem(s)", exitCode: 1) }
+        let failures = report.problems.count + (strict ? warnings.count : 0)
+        if failures > 0 {
+            throw ToolFailure("check found \(report.problems.count) problem(s)\(strict && !warnings.isEmpty ? " and \(warnings.count) warning(s), which --strict counts" : "")", exitCode: 1)
+        }
+    }
+
+    /// A warning to report: the checker's, or the tool's own about recovery.
+    struct Finding {
+        let page: UInt64?
+        let message: String
+    }
+
+    private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    private func printJSON(_ report: CheckReport, _ warnings: [Finding], db: Database, sequential: Duration?) {
+        var timingFields: [String: Any] = ["checkSeconds": seconds(report.totalTime), "readSeconds": seconds(report.readTime),
+                                           "pagesRead": report.pagesRead, "ioEngine": (try? db.stats().ioEngine) ?? "?"]
+        timingFields["sequentialCheckSeconds"] = sequential.map { seconds($0) as Any } ?? NSNull()
+        print(jsonLine([
+            "ok": report.isClean, "txnid": report.txnID, "pageCount": report.highWaterMark,
+            "metaSlots": report.metaSlots.map { $0.map { $0 as Any } ?? NSNull() },
+            "openedSlot": db.recovery.chosenSlot, "fellBack": db.recovery.fellBack,
+            "refusedReason": refusalReason(db.recovery).map { $0 as Any } ?? NSNull(),
+            "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
+            "warnings": warnings.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
+            "pagesByKind": Dictionary(uniqueKeysWithValues: report.pagesByKind.map { ($0.key.rawValue, $0.value) }), "entries": report.entries, "timing": timingFields,
+        ] as [String: Any]))
+    }
+
+    private func printText(_ report: CheckReport, _ warnings: [Finding], db: Database, sequential: Duration?) {
+        let slots = report.metaSlots.enumerated().map { "slot \($0.offset): " + ($0.element.map { "txn \($0)" } ?? "invalid") }
+        print("meta          \(slots.joined(separator: ", ")); opened slot \(db.recovery.chosenSlot)\(db.recovery.fellBack ? " (the newer commit was torn or damaged)" : "")")
+        for p in report.problems { print(p.page.map { "page \($0): " } ?? "", p.message, separator: "") }
+        for w in warnings { print("warning: ", w.page.map { "page \($0): " } ?? "", w.message, separator: "") }
+        print(report.isClean ? "ok: \(report.pagesRead) pages authenticated, every invariant holds (\(report.totalTime))"
+                             : "\(report.problems.count) problem(s) found")
+        if let sequential { print("page by page, synchronously: \(sequential)") }
     }
 }
 
 /// Asks the kernel to drop the file's pages from its cache, so a pass reads from the device.
 func dropFromOSCache(_ path: String) {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY)
     guard fd >= 0 else { return }
     _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
     close(fd)

@@ -23,17 +23,22 @@ struct BackupCommand: ParsableCommand {
 }
 
 /// What `compact` and `backup` share: a store, an output path, `--force`, a progress bar.
+///
+/// The copy is built under a hidden temporary name in OUT's folder and appears at OUT only when
+/// complete and synced; a run that is killed leaves no OUT, and the next copy or new store made in
+/// that folder removes the temporary.
 struct CopyOptions: ParsableArguments {
     @Argument(help: "The store.") var path: String
     @Argument(help: "Where to write the copy.") var output: String
-    @Flag(help: "Replace OUT if it exists.") var force = false
-    @OptionGroup var credentials: CredentialOptions
+    @Flag(help: "Replace OUT if it exists (only a regular file).") var force = false
+    @OptionGroup var store: StoreOptions
 
     func run(label: String, unit: String, _ copy: (Database, String, Bool, @escaping (OperationProgress) -> Void) throws -> Void) throws {
-        let db = try openStore(path, credentials, writable: false)
+        try requireCreatable(output, replacing: .withForce(force), source: path)
+        let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        let bar = ProgressBar(label, unit: unit)
-        try storeCall { try copy(db, output, force) { bar.update(done: $0.done, total: $0.total) } }
+        let bar = ProgressBar(label, unit: unit, finishing: "syncing the copy to disk")
+        try storeCall(store: path, output: output) { try copy(db, output, force) { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
     }
 }
@@ -42,20 +47,21 @@ struct CopyOptions: ParsableArguments {
 struct PasswdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
-        abstract: "Change the password (new one from SEALKV_NEW_PASSWORD, --new-password-file, --new-key-file or a prompt asked twice).")
+        abstract: "Change the password: the current one first, then the new one (SEALKV_NEW_PASSWORD, --new-password-file, --new-key-file, or a prompt asked twice).")
     @Argument(help: "The store.") var path: String
     @Option(name: .customLong("new-password-file"), help: "Read the new password from this file.") var newPasswordFile: String?
     @Option(name: .customLong("new-key-file"), help: "Switch to a raw 32-byte key read from this file.") var newKeyFile: String?
     @Option(help: "Argon2id cost for the new password: interactive, moderate or sensitive.") var kdf: KDFPreset?
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let newCredential = try CredentialSource(passwordFile: newPasswordFile, keyFile: newKeyFile, environmentVariable: "SEALKV_NEW_PASSWORD",
-                                                 prompt: "New password: ").credential(confirmNew: true)
-        let old = try credentials.credential()
-        let db = try openStore(path, credentials, writable: true)
+        // The current credential first, checked by opening the store, before a new one is asked for.
+        let current = try store.credentials.credential(prompt: "Current password: ")
+        let db = try openStore(path, store, writable: true, credential: current)
         defer { db.close() }
-        try storeCall { try db.changePassword(from: old, to: newCredential, kdf: kdf?.strength) }
+        let new = try CredentialSource(passwordFile: newPasswordFile, keyFile: newKeyFile, environmentVariable: "SEALKV_NEW_PASSWORD",
+                                       prompt: "New password: ", allowEmpty: store.credentials.allowEmptyPassword).credential(confirmNew: true)
+        try storeCall(store: path) { try db.changePassword(from: current, to: new, kdf: kdf?.strength) }
         printError("password changed")
     }
 }
@@ -64,15 +70,16 @@ struct PasswdCommand: ParsableCommand {
 struct RekeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rekey", abstract: "Re-seal every page under a new data key.")
     @Argument(help: "The store.") var path: String
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let credential = try credentials.credential()
-        let db = try openStore(path, credentials, writable: true)
+        let credential = try store.credentials.credential()
+        let db = try openStore(path, store, writable: true, credential: credential)
         defer { db.close() }
-        let bar = ProgressBar("rekey", unit: "pages")
-        let report = try storeCall { try db.rekey(credential: credential) { bar.update(done: $0.done, total: $0.total) } }
+        let bar = ProgressBar("rekey", unit: "pages", finishing: "committing and scrubbing the old pages")
+        let report = try storeCall(store: path) { try db.rekey(credential: credential) { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
-        printError("rekeyed: epoch \(report.epoch), \(report.pagesResealed) pages re-sealed, \(report.freePagesScrubbed) free pages scrubbed")
+        printError("rekeyed: epoch \(report.epoch), \(report.pagesResealed) pages re-sealed, \(report.freePagesScrubbed) free pages scrubbed"
+            + (report.freePagesKept > 0 ? ", \(report.freePagesKept) kept for a reader still running (run rekey again once it has finished)" : ""))
     }
 }

@@ -49,7 +49,7 @@ package enum Recovery {
                 // File growth is synced before any commit that needs it, so a meta claiming more
                 // pages than the file holds means the file lost its tail: no fallback hides that.
                 if error.code == .truncated { throw error }
-                if refused == nil { refused = (c.slot, c.state.txnID, error.message) }
+                if refused == nil { refused = (c.slot, c.state.txnID, error.messageWithoutAdvice) }
             }
         }
         let what = refused.map { "slot \($0.slot) (transaction \($0.txnID)): \($0.reason)" } ?? "unknown"

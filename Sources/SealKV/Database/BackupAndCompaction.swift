@@ -16,8 +16,7 @@ extension Database {
             }
             let metas = StoreCreation.metaPages(header: header, state: state, sealer: sealer)
             try AtomicFile.create(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
-                var rc = metas.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, metas.count, 0) }
-                if rc != 0 { throw SealKVError.system("write the backup", path: path, errno: rc) }
+                var rc: Int32 = 0
                 // Pages the snapshot reaches cannot change while it is registered; free pages may,
                 // and are never read.
                 let batch = 256
@@ -35,6 +34,9 @@ extension Database {
                     page += UInt64(n)
                     progress?(OperationProgress(done: Int(page), total: Int(state.pageCount)))
                 }
+                // The meta pages last: a copy cut short has none, so it cannot open as a store.
+                rc = metas.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, metas.count, 0) }
+                if rc != 0 { throw SealKVError.system("write the backup", path: path, errno: rc) }
             }
         }
     }
@@ -52,10 +54,11 @@ extension Database {
             let total = Int(tx.base.main.entries) + (try tx.namespaces().reduce(0) { $0 + (try tx.namespace($1).count()) })
             var copied = 0
             try AtomicFile.create(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
-                let metas = StoreCreation.metaPages(header: header, state: .initial(), sealer: sealer)
-                let rc = metas.withUnsafeBytes { Syscalls.pwrite(fd, $0.baseAddress!, metas.count, 0) }
+                // Room for the meta pages, which stay zero until the copy is complete.
+                let rc = Syscalls.ftruncate(fd, 2 * UInt64(FileFormat.pageSize))
                 if rc != 0 { throw SealKVError.system("write the compacted copy", path: path, errno: rc) }
-                let storage = try FileStorage(descriptor: dup(fd), path: path)
+                let metas = StoreCreation.metaPages(header: header, state: .initial(), sealer: sealer)
+                let storage = MetaDeferringStorage(try FileStorage(descriptor: dup(fd), path: path), metaPages: metas)
                 let target = Database(path: path, options: Options(mode: .createIfMissing, durability: .noSync, cacheSize: 8 << 20, ioEngine: .posix),
                                       storage: storage,
                                       opened: OpenedStore(header: header, keys: sealer.keys, sealer: sealer, state: .initial(), slot: 0,
@@ -66,6 +69,9 @@ extension Database {
                         try copyNamespace(name, from: tx, to: target) { copied += $0; progress?(OperationProgress(done: copied, total: total)) }
                     }
                     try target.sync()
+                    try storage.writeHeldMetaPages()
+                    // Expired entries are not copied: the estimate made at the start may be high.
+                    progress?(OperationProgress(done: copied, total: copied))
                 } catch let e as SealKVError {
                     throw e
                 } catch {
@@ -102,5 +108,53 @@ extension Database {
         if let own = self.path, own == path {
             throw SealKVError(.invalidArgument, "the copy cannot replace the open store itself; write it elsewhere, then move it.")
         }
+    }
+}
+
+/// A file being built whose meta pages are held in memory until ``writeHeldMetaPages()``: until
+/// then the file holds no meta page, so a copy cut short (by a kill or a crash) never opens as a
+/// store that looks complete.
+private final class MetaDeferringStorage: PageStorage, @unchecked Sendable {
+    private let base: FileStorage
+    /// The newest image of each meta page written so far (used by one writer at a time).
+    private var held: [UInt64: [UInt8]] = [:]
+
+    /// Wraps `base`, holding `metaPages` (both slots, back to back) as the initial meta pages.
+    init(_ base: FileStorage, metaPages: [UInt8]) {
+        self.base = base
+        for slot in 0..<Int(FileFormat.firstDataPage) {
+            held[UInt64(slot)] = Array(metaPages[(slot * FileFormat.pageSize)..<((slot + 1) * FileFormat.pageSize)])
+        }
+    }
+
+    var pageCount: UInt64 { base.pageCount }
+    var engineName: String { base.engineName }
+
+    func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
+        if let image = held[number] {
+            image.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: FileFormat.pageSize) }
+        } else {
+            try base.readPage(number, into: buffer)
+        }
+    }
+
+    func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        for w in writes where w.page < FileFormat.firstDataPage {
+            held[w.page] = Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize))
+        }
+        try base.writePages(writes.filter { $0.page >= FileFormat.firstDataPage }, sync: sync)
+    }
+
+    func startWriteback(_ writes: [PageWrite]) { base.startWriteback(writes.filter { $0.page >= FileFormat.firstDataPage }) }
+    func sync() throws(SealKVError) { try base.sync() }
+    func resize(toPages pages: UInt64) throws(SealKVError) { try base.resize(toPages: pages) }
+    func close() { base.close() }
+
+    /// Writes the held meta pages and syncs: the file becomes a store.
+    func writeHeldMetaPages() throws(SealKVError) {
+        for (page, image) in held.sorted(by: { $0.key < $1.key }) {
+            try image.withBytes { (b) throws(SealKVError) in try base.writePages([PageWrite(page: page, bytes: b.baseAddress!)], sync: false) }
+        }
+        try base.sync()
     }
 }

@@ -173,7 +173,8 @@ extension WriteTransaction {
             try mutate(tree) { (m) throws(SealKVError) in try m.rewriteAll(report) }
             if case .namespace(let name) = tree { changedNamespaces.insert(name) }
         }
-        progress?(OperationProgress(done: count, total: max(total, count)))
+        // The file's page count was an estimate (free pages are not rewritten): end at 100%.
+        progress?(OperationProgress(done: count, total: count))
         return count
     }
 }

@@ -17,30 +17,35 @@ enum AtomicFile {
 
     /// Creates a file atomically with contents written by `fill` to a temporary file in the same
     /// folder: synced, then linked into place (or, with `replacing`, renamed over any existing file)
-    /// and the folder synced. A crash leaves either no file or the complete one.
+    /// and the folder synced. A crash leaves either no file or the complete one, plus at most a
+    /// temporary that the next file built in that folder removes (see ``PartialFiles``); `fill`
+    /// writes the meta pages last, so a temporary cut short never opens as a store.
     static func create(at path: String, replacing: Bool, fill: (Int32) throws(SealKVError) -> Void) throws(SealKVError) {
         let dir = directoryOf(path)
-        let temp = "\(dir)/.sealkv-new-\(randomBytes(count: 6).map { String($0, radix: 16) }.joined())"
+        PartialFiles.removeAbandoned(in: dir)
+        let temp = PartialFiles.newPath(in: dir)
         let fd: Int32
         switch Syscalls.open(temp, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600) {
         case .success(let f): fd = f
         case .failure(let e): throw SealKVError.system("create a store in", path: dir, errno: e.errno)
         }
-        defer { unlink(temp) }
+        // Held until the file is in place: it tells other processes the temporary is in use.
+        _ = Syscalls.flock(fd, exclusive: true)
+        defer { Syscalls.close(fd) }
         do throws(SealKVError) {
             try fill(fd)
             let rc = Syscalls.fsync(fd)
             if rc != 0 { throw SealKVError.system("sync the new store", path: temp, errno: rc) }
+            if replacing {
+                if rename(temp, path) != 0 { throw SealKVError.system("replace", path: path, errno: errno) }
+            } else if link(temp, path) != 0 {
+                throw SealKVError.system("create", path: path, errno: errno)
+            }
         } catch {
-            Syscalls.close(fd)
+            unlink(temp)
             throw error
         }
-        Syscalls.close(fd)
-        if replacing {
-            if rename(temp, path) != 0 { throw SealKVError.system("replace", path: path, errno: errno) }
-        } else if link(temp, path) != 0 {
-            throw SealKVError.system("create", path: path, errno: errno)
-        }
+        if !replacing { unlink(temp) }
         if case .success(let dfd) = Syscalls.open(dir, flags: O_RDONLY | O_DIRECTORY) {
             _ = Syscalls.fsync(dfd)
             Syscalls.close(dfd)

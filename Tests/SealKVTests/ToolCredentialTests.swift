@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every way the tool gets a credential fails clearly when it cannot be read, reads a bounded
+/// amount, and refuses an empty password unless told otherwise; the environment's password does
+/// not stay readable in /proc while the tool runs.
+@Suite("sealkv tool: credentials")
+struct ToolCredentialTests {
+    /// A password or key file that is a directory, missing, a FIFO without a writer, or an endless
+    /// device is refused at once, with a message naming it, and no store is created.
+    @Test func unreadableCredentialFilesAreRefused() throws {
+        let f = ToolFixture()
+        let fifo = f.path("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let cases: [(option: String, file: String, says: String)] = [
+            ("--password-file", f.dir, "directory"),
+            ("--password-file", f.path("missing"), "does not exist"),
+            ("--password-file", fifo, "FIFO"),
+            ("--password-file", "/dev/zero", "character device"),
+            ("--key-file", f.dir, "directory"),
+            ("--key-file", fifo, "FIFO"),
+            ("--key-file", "/dev/zero", "character device"),
+        ]
+        for (i, c) in cases.enumerated() {
+            let store = f.path("s\(i).sealkv")
+            let r = try ToolProcess.run(["init", store, c.option, c.file], timeout: 30)
+            r.expect(2, "\(c.option) \(c.file)")
+            #expect(r.err.contains(c.says) && r.err.contains(c.file), "\(c.option) \(c.file): \(r.err)")
+            #expect(access(store, F_OK) != 0, "a store was created from \(c.option) \(c.file)")
+        }
+    }
+
+    /// Oversized files are refused with their bound (4 KiB for a password, exactly 32 bytes for a key).
+    @Test func credentialFilesAreReadWithABound() throws {
+        let f = ToolFixture()
+        TestSupport.writeFile(f.path("long"), [UInt8](repeating: 0x61, count: 5000))
+        TestSupport.writeFile(f.path("33"), [UInt8](repeating: 1, count: 32) + [0x0A])
+        let long = try ToolProcess.run(["init", f.path("a.sealkv"), "--password-file", f.path("long")])
+        long.expect(2, "long password file")
+        #expect(long.err.contains("4096"), "\(long.err)")
+        let key = try ToolProcess.run(["init", f.path("b.sealkv"), "--key-file", f.path("33")])
+        key.expect(2, "33-byte key file")
+        #expect(key.err.contains("32"), "\(key.err)")
+        let both = try ToolProcess.run(["init", f.path("c.sealkv"), "--key-file", f.keyFile, "--password-file", f.path("long")])
+        both.expect(2, "both files")
+    }
+
+    /// An empty password (an empty variable, an empty first line) is refused; the explicit flag
+    /// allows it, with a warning, and then the store opens with it.
+    @Test func emptyPasswordsAreRefusedUnlessAllowed() throws {
+        let f = ToolFixture()
+        TestSupport.writeFile(f.path("blank"), [0x0A, 0x61, 0x62])
+        let env = try ToolProcess.run(["init", f.path("a.sealkv")], environment: ["SEALKV_PASSWORD": ""])
+        env.expect(2, "empty SEALKV_PASSWORD")
+        #expect(env.err.contains("empty") && env.err.contains("--allow-empty-password"), "\(env.err)")
+        #expect(access(f.path("a.sealkv"), F_OK) != 0)
+        try ToolProcess.run(["init", f.path("b.sealkv"), "--password-file", f.path("blank")]).expect(2, "empty first line")
+        let allowed = try ToolProcess.run(["init", f.path("c.sealkv"), "--allow-empty-password"], environment: ["SEALKV_PASSWORD": ""])
+        allowed.expect(0, "allowed")
+        #expect(allowed.err.contains("warning"), "\(allowed.err)")
+        try ToolProcess.run(["put", f.path("c.sealkv"), "k", "v", "--allow-empty-password"], environment: ["SEALKV_PASSWORD": ""]).expect(0, "put")
+        try ToolProcess.run(["get", f.path("c.sealkv"), "k"], environment: ["SEALKV_PASSWORD": ""]).expect(2, "get without the flag")
+    }
+
+    /// A password given through a pipe (`--password-file <(command)`) is not a FIFO to refuse.
+    @Test func aPasswordFromAPipeIsAccepted() throws {
+        let f = ToolFixture()
+        let ends = closeOnExecPipe()
+        let fds = [ends.read, ends.write]
+        let password = Array("piped pw\n".utf8)
+        _ = password.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+        close(fds[1])
+        let r = try ToolProcess.run([Array("init".utf8), Array(f.path("p.sealkv").utf8), Array("--password-file".utf8), Array("/dev/fd/3".utf8)],
+                                    inherited: [(child: 3, parent: fds[0])])
+        close(fds[0])
+        r.expect(0, "piped password")
+        try ToolProcess.run(["put", f.path("p.sealkv"), "k", "v"], environment: ["SEALKV_PASSWORD": "piped pw"]).expect(0, "open with it")
+    }
+
+    /// `SEALKV_PASSWORD` is copied out of the environment block and the block is overwritten:
+    /// /proc/PID/environ of a running `serve` no longer shows it (unsetenv alone would not do).
+    @Test func thePasswordLeavesProcEnvironOfARunningServer() throws {
+        let f = ToolFixture()
+        let secret = "hunter2-\(UInt32.random(in: 0...UInt32.max))"
+        let store = f.path("srv.sealkv")
+        try ToolProcess.run(["init", store], environment: ["SEALKV_PASSWORD": secret]).expect(0, "init")
+        let server = try ToolProcess.start([Array("serve".utf8), Array(store.utf8), Array("--listen".utf8), Array("127.0.0.1:0".utf8)],
+                                           environment: ["SEALKV_PASSWORD": secret, "SEALKV_TEST_MARKER": "visible"])
+        defer {
+            server.signal(SIGTERM)
+            _ = server.finish(timeout: 60)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while server.isRunning && !String(decoding: server.stderr, as: UTF8.self).contains("SIGTERM stops") && Date() < deadline { usleep(10_000) }
+        #expect(server.isRunning, "serve did not start: \(String(decoding: server.stderr, as: UTF8.self))")
+        let environ = TestSupport.readFile("/proc/\(server.pid)/environ")
+        let readable = TestSupport.contains(environ, Array("SEALKV_TEST_MARKER=visible".utf8))
+        let leaked = TestSupport.contains(environ, Array(secret.utf8))
+        #expect(readable, "could not read the server's environment")
+        #expect(!leaked, "the password is readable in /proc/\(server.pid)/environ")
+    }
+}

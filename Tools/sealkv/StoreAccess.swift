@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import SealKV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a command reaches a store: the credential, and the oldest commit it accepts (rollback
+/// detection). Every command that opens a store takes these options.
+struct StoreOptions: ParsableArguments {
+    @OptionGroup var credentials: CredentialOptions
+
+    @Option(name: .customLong("min-txn"), parsing: .unconditional,
+            help: ArgumentHelp("Refuse the store if its newest commit is older than this txnid (default: SEALKV_MIN_TXN, else 0).", valueName: "txnid"))
+    var minTxn: String?
+
+    /// The oldest txnid accepted: `--min-txn`, else `SEALKV_MIN_TXN`, else 0.
+    func minimumTxnID() throws -> UInt64 {
+        if let minTxn { return try NumericArgument.integer(minTxn, "--min-txn", in: 0...UInt64.max) }
+        return try minimumTxnIDFromEnvironment()
+    }
+}
+
+/// `SEALKV_MIN_TXN`, or 0 when it is not set.
+func minimumTxnIDFromEnvironment() throws -> UInt64 {
+    guard let text = getenv("SEALKV_MIN_TXN").map({ String(cString: $0) }) else { return 0 }
+    return try NumericArgument.integer(text, "SEALKV_MIN_TXN", in: 0...UInt64.max)
+}
+
+/// Opens a store for a command: existing stores only; read-only unless the command writes. Warns on
+/// stderr when recovery had to fall back to the previous commit.
+func openStore(_ path: String, _ store: StoreOptions, writable: Bool, slot: Int? = nil, verify: Bool = true,
+               credential: Credential? = nil) throws -> Database {
+    try openStore(path, credential: credential ?? store.credentials.credential(), minimumTxnID: store.minimumTxnID(),
+                  writable: writable, slot: slot, verify: verify)
+}
+
+/// Opens a store with only credential options (`SEALKV_MIN_TXN` still applies).
+func openStore(_ path: String, _ credentials: CredentialOptions, writable: Bool, slot: Int? = nil, verify: Bool = true) throws -> Database {
+    try openStore(path, credential: credentials.credential(), minimumTxnID: minimumTxnIDFromEnvironment(),
+                  writable: writable, slot: slot, verify: verify)
+}
+
+/// Opens the store at `path` with `credential`.
+func openStore(_ path: String, credential: Credential, minimumTxnID: UInt64, writable: Bool, slot: Int? = nil, verify: Bool = true) throws -> Database {
+    guard try FileKind.of(path) != nil else {
+        throw ToolFailure("there is no store at '\(path)'; check the path, or create one with `sealkv init \(path)`.", exitCode: 2)
+    }
+    try requireRegularStore(path)
+    var options = Options(mode: writable ? .openExisting : .readOnly)
+    options.metaSlot = slot
+    options.verifyNewestCommit = verify
+    options.minimumTxnID = minimumTxnID
+    let db = try storeCall(store: path) { try Database.open(at: path, credential: credential, options: options) }
+    if let warning = recoveryWarning(db.recovery, path: path, writable: writable) { printError("sealkv: warning: \(warning)") }
+    return db
+}
+
+/// One line saying that recovery refused the newest commit and opened the previous one, or nil.
+func recoveryWarning(_ recovery: RecoveryReport, path: String, writable: Bool) -> String? {
+    guard recovery.fellBack else { return nil }
+    let opened = recovery.slotTxnIDs[recovery.chosenSlot].map { "transaction \($0)" } ?? "the older commit"
+    let reason = refusalReason(recovery) ?? "its pages do not authenticate"
+    let consequence = writable ? " Opened for writing, the damaged commit is now replaced." : ""
+    return "the newest commit of '\(path)' is torn or damaged, so \(opened) (meta slot \(recovery.chosenSlot)) was opened instead: \(reason)."
+        + " A crash or power cut during a commit leaves this; otherwise compare with a backup.\(consequence)"
+}
+
+/// Why recovery refused the newest commit, without the library's advice for damage ("restore from
+/// a backup"): after a power cut, the previous commit is exactly the one to open.
+func refusalReason(_ recovery: RecoveryReport) -> String? {
+    guard var reason = recovery.refusedReason else { return nil }
+    if let advice = reason.range(of: "; the file was damaged") { reason = String(reason[..<advice.lowerBound]) }
+    while reason.hasSuffix(".") { reason.removeLast() }
+    return reason
+}

@@ -1,0 +1,85 @@
+import Foundation
+import SealKV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure turned into the tool's one-line message and exit code (2 unless stated).
+struct ToolFailure: Error, CustomStringConvertible {
+    let message: String
+    let exitCode: Int32
+
+    /// A library error in the tool's words, for a command on the store at `store` (and, for
+    /// `compact` and `backup`, the copy at `output`).
+    init(_ error: SealKVError, store: String? = nil, output: String? = nil) {
+        message = ToolFailure.toolWords(for: error, store: store, output: output)
+        exitCode = 2
+    }
+
+    init(_ message: String, exitCode: Int32) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    var description: String { "sealkv: \(message)" }
+
+    /// What a library error means for someone at the command line: the flags and commands to use,
+    /// not the library's option names.
+    static func toolWords(for error: SealKVError, store: String?, output: String?) -> String {
+        let target = output ?? store
+        let quoted = target.map { "'\($0)'" } ?? "the store"
+        switch error.code {
+        case .fileExists:
+            if output != nil { return "\(quoted) already exists; pass --force to replace it, or choose another path." }
+            return "\(quoted) already exists; init never replaces a file: choose another path."
+        case .fileNotFound:
+            if output != nil { return "cannot create \(quoted): its folder does not exist." }
+            return "there is no store at \(quoted); check the path, or create one with `sealkv init \(target ?? "PATH")`."
+        case .readOnly where error.errno == EROFS:
+            return "\(quoted) is on a read-only file system, so this command cannot write it; commands that only read (get, scan, export, stat, check) still work."
+        case .readOnly:
+            return "this command cannot write the store: \(error.message)"
+        case .locked:
+            if error.message.contains("open for writing") {
+                return "\(quoted) is being written by another process (such as `sealkv serve` or `sealkv load`); try again once it has finished."
+            }
+            return "\(quoted) is in use by another process (such as `sealkv serve`, or another command still running); stop it or let it finish, then try again."
+        case .wrongCredential:
+            return "\(error.message) (The credential comes from --key-file, --password-file, SEALKV_PASSWORD or the prompt, in that order.)"
+        case .rolledBack:
+            return scrub(error.message.replacingOccurrences(of: "you last saw", with: "that --min-txn or SEALKV_MIN_TXN demands"))
+        case .noSpace:
+            return "no space left on the device holding \(quoted); free some space and run the command again. The store keeps its last complete commit."
+        case .namespaceNotFound:
+            return "\(error.message.split(separator: ";").first.map(String.init) ?? error.message); `sealkv stat` lists the namespaces of a store."
+        default:
+            return scrub(error.message)
+        }
+    }
+
+    /// Library vocabulary that means nothing at the command line, and what to say instead.
+    static let libraryPhrases: [(String, String)] = [
+        ("open it with .openExisting", "open it as it is"),
+        ("with .createIfMissing", "with `sealkv init`"),
+        ("use it with .readOnly", "it is for inspection only"),
+        ("or allow overwriting", "or pass --force"),
+        ("Open the store read-only.", "Use a command that only reads."),
+        ("reopen it writable to change it", "this command cannot change it"),
+        ("use `Database.write`", "use a command that writes"),
+        ("Options.minimumTxnID", "--min-txn"),
+    ]
+
+    /// Replaces library vocabulary in a message.
+    static func scrub(_ message: String) -> String {
+        libraryPhrases.reduce(message) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
+}
+
+/// Runs a store operation, turning store errors into the tool's one-line failure (exit 2).
+func storeCall<R>(store: String? = nil, output: String? = nil, _ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let error as SealKVError {
+        throw ToolFailure(error, store: store, output: output)
+    }
+}
