@@ -3,107 +3,17 @@ import SealKV
 import Glibc
 #endif
 
-/// What to explore.
-public struct CrashConfiguration: Sendable {
-    /// The workload and its operation budget.
-    public var workload: CrashWorkload = .mixed
-    public var operations = 200
-    /// Seed of the workload's generator and of the sampled crash states.
-    public var seed: UInt64 = 1
-    /// Durability mode of the store under test.
-    public var durability: Durability = .oneSync
-    /// Stop after this many crash states (0: no limit).
-    public var maxStates = 0
-    /// Torn writes tear at this sector size (bytes; divides 4096).
-    public var sectorSize = 512
-    /// Epochs with at most this many unsynced writes are explored exhaustively (every subset).
-    public var exhaustiveLimit = 12
-    /// Random subsets and torn variants drawn per sampled epoch.
-    public var samplesPerEpoch = 48
-    public var tornPerEpoch = 16
-    /// Crash states of the first run that are reopened, committed to and crashed again.
-    public var compoundCrashes = 6
-    /// Run the store's full checker and compare logical contents on every Nth state (1: all; 0: never).
-    /// The default oracle is page-identity, equivalent but far cheaper (see Docs/CRASH-TESTING.md).
-    public var fullCheckEvery = 0
-    /// Deliberate bugs to switch on in the store (to prove the harness finds them).
-    package var deliberateBugs: DeliberateBugs = []
-
-    /// Defaults: the mixed workload, 200 operations, seed 1, one-fsync.
-    public init() {}
-}
-
-extension CrashConfiguration {
-    /// The start of every replay id of this configuration: "workload:seed:durability", the
-    /// durability as 1 (one-sync), 2 (two-phase) or 0 (no-sync).
-    var replayPrefix: String {
-        let code = switch durability {
-        case .oneSync: "1"
-        case .twoPhase: "2"
-        case .noSync: "0"
-        }
-        return "\(workload.name):\(seed):\(code)"
-    }
-}
-
-/// A state that broke a promise.
-public struct CrashViolation: Sendable, CustomStringConvertible {
-    /// "open-failed", "lost-commit", "phantom-commit", "damaged-page", "check-failed", "contents-differ".
-    public let kind: String
-    /// Reproduces the state with `CrashHarness.replay(_:)` or `sealkv crashtest --replay`.
-    public let replayID: String
-    public let message: String
-    public var description: String { "[\(kind)] \(replayID): \(message)" }
-}
-
-/// What a run explored and found.
-public struct CrashReport: Sendable {
-    public var traceWrites = 0
-    public var traceBytes = 0
-    public var barriers = 0
-    public var largestUnsyncedSet = 0
-    public var commits = 0
-    /// Size of the store at the end of the workload's first run, in bytes.
-    public var storeBytes = 0
-    /// States generated and unique (after skipping duplicates), by class: "barrier", "subset",
-    /// "prefix", "omission", "sampled", "torn", "compound".
-    public var generated: [String: Int] = [:]
-    public var unique: [String: Int] = [:]
-    public var exhaustiveEpochs = 0
-    public var sampledEpochs = 0
-    public var evaluationSeconds = 0.0
-    public var totalSeconds = 0.0
-    public var violations: [CrashViolation] = []
-
-    /// Unique states checked per second of evaluation.
-    public var statesPerSecond: Double { evaluationSeconds > 0 ? Double(unique.values.reduce(0, +)) / evaluationSeconds : 0 }
-    public var totalStates: Int { unique.values.reduce(0, +) }
-
-    mutating func merge(_ other: CrashReport) {
-        traceWrites += other.traceWrites
-        traceBytes += other.traceBytes
-        barriers += other.barriers
-        largestUnsyncedSet = max(largestUnsyncedSet, other.largestUnsyncedSet)
-        commits += other.commits
-        for (k, v) in other.generated { generated[k, default: 0] += v }
-        for (k, v) in other.unique { unique[k, default: 0] += v }
-        exhaustiveEpochs += other.exhaustiveEpochs
-        sampledEpochs += other.sampledEpochs
-        evaluationSeconds += other.evaluationSeconds
-        totalSeconds += other.totalSeconds
-        violations += other.violations
-    }
-}
-
 /// Explores crash states of a workload's trace and checks each against the store's promises: open
 /// succeeds, the recovered commit lies between the last acknowledged (or, without sync, the last
 /// synced) commit and the last issued one, and it is exactly that commit, every reachable page
 /// intact. Then some states are reopened, committed to and crashed again.
 public struct CrashHarness {
+    /// What this harness explores.
     public let configuration: CrashConfiguration
     /// Called with (states done, states budget or 0) as the exploration proceeds.
     public var progress: ((Int, Int) -> Void)?
 
+    /// A harness for `configuration`; ``run()`` explores it.
     public init(_ configuration: CrashConfiguration) {
         self.configuration = configuration
     }
@@ -160,263 +70,108 @@ public struct CrashHarness {
         return recorder
     }
 
-    /// Evaluates every crash state of a recorded trace.
-    func explore(_ recorder: Recorder, path: String, budget: inout Budget, compoundSources: Int,
-                 only: (epoch: Int, state: Int)? = nil) -> CrashReport {
-        var report = CrashReport()
-        let events = recorder.storage.events
-        let images = recorder.storage.images
-        report.traceWrites = images.count
-        report.traceBytes = images.count * FileFormat.pageSize
-        report.commits = recorder.references.count
-        var durable = recorder.storage.initialBytes
+    /// Where an exploration of one trace stands: the durable image so far, the epoch's unsynced
+    /// events, the commit watermarks the trace has reached, and the states seen.
+    struct Exploration {
+        var durable: [UInt8]
         var pending: [Int] = []
         var issued: Int64 = -1, acknowledged: Int64 = -1, synced: Int64 = -1
         var epoch = 0
         var seen = Set<Int>()
-        var passing: [(String, OverlayStorage)] = []
-        var rng = SeededGenerator(seed: configuration.seed &* 0x9E37_79B9 &+ stableHash(path))
+        /// Passing states kept to reopen, commit to and crash again.
+        var passing: [(id: String, overlay: OverlayStorage)] = []
+        var random: SeededGenerator
+        var report = CrashReport()
+    }
+
+    /// Evaluates every crash state of a recorded trace, then (with `compoundSources`) crashes some
+    /// passing states again after more commits. With `only`, evaluates just that state.
+    func explore(_ recorder: Recorder, path: String, budget: inout Budget, compoundSources: Int,
+                 only: (epoch: Int, state: Int)? = nil) -> CrashReport {
+        var x = Exploration(durable: recorder.storage.initialBytes,
+                            random: SeededGenerator(seed: configuration.seed &* 0x9E37_79B9 &+ stableHash(path)))
+        let events = recorder.storage.events
+        x.report.traceWrites = recorder.storage.images.count
+        x.report.traceBytes = recorder.storage.images.count * FileFormat.pageSize
+        x.report.commits = recorder.references.count
         let evaluationStart = ContinuousClock.now
-
-        func finishEpoch() {
-            if only == nil || only!.epoch == epoch {
-                let d = configuration.durability == .noSync ? synced : acknowledged
-                let states = enumerate(pending.count, epoch: epoch, path: path)
-                let epochBase = EpochBase(durable)
-                report.largestUnsyncedSet = max(report.largestUnsyncedSet, pending.count)
-                if pending.count <= configuration.exhaustiveLimit { report.exhaustiveEpochs += 1 } else { report.sampledEpochs += 1 }
-                for (index, state) in states.enumerated() where !budget.exhausted {
-                    if let only, only.state != index { continue }
-                    let cls = path == "-" ? state.cls : "compound"
-                    report.generated[cls, default: 0] += 1
-                    let overlay = apply(state, pending: pending, events: events, images: images, base: durable)
-                    guard seen.insert(signature(state, pending: pending, events: events, overlay: overlay)).inserted else { continue }
-                    report.unique[cls, default: 0] += 1
-                    budget.used += 1
-                    let id = "\(configuration.replayPrefix):\(path):\(epoch):\(index)"
-                    let full = configuration.fullCheckEvery > 0 && budget.used % configuration.fullCheckEvery == 0
-                    switch judge(overlay, base: epochBase, d: d, i: issued, recorder: recorder, fullCheck: full || only != nil) {
-                    case .violation(let kind, let message):
-                        report.violations.append(CrashViolation(kind: kind, replayID: id, message: message))
-                    case .opened:
-                        if compoundSources > 0 && passing.count < 64 && Int.random(in: 0..<16, using: &rng) == 0 {
-                            passing.append((id, overlay))
-                        }
-                    case .neverCreated:
-                        break
-                    }
-                    if budget.used % 512 == 0 { progress?(budget.used, budget.limit) }
-                }
-            }
-            // The barrier: everything issued so far is durable.
-            for idx in pending { applyDurably(events[idx], images: images, to: &durable) }
-            pending.removeAll()
-            epoch += 1
-        }
-
         for (idx, event) in events.enumerated() {
             switch event {
-            case .issued(let t): issued = max(issued, Int64(t))
-            case .acknowledged(let t): acknowledged = max(acknowledged, Int64(t))
-            case .synced(let t): synced = max(synced, Int64(t))
-            case .write, .resize: pending.append(idx)
+            case .issued(let t): x.issued = max(x.issued, Int64(t))
+            case .acknowledged(let t): x.acknowledged = max(x.acknowledged, Int64(t))
+            case .synced(let t): x.synced = max(x.synced, Int64(t))
+            case .write, .resize: x.pending.append(idx)
             case .sync:
-                report.barriers += 1
-                finishEpoch()
+                x.report.barriers += 1
+                finishEpoch(&x, recorder: recorder, path: path, budget: &budget, keepPassing: compoundSources > 0, only: only)
             }
         }
-        finishEpoch()   // the crash at the very end, with whatever was never synced
-        report.evaluationSeconds = seconds(ContinuousClock.now - evaluationStart)
-
-        // Compound crashes: reopen some passing states, commit more, crash again.
+        // The crash at the very end, with whatever was never synced.
+        finishEpoch(&x, recorder: recorder, path: path, budget: &budget, keepPassing: compoundSources > 0, only: only)
+        x.report.evaluationSeconds = seconds(ContinuousClock.now - evaluationStart)
         if compoundSources > 0 && only == nil {
-            for (n, (id, overlay)) in passing.prefix(compoundSources).enumerated() where !budget.exhausted {
-                let childPath = path == "-" ? "c\(n)" : path + ".c\(n)"
-                do {
-                    // The state may open only with an earlier credential (a password change it lost).
-                    let credential = recorder.credentials.reversed().first { c in
-                        (try? Recovery.open(storage: overlay, credential: c, unlockCache: unlockCache)) != nil
+            exploreCompounds(from: x.passing.prefix(compoundSources), recorder: recorder, path: path, budget: &budget, into: &x.report)
+        }
+        return x.report
+    }
+
+    /// Judges every state of the epoch that ends here, then makes its events durable.
+    private func finishEpoch(_ x: inout Exploration, recorder: Recorder, path: String, budget: inout Budget,
+                             keepPassing: Bool, only: (epoch: Int, state: Int)?) {
+        let events = recorder.storage.events, images = recorder.storage.images
+        if only == nil || only!.epoch == x.epoch {
+            let d = configuration.durability == .noSync ? x.synced : x.acknowledged
+            let states = enumerate(x.pending.count, epoch: x.epoch, path: path)
+            let epochBase = EpochBase(x.durable)
+            x.report.largestUnsyncedSet = max(x.report.largestUnsyncedSet, x.pending.count)
+            if x.pending.count <= configuration.exhaustiveLimit { x.report.exhaustiveEpochs += 1 } else { x.report.sampledEpochs += 1 }
+            for (index, state) in states.enumerated() where !budget.exhausted {
+                if let only, only.state != index { continue }
+                let cls = path == "-" ? state.cls : "compound"
+                x.report.generated[cls, default: 0] += 1
+                let overlay = apply(state, pending: x.pending, events: events, images: images, base: x.durable)
+                guard x.seen.insert(signature(state, pending: x.pending, events: events, overlay: overlay)).inserted else { continue }
+                x.report.unique[cls, default: 0] += 1
+                budget.used += 1
+                let id = "\(configuration.replayPrefix):\(path):\(x.epoch):\(index)"
+                let full = configuration.fullCheckEvery > 0 && budget.used % configuration.fullCheckEvery == 0
+                switch judge(overlay, base: epochBase, d: d, i: x.issued, recorder: recorder, fullCheck: full || only != nil) {
+                case .violation(let kind, let message):
+                    x.report.violations.append(CrashViolation(kind: kind, replayID: id, message: message))
+                case .opened:
+                    if keepPassing && x.passing.count < 64 && Int.random(in: 0..<16, using: &x.random) == 0 {
+                        x.passing.append((id, overlay))
                     }
-                    let child = try record(initial: overlay.materialize(), credential: credential,
-                                           seed: configuration.seed &+ UInt64(n + 1) &* 7919, operations: max(12, configuration.operations / 8))
-                    report.merge(explore(child, path: childPath, budget: &budget, compoundSources: 0))
-                } catch {
-                    report.violations.append(CrashViolation(kind: "open-failed", replayID: id, message: "reopening the state to continue failed: \(error)"))
+                case .neverCreated:
+                    break
                 }
+                if budget.used % 512 == 0 { progress?(budget.used, budget.limit) }
             }
         }
-        return report
+        // The barrier: everything issued so far is durable.
+        for idx in x.pending { applyDurably(events[idx], images: images, to: &x.durable) }
+        x.pending.removeAll()
+        x.epoch += 1
     }
 
-    /// One crash state of an epoch: which of its events persisted, and possibly one torn write.
-    struct State {
-        var cls: String
-        var persisted: [Bool]
-        /// The index (within the epoch) of a torn write and each sector's source: 0 old, 1 new,
-        /// 2 zeros, 3 garbage.
-        var torn: (write: Int, sectors: [UInt8])? = nil
-    }
-
-    /// The states of an epoch with `n` unsynced events, in a deterministic order.
-    func enumerate(_ n: Int, epoch: Int, path: String) -> [State] {
-        var rng = SeededGenerator(seed: configuration.seed ^ (UInt64(epoch) &* 0x2545_F491_4F6C_DD1D) ^ UInt64(truncatingIfNeeded: stableHash(path)))
-        var states: [State] = [State(cls: "barrier", persisted: Array(repeating: false, count: n))]
-        guard n > 0 else { return states }
-        if n <= configuration.exhaustiveLimit {
-            for mask in 1..<(1 << n) {
-                states.append(State(cls: "subset", persisted: (0..<n).map { mask & (1 << $0) != 0 }))
-            }
-        } else {
-            for p in 1...n { states.append(State(cls: "prefix", persisted: (0..<n).map { $0 < p })) }
-            for j in 0..<n { states.append(State(cls: "omission", persisted: (0..<n).map { $0 != j })) }
-            for _ in 0..<configuration.samplesPerEpoch {
-                states.append(State(cls: "sampled", persisted: (0..<n).map { _ in Bool.random(using: &rng) }))
-            }
-        }
-        let sectors = FileFormat.pageSize / configuration.sectorSize
-        for _ in 0..<configuration.tornPerEpoch {
-            var persisted = (0..<n).map { _ in Bool.random(using: &rng) }
-            let write = Int.random(in: 0..<n, using: &rng)
-            persisted[write] = true
-            var pattern = (0..<sectors).map { _ in UInt8.random(in: 0...3, using: &rng) }
-            if pattern.allSatisfy({ $0 == 1 }) { pattern[0] = 0 }
-            states.append(State(cls: "torn", persisted: persisted, torn: (write, pattern)))
-        }
-        return states
-    }
-
-    /// The crash state's storage: the durable base plus the persisted events of the epoch.
-    func apply(_ state: State, pending: [Int], events: [TraceEvent], images: [[UInt8]], base: [UInt8]) -> OverlayStorage {
-        let overlay = OverlayStorage(base: base, overlay: [:], pages: UInt64(base.count / FileFormat.pageSize))
-        for (i, idx) in pending.enumerated() where state.persisted[i] {
-            switch events[idx] {
-            case .write(let page, let image):
-                if let torn = state.torn, torn.write == i {
-                    overlay.overlay[page] = tear(old: overlay.page(page), new: images[image], pattern: torn.sectors, seed: UInt64(idx))
-                } else {
-                    overlay.overlay[page] = images[image]
-                }
-                overlay.pages = max(overlay.pages, page + 1)
-            case .resize(let pages):
-                overlay.pages = pages
-                overlay.overlay = overlay.overlay.filter { $0.key < pages }
-            default: break
-            }
-        }
-        return overlay
-    }
-
-    func tear(old: [UInt8], new: [UInt8], pattern: [UInt8], seed: UInt64) -> [UInt8] {
-        var out = new
-        var rng = SeededGenerator(seed: seed)
-        let s = configuration.sectorSize
-        for (i, source) in pattern.enumerated() {
-            let range = (i * s)..<((i + 1) * s)
-            switch source {
-            case 0: out.replaceSubrange(range, with: old[range])
-            case 2: out.replaceSubrange(range, with: repeatElement(0, count: s))
-            case 3: out.replaceSubrange(range, with: (0..<s).map { _ in UInt8.random(in: 0...255, using: &rng) })
-            default: break
-            }
-        }
-        return out
-    }
-
-    /// Identity of a state for skipping duplicates: for each changed page, which event (or torn
-    /// pattern) produced it, and the file's size.
-    func signature(_ state: State, pending: [Int], events: [TraceEvent], overlay: OverlayStorage) -> Int {
-        var h = Hasher()
-        h.combine(overlay.pages)
-        var source: [UInt64: Int] = [:]
-        for (i, idx) in pending.enumerated() where state.persisted[i] {
-            if case .write(let page, _) = events[idx] {
-                source[page] = (state.torn?.write == i) ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
-            }
-        }
-        for (page, src) in source.sorted(by: { $0.key < $1.key }) where page < overlay.pages {
-            h.combine(page)
-            h.combine(src)
-        }
-        return h.finalize()
-    }
-
-    func applyDurably(_ event: TraceEvent, images: [[UInt8]], to bytes: inout [UInt8]) {
-        switch event {
-        case .write(let page, let image):
-            let end = (Int(page) + 1) * FileFormat.pageSize
-            if end > bytes.count { bytes.append(contentsOf: [UInt8](repeating: 0, count: end - bytes.count)) }
-            bytes.replaceSubrange((Int(page) * FileFormat.pageSize)..<end, with: images[image])
-        case .resize(let pages):
-            let size = Int(pages) * FileFormat.pageSize
-            if size < bytes.count { bytes.removeLast(bytes.count - size) } else { bytes.append(contentsOf: [UInt8](repeating: 0, count: size - bytes.count)) }
-        default: break
-        }
-    }
-
-    /// What the oracle concluded about one state.
-    enum Verdict {
-        case opened
-        /// Open failed, legitimately: the store's creation was never acknowledged.
-        case neverCreated
-        case violation(String, String)
-    }
-
-    /// The oracle.
-    func judge(_ state: OverlayStorage, base: EpochBase, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> Verdict {
-        switch judgeState(state, base: base, d: d, i: i, recorder: recorder, fullCheck: fullCheck) {
-        case .some(("never-created", _)): return .neverCreated
-        case .some(let (kind, message)): return .violation(kind, message)
-        case .none: return .opened
-        }
-    }
-
-    private func judgeState(_ state: OverlayStorage, base: EpochBase, d: Int64, i: Int64, recorder: Recorder, fullCheck: Bool) -> (String, String)? {
-        var opened: OpenedStore? = nil
-        var openedWith: Credential? = nil
-        var lastError: SealKVError? = nil
-        for credential in recorder.credentials.reversed() {
-            do throws(SealKVError) {
-                opened = try Recovery.open(storage: state, credential: credential,
-                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
-                openedWith = credential
-                break
-            } catch {
-                // Try every credential of the run: a crash during a password change can leave a
-                // store only the previous credential opens (the change was not acknowledged).
-                if lastError == nil || lastError!.code == .wrongCredential { lastError = error }
-            }
-        }
-        guard let opened else {
-            if d < 0 { return ("never-created", "") }   // the store's creation was never acknowledged
-            return ("open-failed", "open failed with commit \(d) acknowledged: \(lastError?.message ?? "?")")
-        }
-        let k = Int64(opened.state.txnID)
-        if k < d { return ("lost-commit", "recovered commit \(k), but commit \(d) was acknowledged\(configuration.durability == .noSync ? " and synced" : "")") }
-        if k > i { return ("phantom-commit", "recovered commit \(k), which was never issued (last issued \(i))") }
-        guard let reference = recorder.references[UInt64(k)] else {
-            return ("phantom-commit", "recovered commit \(k), which was never acknowledged in this run")
-        }
-        if opened.state.pageCount > state.pages {
-            return ("damaged-page", "commit \(k) needs \(opened.state.pageCount) pages; the file holds \(state.pages)")
-        }
-        if let page = base.firstDifference(reference, in: state) {
-            return ("damaged-page", "page \(page), reachable from recovered commit \(k), differs from what that commit wrote (a full check would fail)")
-        }
-        if fullCheck {
+    /// Compound crashes: reopens each passing state, commits more, and explores that trace too.
+    private func exploreCompounds(from passing: ArraySlice<(id: String, overlay: OverlayStorage)>, recorder: Recorder, path: String,
+                                  budget: inout Budget, into report: inout CrashReport) {
+        for (n, (id, overlay)) in passing.enumerated() where !budget.exhausted {
+            let childPath = path == "-" ? "c\(n)" : path + ".c\(n)"
             do {
-                let db = try Database.open(storage: RecordingStorage(bytes: state.materialize()), credential: openedWith!, options: options())
-                defer { db.close() }
-                let report = try db.check()
-                if !report.isClean { return ("check-failed", "full check: \(report.problems.prefix(3))") }
-                let digest = try Recorder.digest(db)
-                if digest != reference.digest { return ("contents-differ", "contents differ from commit \(k)") }
+                // The state may open only with an earlier credential (a password change it lost).
+                let credential = recorder.credentials.reversed().first { c in
+                    (try? Recovery.open(storage: overlay, credential: c, unlockCache: unlockCache)) != nil
+                }
+                let child = try record(initial: overlay.materialize(), credential: credential,
+                                       seed: configuration.seed &+ UInt64(n + 1) &* 7919, operations: max(12, configuration.operations / 8))
+                report.merge(explore(child, path: childPath, budget: &budget, compoundSources: 0))
             } catch {
-                return ("check-failed", "full check could not run: \(error)")
+                report.violations.append(CrashViolation(kind: .openFailed, replayID: id, message: "reopening the state to continue failed: \(error)"))
             }
         }
-        return nil
     }
-
 
     // MARK: Replay
 

@@ -207,27 +207,27 @@ public struct FaultHarness {
     }
 
     /// One run with `fault` armed at `call`; returns the violations found.
-    func evaluate(_ fault: IOFault, call: Int, report: inout FaultReport) -> [(String, String)] {
+    func evaluate(_ fault: IOFault, call: Int, report: inout FaultReport) -> [(CrashViolation.Kind, String)] {
         let storage = FaultInjectingStorage(armed: (fault, call), sectorSize: configuration.sectorSize)
         let outcome: (FaultJournal, Database?, (any Error)?)
-        do { outcome = try runWorkload(on: storage) } catch { return [("harness-error", "\(error)")] }
+        do { outcome = try runWorkload(on: storage) } catch { return [(.harnessError, "\(error)")] }
         let (journal, db, failure) = outcome
         defer { db?.close() }
-        var found: [(String, String)] = []
+        var found: [(CrashViolation.Kind, String)] = []
         guard storage.fired else { return [] }   // this run took another path and never reached the call
         guard let failure else {
-            return [("fault-swallowed", "\(fault.rawValue) at call \(call) was injected, yet every call of the workload succeeded")]
+            return [(.faultSwallowed, "\(fault.rawValue) at call \(call) was injected, yet every call of the workload succeeded")]
         }
         guard let error = failure as? SealKVError, error.code == fault.expectedCode else {
-            return [("wrong-error", "\(fault.rawValue) at call \(call) surfaced as \(failure), not a SealKV \(fault.expectedCode) error")]
+            return [(.wrongError, "\(fault.rawValue) at call \(call) surfaced as \(failure), not a SealKV \(fault.expectedCode) error")]
         }
         if let db {
             do {
                 try db.write { tx in try tx.put("after-the-fault", "must not commit") }
-                found.append(("not-poisoned", "a commit after the failed \(fault.rawValue) succeeded; the handle must refuse further commits"))
+                found.append((.notPoisoned, "a commit after the failed \(fault.rawValue) succeeded; the handle must refuse further commits"))
             } catch let e as SealKVError where e.code == .poisoned {
             } catch {
-                found.append(("not-poisoned", "a commit after the failed \(fault.rawValue) failed with \(error), not a poisoned-handle error"))
+                found.append((.notPoisoned, "a commit after the failed \(fault.rawValue) failed with \(error), not a poisoned-handle error"))
             }
         }
         // The written image is what this machine sees on reopening; the durable one survives a power cut.
@@ -243,7 +243,7 @@ public struct FaultHarness {
     }
 
     /// Opens an image and checks it against the journal's promises.
-    func checkImage(_ image: [UInt8], floor: Int64, journal: FaultJournal) -> (String, String)? {
+    func checkImage(_ image: [UInt8], floor: Int64, journal: FaultJournal) -> (CrashViolation.Kind, String)? {
         var lastError: (any Error)? = nil
         for credential in journal.credentials.reversed() {
             do {
@@ -252,13 +252,13 @@ public struct FaultHarness {
                 let db = try Database.open(storage: RecordingStorage(bytes: image), credential: credential, options: o)
                 defer { db.close() }
                 let k = Int64(db.currentTxnID)
-                if k < floor { return ("lost-commit", "opened at commit \(k), but commit \(floor) was acknowledged") }
+                if k < floor { return (.lostCommit, "opened at commit \(k), but commit \(floor) was acknowledged") }
                 let issued = max(0, journal.acknowledged, journal.issued.withLock { $0 })   // creation issues commit 0
-                if k > issued { return ("phantom-commit", "opened at commit \(k); the newest issued was \(issued)") }
+                if k > issued { return (.phantomCommit, "opened at commit \(k); the newest issued was \(issued)") }
                 let report = try db.check()
-                if !report.isClean { return ("check-failed", "\(report.problems.prefix(3))") }
+                if !report.isClean { return (.checkFailed, "\(report.problems.prefix(3))") }
                 if let expected = journal.digests[UInt64(k)], try Recorder.digest(db) != expected {
-                    return ("contents-differ", "commit \(k) opened with contents other than those acknowledged")
+                    return (.contentsDiffer, "commit \(k) opened with contents other than those acknowledged")
                 }
                 return nil
             } catch {
@@ -268,7 +268,7 @@ public struct FaultHarness {
             }
         }
         if floor < 0 { return nil }   // the store's creation was never acknowledged
-        return ("open-failed", "\(lastError.map { "\($0)" } ?? "no credential opened it")")
+        return (.openFailed, "\(lastError.map { "\($0)" } ?? "no credential opened it")")
     }
 
 }

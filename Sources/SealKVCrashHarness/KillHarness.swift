@@ -65,7 +65,7 @@ public struct KillHarness {
             report.rounds += 1
             if child.killed { report.killed += 1 } else { report.completed += 1 }
             if !child.killed && child.status != 0 {
-                report.violations.append(CrashViolation(kind: "child-failed", replayID: id, message: "the child exited with status \(child.status): \(child.stderr.prefix(300))"))
+                report.violations.append(CrashViolation(kind: .childFailed, replayID: id, message: "the child exited with status \(child.status): \(child.stderr.prefix(300))"))
                 break
             }
             report.acknowledgedCommits += child.acks.count
@@ -173,7 +173,7 @@ public struct KillHarness {
     }
 
     struct Recovered { var txn: Int64; var digest: UInt64; var credentialIndex: Int }
-    struct Violation: Error { var kind: String; var message: String }
+    struct Violation: Error { var kind: CrashViolation.Kind; var message: String }
 
     /// Reopens the file (read-only first, to check it as the crash left it) and checks the promises.
     func verify(path: String, acknowledged: Int64, issued: Int64, digests: [UInt64: UInt64], credentials: Int) -> Result<Recovered, Violation> {
@@ -187,16 +187,16 @@ public struct KillHarness {
                 defer { db.close() }
                 let k = Int64(db.currentTxnID)
                 if k < acknowledged {
-                    return .failure(Violation(kind: "lost-commit", message: "reopened at commit \(k), but the child reported commit \(acknowledged) acknowledged"))
+                    return .failure(Violation(kind: .lostCommit, message: "reopened at commit \(k), but the child reported commit \(acknowledged) acknowledged"))
                 }
                 if k > issued {
-                    return .failure(Violation(kind: "phantom-commit", message: "reopened at commit \(k); the child had begun no commit past \(issued)"))
+                    return .failure(Violation(kind: .phantomCommit, message: "reopened at commit \(k); the child had begun no commit past \(issued)"))
                 }
                 let check = try db.check()
-                if !check.isClean { return .failure(Violation(kind: "check-failed", message: "\(check.problems.prefix(3))")) }
+                if !check.isClean { return .failure(Violation(kind: .checkFailed, message: "\(check.problems.prefix(3))")) }
                 let digest = try Recorder.digest(db)
                 if let expected = digests[UInt64(k)], expected != digest {
-                    return .failure(Violation(kind: "contents-differ", message: "commit \(k) reopened with contents other than those the child acknowledged"))
+                    return .failure(Violation(kind: .contentsDiffer, message: "commit \(k) reopened with contents other than those the child acknowledged"))
                 }
                 return .success(Recovered(txn: k, digest: digest, credentialIndex: index))
             } catch let e as SealKVError where e.code == .notASealKVFile || e.code == .fileNotFound {
@@ -209,7 +209,7 @@ public struct KillHarness {
                 lastError = "\(error)"
             }
         }
-        return .failure(Violation(kind: "open-failed", message: "the store did not reopen after the kill: \(lastError)"))
+        return .failure(Violation(kind: .openFailed, message: "the store did not reopen after the kill: \(lastError)"))
     }
 
 

@@ -66,7 +66,7 @@ struct CrashHarnessTests {
         config.operations = 30
         config.deliberateBugs = .skipCommitSync
         let report = try FaultHarness(config).run()
-        #expect(report.violations.contains { $0.kind == "lost-commit" })
+        #expect(report.violations.contains { $0.kind == .lostCommit })
     }
 
     /// The kill oracle can fail: a file that lacks the acknowledged commit, or holds other contents.
@@ -91,8 +91,8 @@ struct CrashHarnessTests {
             Issue.record("the kill oracle accepted a lost commit or other contents")
             return
         }
-        #expect(lost.kind == "lost-commit")
-        #expect(differ.kind == "contents-differ")
+        #expect(lost.kind == .lostCommit)
+        #expect(differ.kind == .contentsDiffer)
     }
 
     /// A harness that cannot fail proves nothing: each deliberate bug must produce violations.

@@ -88,7 +88,7 @@ struct CrashtestCommand: ParsableCommand {
                     "largestUnsyncedSet": r.largestUnsyncedSet, "commits": r.commits, "storeBytes": r.storeBytes, "generated": r.generated, "unique": r.unique,
                     "exhaustiveEpochs": r.exhaustiveEpochs, "sampledEpochs": r.sampledEpochs, "states": r.totalStates,
                     "statesPerSecond": Int(r.statesPerSecond), "seconds": r.totalSeconds,
-                    "violations": r.violations.map { ["kind": $0.kind, "replay": $0.replayID, "message": $0.message] },
+                    "violations": r.violations.map { ["kind": $0.kind.rawValue, "replay": $0.replayID, "message": $0.message] },
                 ] as [String: Any]))
             }
             return
@@ -102,7 +102,7 @@ struct CrashtestCommand: ParsableCommand {
               violations: \(r.violations.isEmpty ? "none" : "\(r.violations.count)")
             """)
             var byKind: [String: Int] = [:]
-            for v in r.violations { byKind[v.kind, default: 0] += 1 }
+            for v in r.violations { byKind[v.kind.rawValue, default: 0] += 1 }
             for (k, n) in byKind.sorted(by: { $0.key < $1.key }) { print("    \(k): \(n)") }
             for v in r.violations.prefix(5) { print("    \(v)") }
         }

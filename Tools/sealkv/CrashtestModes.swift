@@ -40,7 +40,7 @@ extension CrashtestCommand {
                     print(jsonLine([
                         "run": "\(w.name)/\(name)", "mode": "faults", "runs": r.runs, "callsInCleanRun": r.callsInCleanRun,
                         "imagesChecked": r.imagesChecked, "seconds": r.seconds,
-                        "violations": r.violations.map { ["kind": $0.kind, "replay": $0.replayID, "message": $0.message] },
+                        "violations": r.violations.map { ["kind": $0.kind.rawValue, "replay": $0.replayID, "message": $0.message] },
                     ] as [String: Any]))
                     continue
                 }
@@ -73,7 +73,7 @@ extension CrashtestCommand {
                     print(jsonLine([
                         "run": "\(w.name)/\(name)", "mode": "kill", "rounds": r.rounds, "killed": r.killed, "completed": r.completed,
                         "acknowledgedCommits": r.acknowledgedCommits, "recoveredUnacknowledged": r.recoveredUnacknowledged, "seconds": r.seconds,
-                        "violations": r.violations.map { ["kind": $0.kind, "replay": $0.replayID, "message": $0.message] },
+                        "violations": r.violations.map { ["kind": $0.kind.rawValue, "replay": $0.replayID, "message": $0.message] },
                     ] as [String: Any]))
                     continue
                 }

@@ -1,0 +1,113 @@
+import SealKV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The crash states of one epoch of a trace: which of its unsynced writes persisted, each write
+/// whole or torn at sector granularity, and the storage image each state leaves.
+extension CrashHarness {
+    /// One crash state of an epoch: which of its events persisted, and possibly one torn write.
+    struct CrashState {
+        var cls: String
+        var persisted: [Bool]
+        /// The index (within the epoch) of a torn write and each sector's source: 0 old, 1 new,
+        /// 2 zeros, 3 garbage.
+        var torn: (write: Int, sectors: [UInt8])? = nil
+    }
+
+    /// The states of an epoch with `n` unsynced events, in a deterministic order.
+    func enumerate(_ n: Int, epoch: Int, path: String) -> [CrashState] {
+        var rng = SeededGenerator(seed: configuration.seed ^ (UInt64(epoch) &* 0x2545_F491_4F6C_DD1D) ^ UInt64(truncatingIfNeeded: stableHash(path)))
+        var states: [CrashState] = [CrashState(cls: "barrier", persisted: Array(repeating: false, count: n))]
+        guard n > 0 else { return states }
+        if n <= configuration.exhaustiveLimit {
+            for mask in 1..<(1 << n) {
+                states.append(CrashState(cls: "subset", persisted: (0..<n).map { mask & (1 << $0) != 0 }))
+            }
+        } else {
+            for p in 1...n { states.append(CrashState(cls: "prefix", persisted: (0..<n).map { $0 < p })) }
+            for j in 0..<n { states.append(CrashState(cls: "omission", persisted: (0..<n).map { $0 != j })) }
+            for _ in 0..<configuration.samplesPerEpoch {
+                states.append(CrashState(cls: "sampled", persisted: (0..<n).map { _ in Bool.random(using: &rng) }))
+            }
+        }
+        let sectors = FileFormat.pageSize / configuration.sectorSize
+        for _ in 0..<configuration.tornPerEpoch {
+            var persisted = (0..<n).map { _ in Bool.random(using: &rng) }
+            let write = Int.random(in: 0..<n, using: &rng)
+            persisted[write] = true
+            var pattern = (0..<sectors).map { _ in UInt8.random(in: 0...3, using: &rng) }
+            if pattern.allSatisfy({ $0 == 1 }) { pattern[0] = 0 }
+            states.append(CrashState(cls: "torn", persisted: persisted, torn: (write, pattern)))
+        }
+        return states
+    }
+
+    /// The crash state's storage: the durable base plus the persisted events of the epoch.
+    func apply(_ state: CrashState, pending: [Int], events: [TraceEvent], images: [[UInt8]], base: [UInt8]) -> OverlayStorage {
+        let overlay = OverlayStorage(base: base, overlay: [:], pages: UInt64(base.count / FileFormat.pageSize))
+        for (i, idx) in pending.enumerated() where state.persisted[i] {
+            switch events[idx] {
+            case .write(let page, let image):
+                if let torn = state.torn, torn.write == i {
+                    overlay.overlay[page] = tear(old: overlay.page(page), new: images[image], pattern: torn.sectors, seed: UInt64(idx))
+                } else {
+                    overlay.overlay[page] = images[image]
+                }
+                overlay.pages = max(overlay.pages, page + 1)
+            case .resize(let pages):
+                overlay.pages = pages
+                overlay.overlay = overlay.overlay.filter { $0.key < pages }
+            default: break
+            }
+        }
+        return overlay
+    }
+
+    func tear(old: [UInt8], new: [UInt8], pattern: [UInt8], seed: UInt64) -> [UInt8] {
+        var out = new
+        var rng = SeededGenerator(seed: seed)
+        let s = configuration.sectorSize
+        for (i, source) in pattern.enumerated() {
+            let range = (i * s)..<((i + 1) * s)
+            switch source {
+            case 0: out.replaceSubrange(range, with: old[range])
+            case 2: out.replaceSubrange(range, with: repeatElement(0, count: s))
+            case 3: out.replaceSubrange(range, with: (0..<s).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// Identity of a state for skipping duplicates: for each changed page, which event (or torn
+    /// pattern) produced it, and the file's size.
+    func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], overlay: OverlayStorage) -> Int {
+        var h = Hasher()
+        h.combine(overlay.pages)
+        var source: [UInt64: Int] = [:]
+        for (i, idx) in pending.enumerated() where state.persisted[i] {
+            if case .write(let page, _) = events[idx] {
+                source[page] = (state.torn?.write == i) ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
+            }
+        }
+        for (page, src) in source.sorted(by: { $0.key < $1.key }) where page < overlay.pages {
+            h.combine(page)
+            h.combine(src)
+        }
+        return h.finalize()
+    }
+
+    func applyDurably(_ event: TraceEvent, images: [[UInt8]], to bytes: inout [UInt8]) {
+        switch event {
+        case .write(let page, let image):
+            let end = (Int(page) + 1) * FileFormat.pageSize
+            if end > bytes.count { bytes.append(contentsOf: [UInt8](repeating: 0, count: end - bytes.count)) }
+            bytes.replaceSubrange((Int(page) * FileFormat.pageSize)..<end, with: images[image])
+        case .resize(let pages):
+            let size = Int(pages) * FileFormat.pageSize
+            if size < bytes.count { bytes.removeLast(bytes.count - size) } else { bytes.append(contentsOf: [UInt8](repeating: 0, count: size - bytes.count)) }
+        default: break
+        }
+    }
+}
