@@ -1,18 +1,3 @@
-/// What a rekey did.
-public struct RekeyReport: Sendable {
-    /// The new key epoch written into every page header.
-    public let epoch: UInt32
-    /// Live pages re-sealed under the new data key.
-    public let pagesResealed: Int
-    /// Pages not in the new commit (free, or past its end) overwritten with zeros or cut off the
-    /// end of the file, so no image sealed under the old key stays in it.
-    public let freePagesScrubbed: Int
-    /// Such pages left as they were because a live reader's snapshot could still reach them; they
-    /// are overwritten at the first write (or close) after those readers end.
-    public let freePagesKept: Int
-}
-
-
 extension Database {
     /// Changes the password (or raw key) that opens the store, in constant time: the data key is
     /// re-wrapped, no page is rewritten. Both meta slots are rewritten, so no wrap under the old
@@ -155,26 +140,5 @@ extension Database {
         if !writes.isEmpty || cut > 0 { try storage.sync() }
         ws.retiredKeyPages = kept
         return (writes.count + cut, kept.count)
-    }
-}
-
-extension WriteTransaction {
-    /// Copies every live page of every tree (and every overflow chain) to a new page, so the commit
-    /// seals all of them afresh. Returns how many pages were rewritten.
-    func rewriteEverything(total: Int, progress: ((OperationProgress) -> Void)?) throws(SealKVError) -> Int {
-        var count = 0
-        func report() {
-            count += 1
-            if count % 256 == 0 { progress?(OperationProgress(done: count, total: total)) }
-        }
-        var trees = try namespaces().map { TreeID.namespace($0) }
-        trees += [.main, .catalog, .expiry, .freePages]
-        for tree in trees {
-            try mutate(tree) { (m) throws(SealKVError) in try m.rewriteAll(report) }
-            if case .namespace(let name) = tree { changedNamespaces.insert(name) }
-        }
-        // The file's page count was an estimate (free pages are not rewritten): end at 100%.
-        progress?(OperationProgress(done: count, total: count))
-        return count
     }
 }
