@@ -24,6 +24,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Commands one turn runs before yielding the event loop.
     static let commandsPerTurn = 64
+    /// Most pipelined writes of one client submitted to one commit.
+    static let writesPerCommit = 256
 
     /// Why the last turn stopped.
     private enum Stop { case needData, commit, output, turn }
@@ -48,6 +50,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Whether a command has completed while authenticated: until then the client is unproductive.
     private var productive = false
     private var readHeldBack = false
+    /// A planned request waiting for the writes submitted before it.
+    private var deferred: Next?
+    /// Pipelined writes the committer left unrun, submitted again once their replies fit.
+    private var unrunWrites: [GroupCommitter.Operation] = []
     private var turnScheduled = false
 
     init(server: ServerState, committer: GroupCommitter) {
@@ -133,16 +139,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Running commands
 
+    /// The next thing to do for the client.
+    private enum Next {
+        case plan(CommandPlan)
+        case protocolError(String)
+    }
+
     /// Runs complete requests until one waits for a commit, the output is over its pause bound,
     /// the turn is used up, or the next request is incomplete.
     private func process() {
-        guard let session, !closing else { return }
+        guard let session, context != nil, !closing else { return }
         if waitingForCommit {
             finishTurn()
             return
         }
         var ran = 0
-        loop: while true {
+        while true {
             if unsent >= limits.outputPauseBytes {
                 stop = .output
                 if pausedSince == nil { pausedSince = .now() }
@@ -153,63 +165,91 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 scheduleTurn()
                 break
             }
-            let step: RequestParser.Step
-            do {
-                step = try parser.next(&input, session.authenticated ? server.limits : server.limits.unauthenticated)
-            } catch {
-                close(because: nil, reply: .err("Protocol error: \(error.message)"))
-                return
-            }
-            switch step {
-            case .needMoreData:
-                stop = .needData
-                break loop
-            case .refused(let message):
-                requestStartedAt = nil
-                ran += 1
-                send(.err(message))
-            case .command(let args):
-                requestStartedAt = nil
-                ran += 1
-                execute(args, session)
-                if closing { return }
-                if waitingForCommit {
-                    stop = .commit
-                    break loop
+            if !unrunWrites.isEmpty {
+                submitWrites(unrunWrites, session)
+            } else {
+                guard let next = deferred ?? nextRequest(session) else {
+                    stop = .needData
+                    break
                 }
+                deferred = nil
+                ran += 1
+                run(next, session)
+            }
+            if closing { return }
+            if waitingForCommit {
+                stop = .commit
+                break
             }
         }
         server.statistics.commands(ran)
         finishTurn()
     }
 
-    private func execute(_ args: [[UInt8]], _ session: Session) {
-        switch CommandDispatcher.plan(args, session, server) {
-        case .reply(let reply):
+    /// The next request, consumed from the input and planned; nil while it is incomplete.
+    private func nextRequest(_ session: Session) -> Next? {
+        let step: RequestParser.Step
+        do {
+            step = try parser.next(&input, session.authenticated ? server.limits : server.limits.unauthenticated)
+        } catch {
+            return .protocolError(error.message)
+        }
+        switch step {
+        case .needMoreData: return nil
+        case .refused(let message):
+            requestStartedAt = nil
+            return .plan(.reply(.err(message)))
+        case .command(let args):
+            requestStartedAt = nil
+            return .plan(CommandDispatcher.plan(args, session, server))
+        }
+    }
+
+    private func run(_ next: Next, _ session: Session) {
+        switch next {
+        case .protocolError(let message):
+            close(because: nil, reply: .err("Protocol error: \(message)"))
+        case .plan(.reply(let reply)):
             send(reply)
-        case .close(let reply):
+        case .plan(.close(let reply)):
             send(reply)
             close(because: nil, reply: nil)
-        case .read(let op):
+        case .plan(.read(let op)):
             let reply: RESPValue
             do { reply = try server.database.read { try op($0) } } catch { reply = Reply.store(error) }
             send(reply)
-        case .write(let op):
-            waitingForCommit = true
-            flushIfNeeded()
-            guard let eventLoop = context?.eventLoop else { return }
-            committer.submit(op, on: eventLoop).assumeIsolated().whenComplete { result in
-                self.waitingForCommit = false
-                switch result {
-                case .success(let reply): self.send(reply)
-                case .failure(let error): self.send(Reply.store(error))
-                }
-                self.productive = self.productive || session.authenticated
-                self.process()
-            }
-            return
+        case .plan(.write(let op)):
+            submitWrites([op], session)
         }
-        productive = productive || session.authenticated
+        if !waitingForCommit { productive = productive || session.authenticated }
+    }
+
+    /// Submits `writes` together with the writes pipelined right behind them, so they share one
+    /// commit; the first request after them that is not a write waits in `deferred`, and writes
+    /// the committer left unrun (their replies would not fit the pause bound) in `unrunWrites`.
+    private func submitWrites(_ writes: [GroupCommitter.Operation], _ session: Session) {
+        var ops = writes
+        while ops.count < Self.writesPerCommit, deferred == nil, let next = nextRequest(session) {
+            if case .plan(.write(let op)) = next { ops.append(op) } else { deferred = next }
+        }
+        server.statistics.commands(ops.count - writes.count)
+        unrunWrites = []
+        guard let eventLoop = context?.eventLoop else { return }
+        waitingForCommit = true
+        flushIfNeeded()
+        let budget = max(0, limits.outputPauseBytes - unsent)
+        committer.submit(ops, replyBudget: budget, on: eventLoop).assumeIsolated().whenComplete { result in
+            self.waitingForCommit = false
+            let replies: [RESPValue]
+            switch result {
+            case .success(let r): replies = r
+            case .failure(let error): replies = ops.map { _ in Reply.store(error) }
+            }
+            for reply in replies { self.send(reply) }
+            self.unrunWrites = Array(ops.dropFirst(replies.count))
+            self.productive = self.productive || session.authenticated
+            self.process()
+        }
     }
 
     /// After a turn: start the request clock if a request is arriving, give back idle buffer
