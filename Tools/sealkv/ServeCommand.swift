@@ -20,15 +20,15 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "TCP address to listen on, HOST:PORT.") var listen = "127.0.0.1:6380"
     @Option(help: "Also listen on this Unix socket (with no --listen given, only on it).") var unix: String?
     @Option(help: "Clients must AUTH with the password in this file (its first line).") var requirepassFile: String?
-    @Option(help: "Most clients connected at once.") var maxClients = 1000
-    @Option(help: "Close clients idle this many seconds (0: never).") var idleTimeout = 300
-    @Option(help: "Longest key or value a client may send; longer ones are refused with an error.") var maxBulk = "16m"
-    @Option(help: "Most bytes of all arguments of one command (and of one MULTI transaction).") var maxRequest = "64m"
-    @Option(help: "A request must arrive complete this many seconds after its first byte.") var requestTimeout = "30"
-    @Option(help: "Stop running a client's commands while this much of its replies is unsent.") var clientOutputPause = "1m"
-    @Option(help: "Close a client whose unsent replies would exceed this; a larger single reply is refused.") var clientOutputLimit = "64m"
-    @Option(help: "Close a client whose replies stay unread above the pause bound this many seconds.") var clientOutputTimeout = "60"
-    @Option(help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "512m"
+    @Option(parsing: .unconditional, help: "Most clients connected at once.") var maxClients = 1000
+    @Option(parsing: .unconditional, help: "Close clients idle this many seconds (0: never).") var idleTimeout = 300
+    @Option(parsing: .unconditional, help: "Longest key or value a client may send; longer ones are refused with an error.") var maxBulk = "16m"
+    @Option(parsing: .unconditional, help: "Most bytes of all arguments of one command (and of one MULTI transaction).") var maxRequest = "64m"
+    @Option(parsing: .unconditional, help: "A request must arrive complete this many seconds after its first byte.") var requestTimeout = "30"
+    @Option(parsing: .unconditional, help: "Stop running a client's commands while this much of its replies is unsent.") var clientOutputPause = "1m"
+    @Option(parsing: .unconditional, help: "Close a client whose unsent replies would exceed this; a larger single reply is refused.") var clientOutputLimit = "64m"
+    @Option(parsing: .unconditional, help: "Close a client whose replies stay unread above the pause bound this many seconds.") var clientOutputTimeout = "60"
+    @Option(parsing: .unconditional, help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "512m"
     @Flag(help: "SELECT takes namespace names (and any number) instead of 0-15.") var nsPerDb = false
     @OptionGroup var credentials: CredentialOptions
 
