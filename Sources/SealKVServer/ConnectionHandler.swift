@@ -330,7 +330,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         flushIfNeeded()
         closing = true
         if let reason, let session {
-            server.log("client id=\(session.id) addr=\(session.record.address) name=\(String(decoding: session.name, as: UTF8.self)) \(reason)")
+            server.logClient("client id=\(session.id) addr=\(session.record.address) name=\(String(decoding: session.name, as: UTF8.self)) \(reason)")
         }
         context.close(promise: nil)
     }

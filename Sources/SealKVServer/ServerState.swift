@@ -37,7 +37,9 @@ final class ServerState: Sendable {
     let watches = WatchRegistry()
     let cursors = ScanCursors()
     let started = NIODeadline.now()
+    /// The configured log, unthrottled (for what the server says once, like how it opened).
     let log: @Sendable (String) -> Void
+    private let clientLog: ThrottledLog
     /// Where the server listens, as INFO shows it.
     let listening = NIOLockedValueBox<[String]>([])
     /// Keyed BLAKE2b of the password under a random key made at start; the password itself is not kept.
@@ -51,6 +53,7 @@ final class ServerState: Sendable {
         clientLimits = configuration.clientLimits
         idleTimeout = configuration.idleTimeout
         log = configuration.log
+        clientLog = ThrottledLog(configuration.log, linesPerSecond: 20)
         let statistics = ServerStatistics()
         self.statistics = statistics
         clients = ClientRegistry(maxClients: configuration.maxClients, maxMemory: configuration.clientLimits.maxClientMemory,
@@ -60,6 +63,10 @@ final class ServerState: Sendable {
         digestKey = key
         passwordDigest = configuration.password.map { Self.digest($0, key: key) }
     }
+
+    /// Logs what the server did to a client (closed it past a limit, evicted it), at most 20
+    /// lines a second: a flood of hostile clients must not become a flood of log lines.
+    func logClient(_ line: String) { clientLog.write(line) }
 
     /// Whether clients must authenticate.
     var requiresPassword: Bool { passwordDigest != nil }
@@ -86,5 +93,41 @@ final class ServerState: Sendable {
         if namespacePerDatabase { return [""] + named }
         let databases = Set((1..<16).map { Self.namespace(forDatabase: $0) })
         return [""] + named.filter { databases.contains($0) }
+    }
+}
+
+/// A log that writes at most `linesPerSecond` lines in each second and then says how many it left out.
+final class ThrottledLog: Sendable {
+    private struct State {
+        var windowStart = NIODeadline.now()
+        var written = 0
+        var suppressed = 0
+    }
+    private let state = NIOLockedValueBox(State())
+    private let sink: @Sendable (String) -> Void
+    private let linesPerSecond: Int
+
+    init(_ sink: @escaping @Sendable (String) -> Void, linesPerSecond: Int) {
+        self.sink = sink
+        self.linesPerSecond = linesPerSecond
+    }
+
+    func write(_ line: String) {
+        let (summary, show): (String?, Bool) = state.withLockedValue { s in
+            let now = NIODeadline.now()
+            var summary: String? = nil
+            if now - s.windowStart >= .seconds(1) {
+                if s.suppressed > 0 { summary = "\(s.suppressed) more such lines left out in the last second" }
+                s = State(windowStart: now)
+            }
+            guard s.written < linesPerSecond else {
+                s.suppressed += 1
+                return (summary, false)
+            }
+            s.written += 1
+            return (summary, true)
+        }
+        if let summary { sink(summary) }
+        if show { sink(line) }
     }
 }
