@@ -91,14 +91,9 @@ public final class RedisServer: Sendable {
             }
     }
 
-    /// Logs how the store was opened when recovery refused its newest commit, so an operator
-    /// sees it before any write overwrites the refused commit's slot.
+    /// Logs how the store was opened when recovery refused its newest commit.
     private func reportRecovery() {
-        let r = state.database.recovery
-        guard r.fellBack else { return }
-        let refused = r.slotTxnIDs.enumerated().filter { $0.offset != r.chosenSlot }.compactMap(\.element).map(String.init).joined(separator: ", ")
-        let served = r.slotTxnIDs.indices.contains(r.chosenSlot) ? r.slotTxnIDs[r.chosenSlot].map(String.init) ?? "?" : "?"
-        state.log("warning: the store's newest commit\(refused.isEmpty ? "" : " (txnid \(refused))") was refused (\(r.refusedReason ?? "no reason given")); serving the previous commit, txnid \(served). After a crash mid-commit this is expected; otherwise the file may have been damaged or rolled back: run `sealkv check` and compare with a backup. The next write replaces the refused commit.")
+        if let warning = state.database.recovery.warning { state.log("warning: \(warning)") }
     }
 
     /// Deletes expired keys in the background, at most 10,000 per second.

@@ -88,9 +88,10 @@ enum ServerInfo {
             ("store_path", db.path ?? "(memory)"), ("store_txnid", "\(db.currentTxnID)"), ("store_file_bytes", "\(fileBytes)"),
             ("store_durability", "\(db.options.durability)"), ("group_commits", "\(s.commits)"), ("committed_writes", "\(s.writes)"),
             ("writes_per_commit", "\(perCommit)"), ("failed_commits", "\(s.failedCommits)"),
-            ("recovery_fell_back", r.fellBack ? "1" : "0"),
+            ("recovery_fell_back", r.fellBack ? "1" : "0"), ("recovery_opened_txnid", "\(r.openedTxnID)"),
             ("recovery_slot_txnids", r.slotTxnIDs.map { $0.map(String.init) ?? "invalid" }.joined(separator: ",")),
         ]
+        if let refused = r.refusedTxnID { fields.append(("recovery_refused_txnid", "\(refused)")) }
         if let reason = r.refusedReason { fields.append(("recovery_refused_reason", reason.replacingNewlines())) }
         return fields
     }
