@@ -71,10 +71,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let channel = context.channel
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        // The record reaches this handler through the pipeline, not by holding it: no cycle.
         let record = ClientRecord(id: server.clients.makeID(), address: Self.describe(channel.remoteAddress),
                                   localAddress: Self.describe(channel.localAddress)) { reason in
-            channel.eventLoop.execute { bound.value.close(because: reason, reply: nil) }
+            channel.pipeline.fireUserInboundEventTriggered(Eviction(reason: reason))
         }
         session = Session(record: record, authenticated: !server.requiresPassword)
         server.statistics.connected()
@@ -102,6 +102,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
         input = ByteBuffer()
         parser = RequestParser()
         context.fireChannelInactive()
+    }
+
+    /// Another thread decided to close this client (``ClientRegistry``).
+    struct Eviction: Sendable {
+        let reason: String
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let eviction = event as? Eviction {
+            close(because: eviction.reason, reply: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
