@@ -105,7 +105,7 @@ public struct ClientLimits: Sendable {
     public var requestTimeout: TimeAmount = .seconds(30)
     /// The input and output buffered for all clients together; past it, the client holding the
     /// most is closed (`--max-client-memory`).
-    public var maxClientMemory = 512 << 20
+    public var maxClientMemory = 256 << 20
     /// Bytes of requests read ahead of the command being run (pipelining).
     public var readAhead = 1 << 20
     /// How long a client must have waited without a complete request before a new client may
@@ -113,6 +113,6 @@ public struct ClientLimits: Sendable {
     public var evictionGrace: TimeAmount = .milliseconds(250)
 
     /// The defaults: pause at 1 MiB unsent, close past 64 MiB or after 60 s unread, 30 s per
-    /// request, 512 MiB for all clients.
+    /// request, 256 MiB for all clients.
     public init() {}
 }

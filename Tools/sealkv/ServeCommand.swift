@@ -28,7 +28,7 @@ struct ServeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop running a client's commands while this much of its replies is unsent.") var clientOutputPause = "1m"
     @Option(parsing: .unconditional, help: "Close a client whose unsent replies would exceed this; a larger single reply is refused.") var clientOutputLimit = "64m"
     @Option(parsing: .unconditional, help: "Close a client whose replies stay unread above the pause bound this many seconds.") var clientOutputTimeout = "60"
-    @Option(parsing: .unconditional, help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "512m"
+    @Option(parsing: .unconditional, help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "256m"
     @Flag(help: "SELECT takes namespace names (and any number) instead of 0-15.") var nsPerDb = false
     @OptionGroup var credentials: CredentialOptions
 
