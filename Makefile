@@ -4,9 +4,11 @@
 deps:
 	@Tools/scripts/install-deps.sh
 
-## The tests also drive redis-cli and redis-benchmark against `sealkv serve`.
+## The tests also drive redis-cli and redis-benchmark against `sealkv serve`, and redis-py from a
+## virtual environment in .build/venv (Tests/compat), made here when missing.
 test-deps:
 	@Tools/scripts/install-deps.sh redis-tools
+	@Tools/scripts/compat-venv.sh >/dev/null
 
 ## Creates an encrypted store in a temporary folder, writes, reopens, reads back.
 demo: deps

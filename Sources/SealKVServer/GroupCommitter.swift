@@ -4,14 +4,18 @@ import NIOCore
 import SealKV
 
 /// Runs the writes of every client through one writer: whatever arrived while the previous commit
-/// was being made durable goes into the next transaction together, so many clients share one fsync
-/// and throughput grows with the number of clients. Each client is answered only after the commit
-/// holding its write is durable.
+/// was being made durable goes into the next transaction together, so many clients (and the
+/// pipelined writes of one client) share one fsync. Each client is answered only after the
+/// commit holding its write is durable.
 final class GroupCommitter: Sendable {
     typealias Operation = @Sendable (WriteTransaction) throws -> RESPValue
+    /// One client's consecutive writes, answered together.
     private struct Pending {
-        var operation: Operation
-        var promise: EventLoopPromise<RESPValue>
+        var operations: [Operation]
+        /// Once the replies of the operations run so far pass this many bytes, the rest are left
+        /// unrun (their client submits them again when it has room for more replies).
+        var replyBudget: Int
+        var promise: EventLoopPromise<[RESPValue]>
     }
     private struct State {
         var pending: [Pending] = []
@@ -24,7 +28,7 @@ final class GroupCommitter: Sendable {
     private let state = NIOLockedValueBox(State())
     private let queue = DispatchQueue(label: "sealkv.serve.commit")
     private let drained = DispatchGroup()
-    /// Most operations in one transaction.
+    /// Most operations in one transaction (a client's run of writes is never split).
     let maxBatch: Int
     let statistics: ServerStatistics
 
@@ -39,19 +43,27 @@ final class GroupCommitter: Sendable {
 
     /// Queues a write; the future completes with its reply once its commit is durable.
     func submit(_ operation: @escaping Operation, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
-        let promise = eventLoop.makePromise(of: RESPValue.self)
+        submit([operation], replyBudget: .max, on: eventLoop).map { $0[0] }
+    }
+
+    /// Queues writes that run in order in one transaction; the future completes with their replies
+    /// once that commit is durable. The first always runs; the others run while the replies so far
+    /// total at most `replyBudget` bytes, so the future may hold fewer replies than operations:
+    /// those missing did not run.
+    func submit(_ operations: [Operation], replyBudget: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[RESPValue]> {
+        let promise = eventLoop.makePromise(of: [RESPValue].self)
         enum Admission { case refused, queued, startDraining }
         let admission: Admission = state.withLockedValue { s in
             if s.stopped { return .refused }
-            s.pending.append(Pending(operation: operation, promise: promise))
-            s.accepted += 1
+            s.pending.append(Pending(operations: operations, replyBudget: replyBudget, promise: promise))
+            s.accepted += operations.count
             if s.running { return .queued }
             s.running = true
             return .startDraining
         }
         switch admission {
         case .refused:
-            promise.succeed(.err("the server is shutting down; the write was not made"))
+            promise.succeed(Array(repeating: .err("the server is shutting down; the write was not made"), count: operations.count))
         case .queued:
             break
         case .startDraining:
@@ -65,7 +77,11 @@ final class GroupCommitter: Sendable {
     private func drain() {
         while true {
             let batch: [Pending] = state.withLockedValue { s in
-                let n = min(s.pending.count, maxBatch)
+                var n = 0, operations = 0
+                while n < s.pending.count && (n == 0 || operations + s.pending[n].operations.count <= maxBatch) {
+                    operations += s.pending[n].operations.count
+                    n += 1
+                }
                 let batch = Array(s.pending.prefix(n))
                 s.pending.removeFirst(n)
                 if batch.isEmpty { s.running = false }
@@ -78,25 +94,37 @@ final class GroupCommitter: Sendable {
     }
 
     private func commit(_ batch: [Pending]) {
-        var replies: [RESPValue] = []
+        var replies: [[RESPValue]] = []
         replies.reserveCapacity(batch.count)
         do {
             try database.write { tx in
                 replies.removeAll(keepingCapacity: true)
-                for p in batch {
-                    // One client's failing command (a key too long, say) must not undo the others':
-                    // each validates before it changes anything, so its error is its reply alone.
-                    do { replies.append(try p.operation(tx)) } catch { replies.append(Reply.store(error)) }
-                }
+                for p in batch { replies.append(Self.run(p, tx)) }
             }
-            statistics.committed(writes: batch.count)
+            statistics.committed(writes: replies.reduce(0) { $0 + $1.count })
             for (p, r) in zip(batch, replies) { p.promise.succeed(r) }
         } catch {
             // The commit itself failed (an I/O error poisons the store): nothing of it is promised.
             let reply = RESPValue.err("the write was not committed: \(Reply.message(error))")
             statistics.failedCommit()
-            for p in batch { p.promise.succeed(reply) }
+            for p in batch { p.promise.succeed(Array(repeating: reply, count: p.operations.count)) }
         }
+    }
+
+    /// Runs one client's operations in order within its reply budget. One command's failure (a
+    /// key too long, say) must not undo the others': each validates before it changes anything,
+    /// so its error is its reply alone.
+    private static func run(_ p: Pending, _ tx: WriteTransaction) -> [RESPValue] {
+        var replies: [RESPValue] = []
+        var bytes = 0
+        for op in p.operations {
+            if !replies.isEmpty && bytes > p.replyBudget { break }
+            let reply: RESPValue
+            do { reply = try op(tx) } catch { reply = Reply.store(error) }
+            bytes += reply.encodedSize(.resp3)
+            replies.append(reply)
+        }
+        return replies
     }
 
     /// Refuses new writes and waits until every queued one is committed and answered.

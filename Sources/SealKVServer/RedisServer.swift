@@ -1,87 +1,61 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SealKV
 
-/// Settings of `sealkv serve`.
-public struct ServerConfiguration: Sendable {
-    /// TCP address to listen on (nil: none, when only a Unix socket is wanted).
-    public var host: String? = "127.0.0.1"
-    public var port = 6380
-    /// A Unix-domain socket to listen on as well (or instead).
-    public var unixPath: String? = nil
-    /// Clients must AUTH with this password (nil: no password).
-    public var password: [UInt8]? = nil
-    /// Connections beyond this many get an error and are closed.
-    public var maxClients = 1000
-    /// Let SELECT take namespace names, and any number.
-    public var namespacePerDatabase = false
-    /// Close a client that sent nothing for this long (nil: never).
-    public var idleTimeout: TimeAmount? = .seconds(300)
-    public var limits = RequestLimits()
-    /// Event-loop threads (default: one per core).
-    public var threads = System.coreCount
-
-    /// Loopback TCP on 6380, no password, 1,000 clients, 5-minute idle timeout.
-    public init() {}
-
-    /// Whether `host` is a loopback address (the only kind served without a password).
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-}
-
-/// A Redis-protocol (RESP2) server over a SealKV store.
+/// A Redis-protocol server (RESP2 and RESP3) over a SealKV store.
 public final class RedisServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let state: ServerState
     let committer: GroupCommitter
+    /// The settings, without the password (the state keeps only its digest).
     private let configuration: ServerConfiguration
+    /// The TCP address to bind, resolved once and checked.
+    private let address: SocketAddress?
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let sweeper = NIOLockedValueBox<RepeatedTask?>(nil)
     private let stopped = NIOLockedValueBox(false)
     private let finished = DispatchSemaphoreBox()
 
     /// A server for `database`; call ``start()``.
+    /// - Throws: `invalidArgument` for inconsistent limits, or a TCP address that is not loopback
+    ///   (as given, or as it resolves) without a password.
     public init(database: Database, configuration: ServerConfiguration) throws {
-        if let host = configuration.host, !ServerConfiguration.isLoopback(host), configuration.password == nil {
-            throw SealKVError(.invalidArgument, "refusing to listen on \(host), which is not loopback, without a password: pass --requirepass-file.")
+        try configuration.validate()
+        var address: SocketAddress? = nil
+        if let host = configuration.host {
+            if configuration.password == nil && !ServerConfiguration.isLoopback(host) {
+                throw SealKVError(.invalidArgument, "refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.")
+            }
+            do {
+                address = try SocketAddress.makeAddressResolvingHost(host, port: configuration.port)
+            } catch {
+                throw SealKVError(.invalidArgument, "cannot resolve the address \(host) to listen on: \(error).")
+            }
+            if configuration.password == nil, let address, !ServerConfiguration.isLoopback(address) {
+                throw SealKVError(.invalidArgument, "refusing to listen on \(host), which resolves to \(address.ipAddress ?? "?"), not a loopback address, without a password: pass --requirepass-file.")
+            }
         }
-        self.configuration = configuration
+        self.address = address
+        var kept = configuration
+        kept.password = nil
+        self.configuration = kept
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        let listening = [configuration.host.map { "\($0):\(configuration.port)" }, configuration.unixPath].compactMap { $0 }.joined(separator: ",")
-        state = ServerState(database: database, password: configuration.password,
-                            namespacePerDatabase: configuration.namespacePerDatabase, listening: listening)
+        state = ServerState(database: database, configuration: configuration)
         committer = GroupCommitter(database: database, statistics: state.statistics)
     }
 
     /// Binds the listeners; returns the addresses bound (a port of 0 picks a free one).
     @discardableResult
     public func start() throws -> [String] {
-        let commands = RedisCommands(server: state)
-        let committer = self.committer, state = self.state, configuration = self.configuration
-        let connections = self.connections
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                let id = ObjectIdentifier(channel)
-                connections.withLockedValue { $0[id] = channel }
-                channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: id) } }
-                return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if let idle = configuration.idleTimeout { try sync.addHandler(IdleStateHandler(readTimeout: idle)) }
-                    try sync.addHandler(ByteToMessageHandler(RESPRequestDecoder(limits: configuration.limits)))
-                    try sync.addHandler(ConnectionHandler(commands: commands, committer: committer, state: state,
-                                                          maxClients: configuration.maxClients))
-                }
-            }
+        reportRecovery()
+        let bootstrap = makeBootstrap()
         var bound: [String] = []
         do {
-            if let host = configuration.host {
-                let channel = try bootstrap.bind(host: host, port: configuration.port).wait()
+            if let address, let host = configuration.host {
+                let channel = try bootstrap.bind(to: address).wait()
                 listeners.withLockedValue { $0.append(channel) }
                 bound.append("\(host):\(channel.localAddress?.port ?? configuration.port)")
             }
@@ -91,10 +65,46 @@ public final class RedisServer: Sendable {
                 bound.append(path)
             }
         } catch {
+            for l in listeners.withLockedValue({ $0 }) { try? l.close().wait() }
             try? group.syncShutdownGracefully()
             throw SealKVError(.ioError, "could not listen on \(configuration.host.map { "\($0):\(configuration.port)" } ?? configuration.unixPath ?? "?"): \(error). Choose another address or stop what uses it.")
         }
+        state.listening.withLockedValue { $0 = bound }
+        startSweeping()
         return bound
+    }
+
+    private func makeBootstrap() -> ServerBootstrap {
+        let (committer, state, connections) = (self.committer, self.state, self.connections)
+        return ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLockedValue { $0[id] = channel }
+                channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: id) } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: state, committer: committer))
+                }
+            }
+    }
+
+    /// Logs how the store was opened when recovery refused its newest commit.
+    private func reportRecovery() {
+        if let warning = state.database.recovery.warning { state.log("warning: \(warning)") }
+    }
+
+    /// Deletes expired keys in the background, at most 10,000 per second.
+    private func startSweeping() {
+        let (committer, statistics, loop) = (self.committer, state.statistics, group.next())
+        let task = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            committer.submit({ tx in .integer(Int64(try tx.sweepExpired(limit: 10_000))) }, on: loop).whenSuccess { reply in
+                if case .integer(let n) = reply, n > 0 { statistics.swept(Int(n)) }
+            }
+        }
+        sweeper.withLockedValue { $0 = task }
     }
 
     /// Stops accepting, lets every queued write commit and be answered, closes every connection and
@@ -105,6 +115,7 @@ public final class RedisServer: Sendable {
             return !s
         }
         guard first else { return }
+        sweeper.withLockedValue { $0?.cancel() }
         for l in listeners.withLockedValue({ $0 }) { try? l.close().wait() }
         committer.stop()
         // Let the event loops write the last replies, then close the connections.
@@ -122,8 +133,6 @@ public final class RedisServer: Sendable {
         finished.signal()   // let any other waiter through too
     }
 }
-
-import Dispatch
 
 /// A semaphore usable from Sendable closures.
 private final class DispatchSemaphoreBox: Sendable {

@@ -1,53 +1,75 @@
 import CSodium
 import NIOConcurrencyHelpers
+import NIOCore
 import SealKV
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Counters shown by INFO.
 final class ServerStatistics: Sendable {
-    private struct Counts {
+    struct Counts {
         var commits = 0, writes = 0, failedCommits = 0, commands = 0, connections = 0, rejected = 0
+        var evicted = 0, closedForOutput = 0, requestTimeouts = 0, expiredSwept = 0
     }
     private let counts = NIOLockedValueBox(Counts())
 
     func committed(writes n: Int) { counts.withLockedValue { $0.commits += 1; $0.writes += n } }
     func failedCommit() { counts.withLockedValue { $0.failedCommits += 1 } }
-    func command() { counts.withLockedValue { $0.commands += 1 } }
+    func commands(_ n: Int) { counts.withLockedValue { $0.commands += n } }
     func connected() { counts.withLockedValue { $0.connections += 1 } }
     func rejected() { counts.withLockedValue { $0.rejected += 1 } }
+    func evicted() { counts.withLockedValue { $0.evicted += 1 } }
+    func closedForOutput() { counts.withLockedValue { $0.closedForOutput += 1 } }
+    func requestTimedOut() { counts.withLockedValue { $0.requestTimeouts += 1 } }
+    func swept(_ n: Int) { counts.withLockedValue { $0.expiredSwept += n } }
 
-    var snapshot: (commits: Int, writes: Int, failedCommits: Int, commands: Int, connections: Int, rejected: Int) {
-        counts.withLockedValue { ($0.commits, $0.writes, $0.failedCommits, $0.commands, $0.connections, $0.rejected) }
-    }
+    var snapshot: Counts { counts.withLockedValue { $0 } }
 }
 
-/// What every connection shares: the store, the password check, counters and settings.
+/// What every connection shares: the store, the password check, the clients, WATCH, SCAN cursors,
+/// counters and settings.
 final class ServerState: Sendable {
     let database: Database
     let namespacePerDatabase: Bool
-    let statistics = ServerStatistics()
+    let limits: RequestLimits
+    let clientLimits: ClientLimits
+    let idleTimeout: TimeAmount?
+    let statistics: ServerStatistics
+    let clients: ClientRegistry
+    let watches = WatchRegistry()
     let cursors = ScanCursors()
-    let clients = NIOLockedValueBox(0)
-    let started = ContinuousClock.now
+    let started = NIODeadline.now()
+    /// The configured log, unthrottled (for what the server says once, like how it opened).
+    let log: @Sendable (String) -> Void
+    private let clientLog: ThrottledLog
+    /// Where the server listens, as INFO shows it.
+    let listening = NIOLockedValueBox<[String]>([])
     /// Keyed BLAKE2b of the password under a random key made at start; the password itself is not kept.
     private let passwordDigest: [UInt8]?
     private let digestKey: [UInt8]
-    let listening: String
 
-    init(database: Database, password: [UInt8]?, namespacePerDatabase: Bool, listening: String) {
+    init(database: Database, configuration: ServerConfiguration) {
         self.database = database
-        self.namespacePerDatabase = namespacePerDatabase
-        self.listening = listening
+        namespacePerDatabase = configuration.namespacePerDatabase
+        limits = configuration.limits
+        clientLimits = configuration.clientLimits
+        idleTimeout = configuration.idleTimeout
+        log = configuration.log
+        clientLog = ThrottledLog(configuration.log, linesPerSecond: 20)
+        let statistics = ServerStatistics()
+        self.statistics = statistics
+        clients = ClientRegistry(maxClients: configuration.maxClients, maxMemory: configuration.clientLimits.maxClientMemory,
+                                 evictionGrace: configuration.clientLimits.evictionGrace, statistics: statistics)
         var key = [UInt8](repeating: 0, count: 32)
         randombytes_buf(&key, key.count)
         digestKey = key
-        passwordDigest = password.map { Self.digest($0, key: key) }
+        passwordDigest = configuration.password.map { Self.digest($0, key: key) }
     }
 
-    /// Whether a password is required.
-    var password: Void? { passwordDigest == nil ? nil : () }
+    /// Logs what the server did to a client (closed it past a limit, evicted it), at most 20
+    /// lines a second: a flood of hostile clients must not become a flood of log lines.
+    func logClient(_ line: String) { clientLog.write(line) }
+
+    /// Whether clients must authenticate.
+    var requiresPassword: Bool { passwordDigest != nil }
 
     private static func digest(_ bytes: [UInt8], key: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
@@ -62,43 +84,50 @@ final class ServerState: Sendable {
         return sodium_memcmp(d, passwordDigest, 32) == 0
     }
 
-    /// INFO's text.
-    func info(_ tx: ReadTransaction, section: String?) throws -> String {
-        let s = statistics.snapshot
-        let uptime = ContinuousClock.now - started
-        let wanted = section?.lowercased()
-        func include(_ name: String) -> Bool { wanted == nil || wanted == "all" || wanted == "everything" || wanted == name }
-        var out = ""
-        if include("server") {
-            out += "# Server\r\nsealkv_version:\(SealKVVersion.string)\r\nredis_mode:standalone\r\nprocess_id:\(getpid())\r\n"
-            out += "listening:\(listening)\r\nuptime_in_seconds:\(uptime.components.seconds)\r\n\r\n"
-        }
-        if include("clients") {
-            out += "# Clients\r\nconnected_clients:\(clients.withLockedValue { $0 })\r\ntotal_connections_received:\(s.connections)\r\n"
-            out += "rejected_connections:\(s.rejected)\r\n\r\n"
-        }
-        if include("persistence") {
-            out += "# Persistence\r\nstore_txnid:\(tx.snapshotTxnID)\r\ngroup_commits:\(s.commits)\r\ncommitted_writes:\(s.writes)\r\n"
-            out += "writes_per_commit:\(s.commits == 0 ? "0" : String(format2(Double(s.writes) / Double(s.commits))))\r\nfailed_commits:\(s.failedCommits)\r\n\r\n"
-        }
-        if include("stats") {
-            out += "# Stats\r\ntotal_commands_processed:\(s.commands)\r\n\r\n"
-        }
-        if include("keyspace") {
-            out += "# Keyspace\r\n"
-            let main = try tx.namespace("").count()
-            if main > 0 { out += "db0:keys=\(main)\r\n" }
-            for name in try tx.namespaces() {
-                let n = try tx.namespace(name).count()
-                let label = name.hasPrefix("db") && Int(name.dropFirst(2)) != nil ? name : "ns:\(name)"
-                out += "\(label):keys=\(n)\r\n"
-            }
-        }
-        return out
+    /// The namespace database `index` maps to ("" for 0, "db3" for 3).
+    static func namespace(forDatabase index: Int) -> String { index == 0 ? "" : "db\(index)" }
+
+    /// The namespaces SELECT can reach: databases 0-15, or with `--ns-per-db` every namespace.
+    func reachableNamespaces(_ tx: ReadTransaction) throws -> [String] {
+        let named = try tx.namespaces()
+        if namespacePerDatabase { return [""] + named }
+        let databases = Set((1..<16).map { Self.namespace(forDatabase: $0) })
+        return [""] + named.filter { databases.contains($0) }
+    }
+}
+
+/// A log that writes at most `linesPerSecond` lines in each second and then says how many it left out.
+final class ThrottledLog: Sendable {
+    private struct State {
+        var windowStart = NIODeadline.now()
+        var written = 0
+        var suppressed = 0
+    }
+    private let state = NIOLockedValueBox(State())
+    private let sink: @Sendable (String) -> Void
+    private let linesPerSecond: Int
+
+    init(_ sink: @escaping @Sendable (String) -> Void, linesPerSecond: Int) {
+        self.sink = sink
+        self.linesPerSecond = linesPerSecond
     }
 
-    private func format2(_ x: Double) -> String {
-        let r = (x * 100).rounded() / 100
-        return "\(r)"
+    func write(_ line: String) {
+        let (summary, show): (String?, Bool) = state.withLockedValue { s in
+            let now = NIODeadline.now()
+            var summary: String? = nil
+            if now - s.windowStart >= .seconds(1) {
+                if s.suppressed > 0 { summary = "\(s.suppressed) more such lines left out in the last second" }
+                s = State(windowStart: now)
+            }
+            guard s.written < linesPerSecond else {
+                s.suppressed += 1
+                return (summary, false)
+            }
+            s.written += 1
+            return (summary, true)
+        }
+        if let summary { sink(summary) }
+        if show { sink(line) }
     }
 }

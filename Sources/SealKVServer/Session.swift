@@ -1,51 +1,62 @@
-import NIOConcurrencyHelpers
-
-/// One client connection's state: its selected namespace, whether it authenticated, and a MULTI queue.
-final class Session: @unchecked Sendable {
+/// One connection's protocol state: who it is, what it selected and authenticated, the protocol
+/// it speaks, and its MULTI queue. Lives on the connection's event loop; commands read and change
+/// it while they are planned, never from the closures that run in a transaction.
+final class Session {
+    /// How the rest of the server sees this client.
+    let record: ClientRecord
+    /// CLIENT ID.
+    var id: UInt64 { record.id }
     /// The SealKV namespace SELECT chose ("" is database 0).
     var namespace = ""
+    /// The database as CLIENT LIST shows it: its number, or its name with `--ns-per-db`.
+    var databaseLabel = "0"
     var authenticated: Bool
+    var protocolVersion = RESPVersion.resp2
+    /// CLIENT SETNAME; empty for none.
+    var name: [UInt8] = []
+    /// CLIENT SETINFO LIB-NAME and LIB-VER.
+    var libraryName: [UInt8] = []
+    var libraryVersion: [UInt8] = []
     /// Commands queued since MULTI (nil outside a transaction).
     var queued: [[[UInt8]]]? = nil
+    /// Bytes of the queued commands' arguments.
+    var queuedBytes = 0
     /// A command queued after MULTI was refused: EXEC then aborts.
     var queueFailed = false
+    /// Keys WATCHed since the last EXEC, DISCARD or UNWATCH.
+    var watchedKeys = 0
+    /// The last command's name as CLIENT LIST shows it (`get`, `client|list`).
+    var lastCommand = "NULL"
 
-    init(authenticated: Bool) { self.authenticated = authenticated }
-}
-
-/// The server's SCAN cursors: each number stands for the namespace and the last key returned, so a
-/// scan resumes exactly after that key whatever changed meanwhile (every key present throughout is
-/// returned once), from any connection, as Redis cursors work. Numbers are random, not sequential;
-/// the oldest are forgotten beyond ``limit``.
-final class ScanCursors: Sendable {
-    private let state = NIOLockedValueBox<(order: [UInt64], lastKeys: [UInt64: (namespace: String, key: [UInt8])])>(([], [:]))
-    /// At most this many open cursors; the oldest are forgotten first (a scan resumed from a
-    /// forgotten cursor gets an error).
-    static let limit = 4096
-
-    /// The position a cursor stands for; nil for cursor 0 (start) or an unknown cursor.
-    func position(_ cursor: UInt64) -> (namespace: String, key: [UInt8])? {
-        state.withLockedValue { $0.lastKeys[cursor] }
+    init(record: ClientRecord, authenticated: Bool) {
+        self.record = record
+        self.authenticated = authenticated
     }
 
-    /// A new cursor for resuming after `key`.
-    func make(namespace: String, after key: [UInt8]) -> UInt64 {
-        state.withLockedValue { s in
-            var id: UInt64 = 0
-            while id == 0 || s.lastKeys[id] != nil { id = UInt64.random(in: 1...(1 << 53)) }
-            s.lastKeys[id] = (namespace, key)
-            s.order.append(id)
-            while s.order.count > Self.limit {
-                s.lastKeys[s.order.removeFirst()] = nil
-            }
-            return id
-        }
+    /// Copies what CLIENT LIST shows of the session into `details`.
+    func publish(into details: inout ClientDetails) {
+        details.name = name
+        details.libraryName = libraryName
+        details.libraryVersion = libraryVersion
+        details.database = databaseLabel
+        details.lastCommand = lastCommand
+        details.protocolVersion = protocolVersion
+        details.queuedCommands = queued?.count ?? -1
+        details.watchedKeys = watchedKeys
     }
 
-    /// Forgets a finished cursor.
-    func drop(_ cursor: UInt64) {
-        state.withLockedValue { s in
-            if s.lastKeys.removeValue(forKey: cursor) != nil { s.order.removeAll { $0 == cursor } }
-        }
+    /// Publishes the session now (CLIENT LIST and CLIENT INFO show the caller as it is).
+    func publish() {
+        record.details.withLockedValue { publish(into: &$0) }
+    }
+
+    /// Whether a MULTI is open.
+    var inTransaction: Bool { queued != nil }
+
+    /// Leaves MULTI, forgetting what was queued.
+    func endTransaction() {
+        queued = nil
+        queuedBytes = 0
+        queueFailed = false
     }
 }

@@ -100,7 +100,11 @@ enum CommandLineCheck {
         let arguments = (try? self.arguments()) ?? []
         let command = arguments.first.flatMap { SealKVCommand.configuration.subcommands.map { $0._commandName }.contains($0) ? $0 : nil }
         let help = "(see 'sealkv \(command.map { "\($0) " } ?? "")--help')"
-        if let negative = arguments.dropFirst().first(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy(\.isASCIIDigit) }) {
+        if let at = arguments.indices.dropFirst().first(where: { arguments[$0].count > 1 && arguments[$0].hasPrefix("-") && arguments[$0].dropFirst().allSatisfy(\.isASCIIDigit) }) {
+            let negative = arguments[at]
+            if arguments[at - 1].hasPrefix("--") {
+                return "\(arguments[at - 1]) must not be negative; got '\(negative)' \(help)"
+            }
             return "'\(negative)' is not an option: numbers here cannot be negative, and a key or value that starts with '-' goes after '--' \(help)"
         }
         let first = message.split(separator: "\n").first.map(String.init) ?? "invalid arguments"

@@ -8,19 +8,27 @@ import SealKVServer
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the store over the Redis protocol (RESP2 and inline commands).",
+        abstract: "Serve the store over the Redis protocol (RESP2, RESP3 and inline commands).",
         discussion: """
         Writes are answered only once durable; concurrent clients' writes share commits. Listens on \
         loopback unless told otherwise, and refuses a non-loopback address without --requirepass-file. \
-        SIGINT or SIGTERM finish the writes in flight and close the store.
+        Sizes take a k, m or g suffix (powers of 1024); durations are seconds. SIGINT or SIGTERM \
+        finish the writes in flight and close the store.
         """)
 
     @Argument(help: "The store.") var db: String
     @Option(help: "TCP address to listen on, HOST:PORT.") var listen = "127.0.0.1:6380"
     @Option(help: "Also listen on this Unix socket (with no --listen given, only on it).") var unix: String?
-    @Option(help: "Clients must AUTH with the password in this file (first line).") var requirepassFile: String?
-    @Option(help: "Most clients connected at once.") var maxClients = 1000
-    @Option(help: "Close clients idle this many seconds (0: never).") var idleTimeout = 300
+    @Option(help: "Clients must AUTH with the password in this file (its first line).") var requirepassFile: String?
+    @Option(parsing: .unconditional, help: "Most clients connected at once.") var maxClients = 1000
+    @Option(parsing: .unconditional, help: "Close clients idle this many seconds (0: never).") var idleTimeout = 300
+    @Option(parsing: .unconditional, help: "Longest key or value a client may send; longer ones are refused with an error.") var maxBulk = "16m"
+    @Option(parsing: .unconditional, help: "Most bytes of all arguments of one command (and of one MULTI transaction).") var maxRequest = "64m"
+    @Option(parsing: .unconditional, help: "A request must arrive complete this many seconds after its first byte.") var requestTimeout = "30"
+    @Option(parsing: .unconditional, help: "Stop running a client's commands while this much of its replies is unsent.") var clientOutputPause = "1m"
+    @Option(parsing: .unconditional, help: "Close a client whose unsent replies would exceed this; a larger single reply is refused.") var clientOutputLimit = "64m"
+    @Option(parsing: .unconditional, help: "Close a client whose replies stay unread above the pause bound this many seconds.") var clientOutputTimeout = "60"
+    @Option(parsing: .unconditional, help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "256m"
     @Flag(help: "SELECT takes namespace names (and any number) instead of 0-15.") var nsPerDb = false
     @OptionGroup var credentials: CredentialOptions
 
@@ -33,6 +41,37 @@ struct ServeCommand: ParsableCommand {
         sigaddset(&stopSignals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         signal(SIGPIPE, SIG_IGN)
+        var config = try serverConfiguration()
+        var password = try requirepassFile.map(Self.readPassword) ?? []
+        defer { Self.wipe(&password) }
+        if requirepassFile != nil { config.password = password }
+        if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
+            throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
+        }
+        let database = try openStore(db, credentials, writable: true)
+        let server: RedisServer
+        let bound: [String]
+        do {
+            server = try RedisServer(database: database, configuration: config)
+            config.password = nil
+            Self.wipe(&password)
+            bound = try server.start()
+        } catch {
+            database.close()
+            throw ToolFailure("\((error as? SealKVError)?.message ?? "\(error)")", exitCode: 2)
+        }
+        FileHandle.standardError.write(Data("sealkv serve: \(db) on \(bound.joined(separator: " and ")); SIGINT or SIGTERM stops.\n".utf8))
+
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        FileHandle.standardError.write(Data("sealkv serve: \(received == SIGINT ? "SIGINT" : "SIGTERM"), finishing the writes in flight.\n".utf8))
+        server.shutdown()
+        database.close()
+        FileHandle.standardError.write(Data("sealkv serve: stopped; every acknowledged write is committed.\n".utf8))
+    }
+
+    /// The options as the server's settings, each checked with a message that names it.
+    private func serverConfiguration() throws -> ServerConfiguration {
         var config = ServerConfiguration()
         let listenGiven = CommandLine.arguments.contains { $0 == "--listen" || $0.hasPrefix("--listen=") }
         if unix != nil && !listenGiven {
@@ -47,36 +86,79 @@ struct ServeCommand: ParsableCommand {
             config.port = port
         }
         config.unixPath = unix
+        guard (1...1_000_000).contains(maxClients) else { throw ValidationError("--max-clients must be between 1 and 1000000.") }
         config.maxClients = maxClients
+        guard (0...(365 * 86400)).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 0 and 31536000 seconds.") }
         config.idleTimeout = idleTimeout > 0 ? .seconds(Int64(idleTimeout)) : nil
         config.namespacePerDatabase = nsPerDb
-        if let requirepassFile {
-            var bytes = try readFileBytes(requirepassFile)
-            defer { for i in bytes.indices { bytes[i] = 0 } }
-            let line = Array(bytes.prefix { $0 != 0x0A && $0 != 0x0D })
-            guard !line.isEmpty else { throw ValidationError("the password file '\(requirepassFile)' is empty.") }
-            config.password = line
-        }
-        if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
-            throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
-        }
-        let database = try openStore(db, credentials, writable: true)
-        let server: RedisServer
-        let bound: [String]
+        config.limits.maxBulkLength = try Self.size(maxBulk, "--max-bulk")
+        config.limits.maxRequestBytes = try Self.size(maxRequest, "--max-request")
+        config.clientLimits.outputPauseBytes = try Self.size(clientOutputPause, "--client-output-pause")
+        config.clientLimits.outputLimitBytes = try Self.size(clientOutputLimit, "--client-output-limit")
+        config.clientLimits.maxClientMemory = try Self.size(maxClientMemory, "--max-client-memory")
+        config.clientLimits.requestTimeout = try Self.duration(requestTimeout, "--request-timeout")
+        config.clientLimits.outputTimeout = try Self.duration(clientOutputTimeout, "--client-output-timeout")
         do {
-            server = try RedisServer(database: database, configuration: config)
-            bound = try server.start()
+            try config.validate()
         } catch {
-            database.close()
-            throw ToolFailure("\((error as? SealKVError)?.message ?? "\(error)")", exitCode: 2)
+            throw ValidationError(error.message)
         }
-        FileHandle.standardError.write(Data("sealkv serve: \(db) on \(bound.joined(separator: " and ")); SIGINT or SIGTERM stops.\n".utf8))
+        return config
+    }
 
-        var received: Int32 = 0
-        sigwait(&stopSignals, &received)
-        FileHandle.standardError.write(Data("sealkv serve: \(received == SIGINT ? "SIGINT" : "SIGTERM"), finishing the writes in flight.\n".utf8))
-        server.shutdown()
-        database.close()
-        FileHandle.standardError.write(Data("sealkv serve: stopped; every acknowledged write is committed.\n".utf8))
+    /// A byte count: digits with an optional k, m or g (KiB, MiB, GiB; a trailing b is allowed).
+    static func size(_ text: String, _ option: String) throws -> Int {
+        var digits = text.lowercased()
+        if digits.hasSuffix("b") { digits.removeLast() }
+        var unit = 1
+        if let last = digits.last, let shift = ["k": 10, "m": 20, "g": 30][String(last)] {
+            unit = 1 << shift
+            digits.removeLast()
+        }
+        guard let n = Int(digits), n > 0, n <= (1 << 40) / unit else {
+            throw ValidationError("\(option) must be a positive size up to 1 TiB, like 16m or 1048576; got '\(text)'.")
+        }
+        return n * unit
+    }
+
+    /// A duration in seconds, fractions allowed.
+    static func duration(_ text: String, _ option: String) throws -> TimeAmount {
+        guard let s = Double(text), s.isFinite, s >= 0.01, s <= 365 * 86400 else {
+            throw ValidationError("\(option) must be a number of seconds between 0.01 and 31536000; got '\(text)'.")
+        }
+        return .nanoseconds(Int64(s * 1e9))
+    }
+
+    /// The first line of the password file, read with a small bound, from a regular file only.
+    static func readPassword(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolFailure("cannot read the password file '\(path)': \(String(cString: strerror(errno))).", exitCode: 2) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ToolFailure("the password file '\(path)' is not a regular file; give a file holding the password on its first line.", exitCode: 2)
+        }
+        let limit = 4096
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else {
+                wipe(&bytes)
+                throw ToolFailure("cannot read the password file '\(path)': \(String(cString: strerror(errno))).", exitCode: 2)
+            }
+            if n == 0 { break }
+            count += n
+        }
+        defer { wipe(&bytes) }
+        guard count <= limit else { throw ToolFailure("the password file '\(path)' is larger than \(limit) bytes; it should hold the password on its first line.", exitCode: 2) }
+        let line = Array(bytes[..<count].prefix { $0 != 0x0A && $0 != 0x0D })
+        guard !line.isEmpty else { throw ToolFailure("the password file '\(path)' is empty: its first line must hold the password.", exitCode: 2) }
+        return line
+    }
+
+    static func wipe(_ bytes: inout [UInt8]) {
+        for i in bytes.indices { bytes[i] = 0 }
     }
 }
