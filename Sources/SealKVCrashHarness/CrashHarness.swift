@@ -146,7 +146,7 @@ public struct CrashHarness {
         } else {
             // The initial image is durable, so the commit it recovers to is acknowledged (and synced)
             // before opening it for writing writes anything.
-            let k = try StoreOpener.open(storage: storage, credential: credential, unlockCache: unlockCache).state.txnID
+            let k = try Recovery.open(storage: storage, credential: credential, unlockCache: unlockCache).state.txnID
             storage.mark(.issued(k))
             storage.mark(.acknowledged(k))
             storage.mark(.synced(k))
@@ -235,7 +235,7 @@ public struct CrashHarness {
                 do {
                     // The state may open only with an earlier credential (a password change it lost).
                     let credential = recorder.credentials.reversed().first { c in
-                        (try? StoreOpener.open(storage: overlay, credential: c, unlockCache: unlockCache)) != nil
+                        (try? Recovery.open(storage: overlay, credential: c, unlockCache: unlockCache)) != nil
                     }
                     let child = try record(initial: overlay.materialize(), credential: credential,
                                            seed: configuration.seed &+ UInt64(n + 1) &* 7919, operations: max(12, configuration.operations / 8))
@@ -376,7 +376,7 @@ public struct CrashHarness {
         var lastError: SealKVError? = nil
         for credential in recorder.credentials.reversed() {
             do throws(SealKVError) {
-                opened = try StoreOpener.open(storage: state, credential: credential,
+                opened = try Recovery.open(storage: state, credential: credential,
                                               verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
                 openedWith = credential
                 break

@@ -61,7 +61,7 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
             throw SealKVError(.corrupted, "the store failed its full check right after commit \(report.txnID): \(report.problems.prefix(3))")
         }
         var pages: [UInt64: [UInt8]] = [:]
-        for info in map where ["branch", "leaf", "catalog", "overflow"].contains(info.kind) {
+        for info in map where [PageCategory.branch, .leaf, .catalog, .overflow].contains(info.kind) {
             pages[info.number] = storage.page(info.number)
         }
         return CommitReference(txnID: report.txnID, pages: pages, highestPage: pages.keys.max() ?? 0, digest: try Self.digest(db))

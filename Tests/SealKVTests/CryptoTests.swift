@@ -85,8 +85,8 @@ struct CryptoTests {
 
     @Test func argon2idPresetDerivesAndDiffersBySalt() throws {
         let c = Credential.password("hunter2")
-        let a = try KeyHierarchy.keyEncryptionKey(credential: c, algorithm: KeyHierarchy.kdfArgon2id, strength: .interactive, salt: Array(repeating: 1, count: 16))
-        let b = try KeyHierarchy.keyEncryptionKey(credential: c, algorithm: KeyHierarchy.kdfArgon2id, strength: .interactive, salt: Array(repeating: 2, count: 16))
+        let a = try KeyHierarchy.keyEncryptionKey(credential: c, algorithm: FileFormat.kdfArgon2id, strength: .interactive, salt: Array(repeating: 1, count: 16))
+        let b = try KeyHierarchy.keyEncryptionKey(credential: c, algorithm: FileFormat.kdfArgon2id, strength: .interactive, salt: Array(repeating: 2, count: 16))
         #expect(a.withUnsafeBytes { Array($0) } != b.withUnsafeBytes { Array($0) })
     }
 

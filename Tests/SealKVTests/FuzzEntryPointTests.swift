@@ -24,7 +24,7 @@ struct FuzzEntryPointTests {
         var data = [UInt8](repeating: 0, count: Int(state.pageCount - FileFormat.firstDataPage) * FileFormat.pageSize)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16)
         defer { buffer.deallocate() }
-        for info in try db.pageMap() where info.kind != "free" && info.kind != "meta" {
+        for info in try db.pageMap() where info.kind != .free && info.kind != .meta {
             guard let link = info.link else { continue }
             try db.pager.load(link, into: buffer)
             let plain = Array(UnsafeRawBufferPointer(start: buffer, count: FileFormat.pageSize))
@@ -53,7 +53,15 @@ struct FuzzEntryPointTests {
                 FuzzEntryPoints.decodePage(m)
             }
         }
-        FuzzEntryPoints.openPlaintextImage(image)
+        // The seed must reach past recovery, or the open target mostly tests the error paths.
+        let outcome = FuzzEntryPoints.openPlaintextImage(image)
+        #expect(outcome.opened && outcome.checkedClean, "the open target's seed does not open cleanly: \(outcome)")
+        #expect(outcome.entriesRead == 150 + 2)
+        let committed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Tools/fuzz/corpus/open/seed-store").standardized
+        let seed = try #require(FileManager.default.contents(atPath: committed.path))
+        let committedOutcome = FuzzEntryPoints.openPlaintextImage(Array(seed))
+        #expect(committedOutcome.opened && committedOutcome.checkedClean && committedOutcome.entriesRead > 0,
+                "the committed seed \(committed.path) does not open cleanly: \(committedOutcome)")
         for _ in 0..<100 {
             var m = image
             for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: m.indices, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }

@@ -1,6 +1,7 @@
 @testable import SealKV
 import Testing
 import Dispatch
+import Foundation
 
 @Suite("Password change and rekey")
 struct KeyRotationTests {
@@ -133,6 +134,80 @@ struct KeyRotationTests {
         #expect(try reopened.get("big")?.count == 50_000)
         try TestSupport.expectClean(reopened)
         reopened.close()
+    }
+
+    /// Pages of the file at `path` (meta slots included) that still open under any of `sealers`.
+    func pagesOpening(_ path: String, under sealers: [PageSealer]) -> [Int] {
+        let bytes = TestSupport.readFile(path)
+        var found: [Int] = []
+        for page in 0..<(bytes.count / 4096) {
+            for sealer in sealers {
+                var copy = Array(bytes[(page * 4096)..<((page + 1) * 4096)])
+                let opens = copy.withUnsafeMutableBytes { b in
+                    if page < 2 { return sealer.openMeta(page: b.baseAddress!, slot: UInt64(page)) }
+                    b.baseAddress!.setU32(FileFormat.headerKeyEpoch, sealer.keys.epoch)
+                    return sealer.open(page: b.baseAddress!, number: UInt64(page))
+                }
+                if opens { found.append(page); break }
+            }
+        }
+        return found
+    }
+
+    /// After a rekey, no page of the file (live, free, or past the newest commit's end) may open
+    /// under an earlier data key once no reader needs it. Each combination of churn before the
+    /// rekeys, and a reader alive or not during each of two rekeys; the pages a reader kept are
+    /// overwritten once it has ended (at the next write or close).
+    @Test(arguments: [false, true])
+    func noPageOpensUnderAnOldKeyAfterRekeys(churn: Bool) throws {
+        for readers in [[false], [true], [true, false], [false, true], [true, true], [false, false]] {
+            let dir = TestSupport.temporaryDirectory()
+            defer { TestSupport.removeTree(dir) }
+            let path = dir + "/r.sealkv"
+            let db = try Database.open(at: path, credential: .password("pw"), options: TestSupport.options())
+            try db.write { tx in for i in 0..<3000 { try tx.put("k\(i)", "value-\(i)") } }
+            if churn {
+                for round in 0..<5 {
+                    try db.write { tx in for i in stride(from: round, to: 3000, by: 5) { try tx.delete("k\(i)") } }
+                    try db.write { tx in for i in stride(from: round, to: 3000, by: 5) { try tx.put("k\(i)", "again-\(i)") } }
+                }
+                try db.write { tx in for i in 0..<1000 { try tx.delete("k\(i)") } }
+            }
+            var oldSealers: [PageSealer] = []
+            for withReader in readers {
+                oldSealers.append(db.pager.sealer)
+                let report: RekeyReport
+                if withReader {
+                    let inside = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0), ended = DispatchSemaphore(value: 0)
+                    Thread.detachNewThread {
+                        try? db.read { tx in
+                            _ = try tx.get("k2999")
+                            inside.signal()
+                            done.wait()
+                        }
+                        ended.signal()
+                    }
+                    inside.wait()
+                    report = try db.rekey(credential: .password("pw"))
+                    done.signal()
+                    ended.wait()
+                    #expect(report.freePagesKept > 0, "a reader was alive, yet no page was kept for it")
+                } else {
+                    report = try db.rekey(credential: .password("pw"))
+                    #expect(report.freePagesKept == 0)
+                    let stale = pagesOpening(path, under: oldSealers)
+                    #expect(stale.isEmpty, "readers \(readers), churn \(churn): pages \(stale.prefix(10)) of \(stale.count) still open under an old key right after a rekey with no reader")
+                }
+            }
+            #expect(try db.get("k2999") != nil)
+            db.close()
+            let stale = pagesOpening(path, under: oldSealers)
+            #expect(stale.isEmpty, "readers \(readers), churn \(churn): pages \(stale.prefix(10)) of \(stale.count) (file \(TestSupport.readFile(path).count / 4096) pages) still open under an old key")
+            let reopened = try open(path, .password("pw"))
+            #expect(try reopened.get("k2999") != nil)
+            try TestSupport.expectClean(reopened)
+            reopened.close()
+        }
     }
 
     /// Commits after a rotation used to write the old header (old wrap) into metas sealed under the

@@ -199,6 +199,74 @@ struct OpenErrorTests {
         #expect(ContinuousClock.now - start < FileStorage.lockPatience + .seconds(3))
     }
 
+    /// An open that waits for another handle's lock must read the file's size after it gets the
+    /// lock: the other handle may grow the file meanwhile, and a size read before the wait made a
+    /// healthy store look truncated ("Restore it from a backup").
+    @Test func anOpenThatWaitedForTheLockSeesTheGrownFile() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = try makeStore(dir, entries: 10)
+        let writer = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.openExisting))
+        let opened = Locked<Result<UInt64, SealKVError>?>(nil)
+        let started = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            started.signal()
+            do throws(SealKVError) {
+                let reader = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
+                opened.withLock { $0 = .success(reader.currentTxnID) }
+                reader.close()
+            } catch {
+                opened.withLock { $0 = .failure(error) }
+            }
+        }
+        started.wait()
+        usleep(150_000)   // the reader has recorded the size and waits for the lock
+        try writer.write { tx in for i in 0..<3000 { try tx.put("grow-\(i)", [UInt8](repeating: 7, count: 400)) } }
+        let grownTo = writer.currentTxnID
+        writer.close()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while opened.withLock({ $0 }) == nil && ContinuousClock.now < deadline { usleep(10_000) }
+        switch opened.withLock({ $0 }) {
+        case .success(let txn)?: #expect(txn == grownTo)
+        case .failure(let e)?: Issue.record("the waiting open failed: \(e)")
+        case nil: Issue.record("the waiting open never returned")
+        }
+    }
+
+    /// A FIFO as the store path must not hang the open (a read-only open of a FIFO blocks until a
+    /// writer appears); it, a directory and a device are refused, each named.
+    @Test func notARegularFileIsRefusedWithoutBlocking() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let fifo = dir + "/pipe.sealkv"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let folder = dir + "/folder.sealkv"
+        #expect(mkdir(folder, 0o700) == 0)
+        for (path, kind) in [(fifo, "FIFO"), (folder, "directory"), ("/dev/null", "character device")] {
+            for mode in [OpenMode.readOnly, .openExisting, .createIfMissing] {
+                let result = Locked<SealKVError?>(nil)
+                let done = DispatchSemaphore(value: 0)
+                Thread.detachNewThread {
+                    do throws(SealKVError) {
+                        let db = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(mode))
+                        db.close()
+                    } catch {
+                        result.withLock { $0 = error }
+                    }
+                    done.signal()
+                }
+                guard done.wait(timeout: .now() + 10) == .success else {
+                    Issue.record("opening \(kind) \(path) in \(mode) hangs")
+                    if path == fifo { let w = Glibc.open(fifo, O_WRONLY | O_NONBLOCK); if w >= 0 { Glibc.close(w) } }
+                    continue
+                }
+                let error = result.withLock { $0 }
+                #expect(error?.code == .notASealKVFile, "\(kind) in \(mode): \(String(describing: error))")
+                #expect(error?.message.contains(kind) == true, "\(String(describing: error?.message))")
+            }
+        }
+    }
+
     @Test func readOnlyModeNeverWrites() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }

@@ -90,6 +90,42 @@ struct RecoveryTests {
         }
     }
 
+    /// A commit whose meta reached the disk but whose pages did not is what a power cut leaves: the
+    /// open tells the caller (before it writes anything), and `check` checks the commit recovery
+    /// opened, naming the refused one as a warning instead of calling the store damaged.
+    @Test func tornNewestCommitIsAWarningToldBeforeAnyWrite() throws {
+        let (before, after) = try twoCommits()
+        let p = (2..<(before.count / 4096)).first { p in before[(p * 4096)..<((p + 1) * 4096)] != after[(p * 4096)..<((p + 1) * 4096)] }!
+        var torn = after
+        torn.replaceSubrange((p * 4096)..<((p + 1) * 4096), with: before[(p * 4096)..<((p + 1) * 4096)])
+        for mode in [OpenMode.readOnly, .openExisting] {
+            let storage = MemoryStorage(bytes: torn)
+            let told = Locked<(RecoveryReport, [UInt8])?>(nil)
+            var options = TestSupport.options(mode)
+            options.recoveryNotice = { report in told.withLock { $0 = (report, storage.snapshot()) } }
+            let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: options)
+            let (report, bytesWhenTold) = try #require(told.withLock { $0 })
+            #expect(report == db.recovery)
+            #expect(bytesWhenTold == torn, "the notice came after the open had written")
+            #expect(report.refusedTxnID == 2 && report.openedTxnID == 1 && report.refusedSlot == 0)
+            #expect(report.warning?.contains("transaction 2") == true)
+            let check = try db.check()
+            #expect(check.problems.isEmpty, "\(check.problems)")
+            #expect(check.txnID == 1)
+            #expect(check.warnings.contains { $0.message == report.warning })
+            #expect(try db.stats().recovery == report)
+            db.close()
+        }
+        // An open that does not fall back tells nothing and warns of nothing.
+        let told = Locked(false)
+        var options = TestSupport.options()
+        options.recoveryNotice = { _ in told.withLock { $0 = true } }
+        let db = try Database.open(storage: MemoryStorage(bytes: after), credential: .password(TestSupport.password), options: options)
+        #expect(!told.withLock { $0 })
+        #expect(db.recovery.warning == nil && db.recovery.openedTxnID == 2)
+        #expect(try db.check().warnings.isEmpty)
+    }
+
     /// Found by the crash harness (compound crash, no-sync): after a fallback the refused slot still
     /// held the newer commit, claiming the file's old length. A `sync()` then cut the tail, and the
     /// next open took that slot's claim for truncation and refused the store.

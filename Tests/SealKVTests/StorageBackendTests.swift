@@ -107,7 +107,7 @@ struct StorageBackendTests {
         // A later commit, so the damaged leaf below is not one the newest commit wrote (recovery
         // would treat that as a torn commit and open the previous one).
         try db.write { tx in try tx.put("key-0", "changed") }
-        let leaves = try db.check().pagesByKind["leaf", default: 0]
+        let leaves = try db.check().pagesByKind[.leaf, default: 0]
         db.close()
 
         func coldScan(readAhead: Int) throws -> (entries: Int, misses: UInt64) {

@@ -55,7 +55,7 @@ struct TamperFixture {
         }
         try record()
         var reachable: [UInt64: String] = [:]
-        for info in try db.pageMap() where info.kind != "free" { reachable[info.number] = info.kind }
+        for info in try db.pageMap() where info.kind != .free { reachable[info.number] = info.kind.rawValue }
         db.close()
         return TamperFixture(bytes: storage.snapshot(), commits: commits, written: written, reachable: reachable)
     }
@@ -239,7 +239,7 @@ struct SpliceTests {
 
     @Test func swappedPagesAreDetected() throws {
         let (db, storage) = try store(600)
-        let live = try db.pageMap().filter { $0.kind == "leaf" || $0.kind == "branch" }.map { Int($0.number) }
+        let live = try db.pageMap().filter { $0.kind == .leaf || $0.kind == .branch }.map { Int($0.number) }
         db.close()
         let bytes = storage.snapshot()
         #expect(live.count >= 3)
@@ -256,7 +256,7 @@ struct SpliceTests {
     @Test func pageFromAnotherStoreWithTheSamePasswordIsDetected() throws {
         let (db1, s1) = try store(600)
         let (db2, s2) = try store(600)   // same password, same keys and values, same page layout
-        let live = try db1.pageMap().filter { $0.kind != "free" && $0.kind != "meta" }.map { Int($0.number) }
+        let live = try db1.pageMap().filter { $0.kind != .free && $0.kind != .meta }.map { Int($0.number) }
         db1.close(); db2.close()
         let mine = s1.snapshot(), theirs = s2.snapshot()
         for n in live where n * 4096 < theirs.count {
@@ -277,7 +277,7 @@ struct SpliceTests {
         let (db, storage) = try store(600)
         let old = storage.snapshot()
         try db.write { tx in for i in stride(from: 0, to: 600, by: 7) { try tx.put("k\(i)", "changed") } }
-        let live = try db.pageMap().filter { $0.kind != "free" && $0.kind != "meta" }.map { Int($0.number) }
+        let live = try db.pageMap().filter { $0.kind != .free && $0.kind != .meta }.map { Int($0.number) }
         db.close()
         let new = storage.snapshot()
         var tried = 0

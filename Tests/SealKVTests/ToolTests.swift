@@ -65,9 +65,10 @@ struct ToolTests {
         #expect(try expect(["scan", db, "--from", "bi", "--to", "bl"]).stdout.hasPrefix("big\t"))
         try expect(["scan", db, "--ns", "nope"], status: 2)
 
-        let stat = json(try expect(["stat", db, "--json"]).stdout)
+        let stat = json(try expect(["stat", db, "--json", "--pages"]).stdout)
         #expect((stat["entries"] as? [String: Int])?["sessions"] == 1)
         #expect((stat["pagesByKind"] as? [String: Int])?["overflow", default: 0] ?? 0 > 40)
+        #expect(json(try expect(["stat", db, "--json"]).stdout)["pagesByKind"] is NSNull, "stat counted pages without --pages")
         let pages = try expect(["pages", db, "--json"]).stdout.split(separator: "\n").map { json(String($0)) }
         #expect(pages.count == (stat["pageCount"] as? Int))
         let leaf = try #require(pages.first { $0["kind"] as? String == "leaf" })

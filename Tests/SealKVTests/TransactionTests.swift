@@ -197,7 +197,7 @@ struct TransactionTests {
         try db.write { tx in for i in 0..<300_000 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 100)) } }
         let written = storage.log.withLock { $0.count } - before
         #expect(written > 2 * Pager.idleBuffersKept, "the commit wrote \(written) pages")
-        #expect(storage.writeCalls.withLock { $0.max() ?? 0 } <= WriteTransaction.sealedBatchPages + 1)
+        #expect(storage.writeCalls.withLock { $0.max() ?? 0 } <= CommitSealing.batchPages + 1)
         // What stays mapped is the pool's idle reserve (plus a partly used arena), not the commit.
         #expect(db.pager.buffers.bufferCount <= Pager.idleBuffersKept + 256, "the pool still holds \(db.pager.buffers.bufferCount) buffers")
         #expect(try db.read { $0.count } == 300_000)
@@ -221,8 +221,8 @@ struct TransactionTests {
             do {
                 try db.write { tx in
                     for i in stride(from: 0, to: keys, by: 20) { try tx.put("key-\(i)", [UInt8](repeating: 8, count: 100)) }
-                    let beyond = tx.dirty.count - Pager.borrowThreshold
-                    #expect(beyond > 2_000, "only \(tx.dirty.count) dirty pages")
+                    let beyond = tx.space.dirty.count - Pager.borrowThreshold
+                    #expect(beyond > 2_000, "only \(tx.space.dirty.count) dirty pages")
                     #expect(db.pager.cache.lentCount >= beyond, "lent \(db.pager.cache.lentCount) of \(capacity)")
                     let mapped = db.pager.buffers.bufferCount - poolBefore
                     #expect(mapped <= Pager.borrowThreshold + 2 * Pager.borrowBatch, "the pool mapped \(mapped) buffers of its own")
@@ -249,7 +249,7 @@ struct TransactionTests {
         var bytes = storage.snapshot()
         let reopened = try TestSupport.reopen(bytes)
         let leaves: [PageLink] = try reopened.read { tx in
-            try tx.withPage(tx.base.main.root) { p in
+            try tx.pages.withPage(tx.base.main.root) { p in
                 let node = NodePage(p)
                 return (0..<node.count).map { node.child($0) }
             }
@@ -312,7 +312,7 @@ struct TransactionTests {
         try db.write { tx in try tx.put("one more", "commit") }
         let report = try db.check()
         #expect(report.isClean)
-        #expect(report.pagesByKind["overflow", default: 0] == 0)
+        #expect(report.pagesByKind[.overflow, default: 0] == 0)
         #expect(storage.pageCount < 16, "file still holds \(storage.pageCount) pages")
     }
 
@@ -351,6 +351,40 @@ struct TransactionTests {
             Issue.record("an escaped transaction still worked")
         } catch {
             #expect(error.code == .transactionClosed)
+        }
+    }
+
+    /// A sequence, cursor or namespace handle that escaped its closure must never answer "empty":
+    /// throwing methods fail with `transactionClosed`, and the accessors that cannot throw stop the
+    /// program (an exit test: each runs in a child process).
+    @Test func escapedCursorsAndSequencesAreAnErrorNotAnEmptyAnswer() async throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("a1", "x"); try tx.put("a2", "y") }
+        let (cursor, namespace) = try db.read { tx in (try tx.cursor(), try tx.namespace("")) }
+        #expect(throws: SealKVError.self) { try cursor.first() }
+        #expect(throws: SealKVError.self) { try namespace.get("a1") }
+        #expect(throws: SealKVError.self) { try namespace.prefix("a") }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let escaped = try db.read { tx in try tx.prefix("a") }
+            _ = Array(escaped)
+        }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let iterator = try db.read { tx in try tx.all().makeIterator() }
+            _ = iterator.next()
+        }
+        await #expect(processExitsWith: .failure) {
+            let (db, _) = try TestSupport.memoryStore()
+            try db.write { tx in try tx.put("a1", "x") }
+            let cursor = try db.read { tx in
+                let c = try tx.cursor()
+                _ = try c.first()
+                return c
+            }
+            _ = cursor.key
         }
     }
 

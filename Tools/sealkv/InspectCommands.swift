@@ -4,26 +4,33 @@ import SealKV
 
 /// `sealkv stat DB`
 struct StatCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show format, pages by kind, depth, entries, free pages, readers.")
+    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show format, size, depth, entries, free pages, readers (--pages: pages by kind).")
     @Argument(help: "The store.") var path: String
     @Flag(help: "JSON output.") var json = false
+    @Flag(help: "Also count pages by kind (reads and authenticates every page, as check does).") var pages = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
         let db = try openStore(path, store, writable: false)
         defer { db.close() }
-        // Counting pages by kind reads every page, which takes a while on a large store.
-        let bar = ProgressBar("stat", unit: "pages")
-        bar.phase("reading every page to count them")
         let s = try storeCall(store: path) { try db.stats() }
-        bar.finish()
+        var byKind: [PageCategory: Int]? = nil
+        if pages {
+            // Counting pages by kind reads every page, which takes a while on a large store.
+            let bar = ProgressBar("stat", unit: "pages")
+            bar.phase("reading every page to count them")
+            byKind = try storeCall(store: path) { try db.check { bar.update(done: $0.done, total: $0.total) }.pagesByKind }
+            bar.finish()
+        }
         let recovery = db.recovery
         let namespaces = s.entries.keys.filter { !$0.isEmpty }.sorted()
         if json {
             print(jsonLine([
                 "path": path, "formatVersion": s.formatVersion, "pageSize": 4096, "cipher": "XChaCha20-Poly1305-IETF",
-                "keyDerivation": s.keyDerivation, "keyEpoch": s.keyEpoch, "txnid": s.txnID, "pageCount": s.pageCount,
-                "fileBytes": s.fileBytes, "pagesByKind": s.pagesByKind, "depth": s.depth, "entries": s.entries,
+                "keyDerivation": s.keyDerivation, "keyEpoch": s.keyEpoch, "txnid": s.txnID, "pageCount": s.highWaterMark,
+                "fileBytes": s.fileBytes,
+                "pagesByKind": byKind.map { kinds in Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }) as Any } ?? NSNull(),
+                "depth": s.depth, "entries": s.entries,
                 "freePages": s.freePages, "namespaces": namespaces, "ioEngine": s.ioEngine,
                 "readers": s.readers.map { ["txnid": $0.txnID, "ageSeconds": Double($0.age.components.seconds)] },
                 "recovery": [
@@ -34,13 +41,14 @@ struct StatCommand: ParsableCommand {
             ] as [String: Any]))
             return
         }
-        let kinds = ["meta", "branch", "leaf", "catalog", "overflow", "free"].map { "\($0) \(s.pagesByKind[$0, default: 0])" }
+        let kinds = byKind.map { k in ": " + PageCategory.allCases.filter { $0 != .unreachable || k[$0] != nil }.map { "\($0) \(k[$0, default: 0])" }.joined(separator: ", ") }
+            ?? " below the high-water mark (--pages counts them by kind)"
         print("""
         file          \(path) (\(formatBytes(s.fileBytes)))
         format        \(s.formatVersion), XChaCha20-Poly1305-IETF, 4096-byte pages
         keys          \(s.keyDerivation), key epoch \(s.keyEpoch)
         last txnid    \(s.txnID)
-        pages         \(s.pageCount): \(kinds.joined(separator: ", "))
+        pages         \(s.highWaterMark)\(kinds)
         depth         \(s.depth)
         entries       \(s.entries[""] ?? 0) in the default namespace\(namespaces.isEmpty ? "" : ", " + namespaces.map { "\($0) \(s.entries[$0]!)" }.joined(separator: ", "))
         namespaces    \(namespaces.isEmpty ? "-" : namespaces.joined(separator: ", "))
@@ -66,8 +74,8 @@ struct PagesCommand: ParsableCommand {
         var out = ""
         for p in pages {
             if json {
-                out += jsonLine(["page": p.number, "kind": p.kind, "txnid": p.txnID, "entries": p.entries,
-                                 "fill": (p.fill * 1000).rounded() / 1000, "links": p.links.map { $0.page }, "owner": p.owner] as [String: Any]) + "\n"
+                out += jsonLine(["page": p.number, "kind": p.kind.rawValue, "txnid": p.txnID, "entries": p.entries,
+                                 "fill": (p.fill * 1000).rounded() / 1000, "links": p.links.map { $0.page }, "owner": p.owner.description] as [String: Any]) + "\n"
             } else {
                 let links = p.links.isEmpty ? "-" : p.links.map { String($0.page) }.joined(separator: ",")
                 out += "\(p.number)\t\(p.kind)\t\(p.txnID)\t\(p.entries)\t\(Int((p.fill * 100).rounded()))%\t\(links)\t\(p.owner)\n"
@@ -106,11 +114,11 @@ struct PageCommand: ParsableCommand {
         for (i, e) in d.entries.enumerated() {
             var line = "[\(i)] key \(EntryEncoding.escapedText(e.key.prefix(80)))\(e.key.count > 80 ? "..." : "")"
             if let v = e.value { line += " value (\(v.count) bytes) \(EntryEncoding.escapedText(v.prefix(48)))\(v.count > 48 ? "..." : "")" }
-            if let l = e.link { line += (d.info.kind == "branch" ? " child" : " overflow \(e.valueLength) bytes at") + " page \(l.page) txn \(l.txnID) tag \(l.tag)" }
+            if let l = e.link { line += (d.info.kind == .branch ? " child" : " overflow \(e.valueLength) bytes at") + " page \(l.page) txn \(l.txnID) tag \(l.tag)" }
             if let x = e.expiry { line += " expires \(x)" }
             out += line + "\n"
         }
-        if d.info.kind == "overflow", let next = d.info.links.first { out += "next          page \(next.page) txn \(next.txnID) tag \(next.tag)\n" }
+        if d.info.kind == .overflow, let next = d.info.links.first { out += "next          page \(next.page) txn \(next.txnID) tag \(next.tag)\n" }
         if hex {
             for row in stride(from: 0, to: d.raw.count, by: 16) {
                 out += String(format: "%04x  ", row) + d.raw[row..<(row + 16)].map { String(format: "%02x", $0) }.joined(separator: " ") + "\n"
@@ -149,8 +157,7 @@ struct CheckCommand: ParsableCommand {
         let bar = ProgressBar("check", unit: "pages")
         let report = try storeCall(store: path) { try db.check { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
-        var warnings = report.warnings.map { Finding(page: $0.page, message: $0.message) }
-        if let torn = recoveryWarning(db.recovery, path: path, writable: false) { warnings.append(Finding(page: nil, message: torn)) }
+        let warnings = report.warnings.map { Finding(page: $0.page, message: $0.message) }
         var sequential: Duration? = nil
         if timing {
             dropFromOSCache(path)
@@ -182,13 +189,13 @@ struct CheckCommand: ParsableCommand {
                                            "pagesRead": report.pagesRead, "ioEngine": (try? db.stats().ioEngine) ?? "?"]
         timingFields["sequentialCheckSeconds"] = sequential.map { seconds($0) as Any } ?? NSNull()
         print(jsonLine([
-            "ok": report.isClean, "txnid": report.txnID, "pageCount": report.pageCount,
+            "ok": report.isClean, "txnid": report.txnID, "pageCount": report.highWaterMark,
             "metaSlots": report.metaSlots.map { $0.map { $0 as Any } ?? NSNull() },
             "openedSlot": db.recovery.chosenSlot, "fellBack": db.recovery.fellBack,
             "refusedReason": refusalReason(db.recovery).map { $0 as Any } ?? NSNull(),
             "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
             "warnings": warnings.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
-            "pagesByKind": report.pagesByKind, "entries": report.entries, "timing": timingFields,
+            "pagesByKind": Dictionary(uniqueKeysWithValues: report.pagesByKind.map { ($0.key.rawValue, $0.value) }), "entries": report.entries, "timing": timingFields,
         ] as [String: Any]))
     }
 

@@ -12,11 +12,21 @@ enum FoundValue {
     case elsewhere(ValueLocation)
 }
 
-/// Read algorithms on one tree, shared by read and write transactions.
-extension Transaction {
+/// Reads one tree through a ``PageSpace``: it borrows the tree's descriptor and the pages, and
+/// knows nothing of transactions.
+struct TreeReader {
+    let tree: TreeDescriptor
+    let pages: PageSpace
+
+    init(_ tree: TreeDescriptor, in pages: PageSpace) {
+        self.tree = tree
+        self.pages = pages
+    }
+
     /// Descends to the leaf that holds or would hold `key` and runs `body` on it with the search
-    /// result. Checks on the way that branches sit above leaves at exactly the descriptor's depth.
-    func descend<R>(_ tree: TreeDescriptor, to key: UnsafeRawBufferPointer,
+    /// result (under a cache lock when the leaf is cached: `body` must be short). Checks on the way
+    /// that branches sit above leaves at exactly the descriptor's depth. Nil for an empty tree.
+    func descend<R>(to key: UnsafeRawBufferPointer,
                     _ body: (NodePage, _ index: Int, _ found: Bool) throws(SealKVError) -> R) throws(SealKVError) -> R? {
         guard !tree.root.isNone else { return nil }
         guard tree.depth >= 1, tree.depth <= 64 else {
@@ -24,7 +34,7 @@ extension Transaction {
         }
         var link = tree.root
         for _ in 1..<Int(tree.depth) {
-            link = try withPage(link) { (p) throws(SealKVError) -> PageLink in
+            link = try pages.withPage(link) { (p) throws(SealKVError) -> PageLink in
                 let node = NodePage(p)
                 guard node.kind == .branch else {
                     throw SealKVError.corrupted(page: link.page, "is a \(node.isLeaf ? "leaf" : "non-node page") where a branch was expected")
@@ -33,7 +43,7 @@ extension Transaction {
             }
         }
         let leafLink = link
-        return try withPage(leafLink) { (p) throws(SealKVError) -> R in
+        return try pages.withPage(leafLink) { (p) throws(SealKVError) -> R in
             let node = NodePage(p)
             guard node.isLeaf else {
                 throw SealKVError.corrupted(page: leafLink.page, "is not a leaf, but the tree's depth says it must be")
@@ -43,57 +53,56 @@ extension Transaction {
         }
     }
 
-    /// Finds `key` in `tree`.
-    func locate(_ tree: TreeDescriptor, key: UnsafeRawBufferPointer) throws(SealKVError) -> ValueLocation? {
-        let found = try descend(tree, to: key) { (node, i, found) throws(SealKVError) -> ValueLocation? in
-            guard found, !node.isExpired(i, now: self.now) else { return nil }
-            if node.isOverflow(i) {
-                let ref = node.overflowRef(i)
-                return .overflow(length: ref.length, first: ref.link)
-            }
-            return .inline(Array(node.inlineValue(i)))
+    /// Finds `key`; an entry expired at `now` (Unix milliseconds, read only if needed) is absent.
+    func locate(_ key: UnsafeRawBufferPointer, now: () -> UInt64) throws(SealKVError) -> ValueLocation? {
+        let found = try descend(to: key) { (node, i, found) throws(SealKVError) -> ValueLocation? in
+            guard found, !node.isExpired(i, now: now()) else { return nil }
+            return Self.location(in: node, at: i)
         }
         return found ?? nil
     }
 
-    /// The value at `location`, assembling overflow chains.
-    func value(at location: ValueLocation) throws(SealKVError) -> [UInt8] {
-        switch location {
-        case .inline(let bytes): return bytes
-        case .overflow(let length, let first): return try readOverflow(first: first, length: length)
+    /// Finds `key` and copies an inline value into `buffer` (under the cache lock, which the
+    /// caller's use of the bytes must not run under); for a value in overflow pages, says where it is.
+    func findValue(_ key: UnsafeRawBufferPointer, copyingInto buffer: UnsafeMutableRawBufferPointer,
+                   now: () -> UInt64) throws(SealKVError) -> FoundValue? {
+        let found = try descend(to: key) { (node, i, found) throws(SealKVError) -> FoundValue? in
+            guard found, !node.isExpired(i, now: now()) else { return nil }
+            if node.isOverflow(i) { return .elsewhere(Self.location(in: node, at: i)) }
+            let value = node.inlineValue(i)
+            guard value.count <= buffer.count else { return .elsewhere(.inline(Array(value))) }
+            buffer.copyMemory(from: value)
+            return .copied(count: value.count)
         }
+        return found ?? nil
     }
 
-    /// Reads an overflow chain, checking each page's kind, every link, and the total length.
-    func readOverflow(first: PageLink, length: UInt64) throws(SealKVError) -> [UInt8] {
-        guard length <= UInt64(Limits.maxValueLength) else {
-            throw SealKVError.corrupted(page: first.page, "starts an overflow chain claiming an impossible \(length) bytes")
+    /// The stored expiry of `key` (Unix milliseconds), whether or not it has passed; nil if the key
+    /// is absent or has no time to live.
+    func storedExpiry(of key: UnsafeRawBufferPointer) throws(SealKVError) -> UInt64? {
+        let found = try descend(to: key) { (node, i, found) throws(SealKVError) -> UInt64? in found ? node.expiry(i) : nil }
+        return found ?? nil
+    }
+
+    /// Whether `key` has an entry, expired or not.
+    func containsStored(_ key: UnsafeRawBufferPointer) throws(SealKVError) -> Bool {
+        try descend(to: key) { (_, _, found) throws(SealKVError) in found } ?? false
+    }
+
+    /// Where the value of leaf entry `i` lives.
+    static func location(in node: NodePage, at i: Int) -> ValueLocation {
+        if node.isOverflow(i) {
+            let ref = node.overflowRef(i)
+            return .overflow(length: ref.length, first: ref.link)
         }
-        let total = Int(length)
-        var out = [UInt8](repeating: 0, count: total)
-        var filled = 0
-        var link = first
-        try out.withMutableBytes { (dest) throws(SealKVError) in
-            while !link.isNone {
-                let current = link
-                let next = try withPage(current) { (p) throws(SealKVError) -> PageLink in
-                    guard p.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
-                        throw SealKVError.corrupted(page: current.page, "is not an overflow page but is linked from an overflow chain")
-                    }
-                    let n = Int(p.u32(FileFormat.overflowLength))
-                    guard filled + n <= total else {
-                        throw SealKVError.corrupted(page: current.page, "makes its overflow chain longer than the value's recorded length")
-                    }
-                    (dest.baseAddress! + filled).copyMemory(from: p + FileFormat.overflowData, byteCount: n)
-                    filled += n
-                    return PageLink(from: p, at: FileFormat.overflowNext)
-                }
-                link = next
-            }
+        return .inline(Array(node.inlineValue(i)))
+    }
+
+    /// The value at `location`, assembling overflow chains.
+    static func value(at location: ValueLocation, in pages: PageSpace) throws(SealKVError) -> [UInt8] {
+        switch location {
+        case .inline(let bytes): return bytes
+        case .overflow(let length, let first): return try OverflowChain.read(first: first, length: length, from: pages)
         }
-        guard filled == total else {
-            throw SealKVError.corrupted(page: first.page, "starts an overflow chain shorter than its recorded length (\(filled) of \(total) bytes)")
-        }
-        return out
     }
 }

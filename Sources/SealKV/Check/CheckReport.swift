@@ -16,12 +16,12 @@ public struct CheckReport: Sendable {
     public var warnings: [Problem] = []
     /// The commit checked.
     public var txnID: UInt64 = 0
-    /// The high-water mark of that commit.
-    public var pageCount: UInt64 = 0
+    /// The high-water mark of that commit: every page below it is reachable or free.
+    public var highWaterMark: UInt64 = 0
     /// Per meta slot: its txnid, or nil if it does not authenticate.
     public var metaSlots: [UInt64?] = [nil, nil]
-    /// Pages by kind: "meta", "branch", "leaf", "catalog", "overflow", "free".
-    public var pagesByKind: [String: Int] = [:]
+    /// Pages by what they are used for.
+    public var pagesByKind: [PageCategory: Int] = [:]
     /// Entries per namespace ("" is the default namespace).
     public var entries: [String: UInt64] = [:]
     /// Depth of the default namespace's tree.

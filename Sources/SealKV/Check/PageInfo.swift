@@ -1,6 +1,8 @@
 /// A reference from one page to another, as stored: page number, writing txnid and tag.
 public struct LinkInfo: Sendable, Equatable {
+    /// The page linked to.
     public let page: UInt64
+    /// The transaction that wrote it.
     public let txnID: UInt64
     /// The 16-byte tag in hex.
     public let tag: String
@@ -12,13 +14,73 @@ public struct LinkInfo: Sendable, Equatable {
     }
 }
 
+/// What a page of the file is used for, as the page map and the check report count pages.
+public enum PageCategory: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Pages 0 and 1, the meta slots.
+    case meta
+    /// A branch page of any tree.
+    case branch
+    /// A leaf page of a namespace, the free-page tree or the expiry index.
+    case leaf
+    /// A leaf page of the catalog of named namespaces.
+    case catalog
+    /// A page of an overflow chain (a large value).
+    case overflow
+    /// Listed in the free-page tree.
+    case free
+    /// Neither reachable nor listed free (only in a damaged store).
+    case unreachable
+
+    /// The lower-case name (`rawValue`), as the tool prints it.
+    public var description: String { rawValue }
+}
+
+/// Which tree (or slot) a page belongs to.
+public enum PageOwner: Sendable, Hashable, CustomStringConvertible {
+    /// Meta slot 0 or 1.
+    case metaSlot(Int)
+    /// A namespace's tree ("" is the default namespace).
+    case namespace(String)
+    /// The catalog of named namespaces.
+    case catalog
+    /// The free-page tree (also the owner of the free pages it lists).
+    case freePageTree
+    /// The expiry index.
+    case expiryIndex
+    /// No tree (an unreachable page).
+    case none
+
+    init(_ tree: TreeID) {
+        switch tree {
+        case .main: self = .namespace("")
+        case .namespace(let name): self = .namespace(name)
+        case .catalog: self = .catalog
+        case .freePages: self = .freePageTree
+        case .expiry: self = .expiryIndex
+        }
+    }
+
+    /// How the tool prints it: "namespace ''", "catalog", "free-page tree", "meta slot 0", ...
+    public var description: String {
+        switch self {
+        case .metaSlot(let slot): "meta slot \(slot)"
+        case .namespace(let name): "namespace '\(name)'"
+        case .catalog: "catalog"
+        case .freePageTree: "free-page tree"
+        case .expiryIndex: "expiry index"
+        case .none: "-"
+        }
+    }
+}
+
 /// One page of the file, as the page map reports it.
 public struct PageInfo: Sendable {
-    /// "meta", "branch", "leaf", "catalog", "overflow", "free" or "unreachable".
-    public let kind: String
+    /// What the page is used for.
+    public let kind: PageCategory
+    /// Its page number.
     public let number: UInt64
-    /// Which tree the page belongs to ("namespace ''", "catalog", "free-page tree", ...).
-    public let owner: String
+    /// Which tree (or meta slot) it belongs to.
+    public let owner: PageOwner
     /// The transaction that wrote it (for free pages: the one that freed it).
     public let txnID: UInt64
     /// Entries (node pages) or data bytes (overflow pages).
@@ -57,86 +119,6 @@ public struct PageDetail: Sendable {
     public let meta: [String: String]?
     /// The sealed bytes as stored.
     public let raw: [UInt8]
-}
-
-extension Database {
-    /// Every page below the high-water mark with its kind, owner and links, in page order. Walks
-    /// and authenticates the whole store (it runs the full check).
-    public func pageMap() throws -> [PageInfo] {
-        try checkAndMapPages().pages
-    }
-
-    /// The full check's report and the page map, from one walk of the store.
-    package func checkAndMapPages() throws -> (report: CheckReport, pages: [PageInfo]) {
-        try read { tx in
-            var checker = StoreChecker(transaction: tx, collectPages: true)
-            let report = checker.run()
-            var pages = checker.pages
-            let high = tx.base.pageCount
-            for slot in 0..<UInt64(2) {
-                pages[slot] = PageInfo(kind: "meta", number: slot, owner: "meta slot \(slot)", txnID: checker.report.metaSlots[Int(slot)] ?? 0,
-                                       entries: 0, fill: 1, links: [], link: nil)
-            }
-            for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, high) where pages[p] == nil {
-                pages[p] = PageInfo(kind: "unreachable", number: p, owner: "-", txnID: 0, entries: 0, fill: 0, links: [], link: nil)
-            }
-            return (report, pages.values.sorted { $0.number < $1.number })
-        }
-    }
-
-    /// Page `number` decoded: header, entries and links with their tags. Fails with
-    /// `invalidArgument` for a page past the high-water mark.
-    public func inspect(page number: UInt64) throws -> PageDetail {
-        let map = try pageMap()
-        guard number < UInt64(map.count), let info = map.first(where: { $0.number == number }) else {
-            throw SealKVError(.invalidArgument, "page \(number) does not exist: the store has \(map.count) pages (0...\(max(map.count, 1) - 1)).")
-        }
-        var raw = [UInt8](repeating: 0, count: FileFormat.pageSize)
-        try raw.withMutableBytes { (b) throws(SealKVError) in try storage.readPage(number, into: b.baseAddress!) }
-        let version = raw.withUnsafeBytes { $0.baseAddress!.u16(number < 2 ? FileFormat.metaVersion : FileFormat.headerVersion) }
-        let epoch = raw.withUnsafeBytes { $0.baseAddress!.u32(number < 2 ? FileFormat.metaKeyEpoch : FileFormat.headerKeyEpoch) }
-        let nonceOffset = number < 2 ? FileFormat.metaNonce : FileFormat.headerNonce
-        let nonce = hex(raw[nonceOffset..<(nonceOffset + 16)])
-        let tag = hex(raw[FileFormat.tagOffset...])
-        var entries: [PageDetail.Entry] = []
-        var meta: [String: String]? = nil
-        if number < 2 {
-            var copy = raw
-            let ok = copy.withUnsafeMutableBytes { b in
-                (try? StoreHeader.parse(b.baseAddress!).get()) != nil && pager.sealer.openMeta(page: b.baseAddress!, slot: number)
-            }
-            if ok {
-                let state = copy.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
-                meta = ["txnid": "\(state.txnID)", "pageCount": "\(state.pageCount)"]
-                for (name, d) in state.roots {
-                    meta!["\(name).root"] = d.root.isNone ? "none" : "page \(d.root.page) txn \(d.root.txnID) tag \(d.root.tag)"
-                    meta!["\(name).entries"] = "\(d.entries)"
-                    meta!["\(name).depth"] = "\(d.depth)"
-                }
-            }
-        } else if let link = info.link {
-            let buffer = pager.buffers.take()
-            defer { pager.buffers.give(buffer) }
-            try pager.load(link, into: buffer)
-            if buffer.u8(FileFormat.nodeKind) != PageKind.overflow.rawValue {
-                let node = NodePage(buffer)
-                for i in 0..<node.count {
-                    if node.isLeaf {
-                        if node.isOverflow(i) {
-                            let ref = node.overflowRef(i)
-                            entries.append(.init(key: Array(node.key(i)), value: nil, valueLength: ref.length, link: LinkInfo(ref.link), expiry: node.expiry(i)))
-                        } else {
-                            let v = Array(node.inlineValue(i))
-                            entries.append(.init(key: Array(node.key(i)), value: v, valueLength: UInt64(v.count), link: nil, expiry: node.expiry(i)))
-                        }
-                    } else {
-                        entries.append(.init(key: Array(node.key(i)), value: nil, valueLength: 0, link: LinkInfo(node.child(i)), expiry: nil))
-                    }
-                }
-            }
-        }
-        return PageDetail(info: info, version: version, keyEpoch: epoch, nonce: nonce, tag: tag, entries: entries, meta: meta, raw: raw)
-    }
 }
 
 func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {

@@ -26,24 +26,21 @@ struct StoreChecker {
         defer { transaction.pager.buffers.give(buffer) }
         let state = transaction.base
         report.txnID = state.txnID
-        report.pageCount = state.pageCount
-        report.pagesByKind["meta"] = 2
+        report.highWaterMark = state.pageCount
+        report.pagesByKind[.meta] = 2
         checkMetaSlots()
         if state.pageCount > transaction.pager.storage.pageCount {
             report.problem(nil, "the store records \(state.pageCount) pages but the file holds \(transaction.pager.storage.pageCount): it was truncated")
         }
-        walkTree(state.main, name: "", leafKind: .leaf)
+        for (tree, descriptor) in state.roots { walkTree(descriptor, tree) }
         report.depth = state.main.depth
-        walkTree(state.catalog, name: Cursor.catalogNamespace, leafKind: .catalogLeaf)
-        walkTree(state.free, name: Cursor.freeTreeNamespace, leafKind: .leaf)
-        walkTree(state.expiry, name: Cursor.expiryNamespace, leafKind: .leaf)
         for p in FileFormat.firstDataPage..<max(FileFormat.firstDataPage, state.pageCount) {
             let used = owner[p] != nil
             let free = freePages.contains(p)
             if used && free { report.problem(p, "is both reachable (\(owner[p]!)) and listed as free") }
             if !used && !free { report.problem(p, "is leaked: neither reachable nor listed as free") }
         }
-        report.pagesByKind["free"] = freePages.count
+        report.pagesByKind[.free] = freePages.count
         // Free and meta pages are not read in batches, so the page count overestimated the work.
         progress?(OperationProgress(done: report.pagesRead, total: report.pagesRead))
         report.totalTime = ContinuousClock.now - started
@@ -74,8 +71,8 @@ struct StoreChecker {
 
     /// Marks `page` as used by `role`; reports a page referenced twice or outside the file.
     private mutating func claim(_ page: UInt64, _ role: String) -> Bool {
-        guard page >= FileFormat.firstDataPage, page < report.pageCount else {
-            report.problem(page, "is referenced by \(role) but lies outside the data pages [2, \(report.pageCount))")
+        guard page >= FileFormat.firstDataPage, page < report.highWaterMark else {
+            report.problem(page, "is referenced by \(role) but lies outside the data pages [2, \(report.highWaterMark))")
             return false
         }
         if let previous = owner[page] {
@@ -97,9 +94,10 @@ struct StoreChecker {
     private struct Chain {
         var first: UInt64
         var length: UInt64
-        var pages: UInt64 = 0
         var bytes: UInt64 = 0
         var label: String
+        /// A page of the chain was reported already.
+        var failed = false
     }
 
     /// How many pages are read in one batch (the io_uring queue depth of a check).
@@ -107,12 +105,11 @@ struct StoreChecker {
     /// Called after each batch with pages read so far and the high-water mark.
     var progress: ((OperationProgress) -> Void)?
 
-    private mutating func walkTree(_ tree: TreeDescriptor, name: String, leafKind: PageKind) {
-        let label = name == Cursor.freeTreeNamespace ? "free-page tree" : name == Cursor.catalogNamespace ? "catalog"
-            : name == Cursor.expiryNamespace ? "expiry index" : "namespace '\(name)'"
+    private mutating func walkTree(_ tree: TreeDescriptor, _ id: TreeID) {
+        let label = id.description
         guard !tree.root.isNone else {
             if tree.depth != 0 || tree.entries != 0 { report.problem(nil, "\(label) is empty but records depth \(tree.depth) and \(tree.entries) entries") }
-            if !name.hasPrefix("\u{0}") { report.entries[name] = 0 }
+            if let name = id.namespaceName { report.entries[name] = 0 }
             return
         }
         var entries: UInt64 = 0
@@ -139,51 +136,42 @@ struct StoreChecker {
                 let buffer = buffers[i]
                 switch item.role {
                 case .overflow(let c):
-                    guard buffer.u8(FileFormat.nodeKind) == PageKind.overflow.rawValue else {
-                        report.problem(item.link.page, "(\(label)) is linked from an overflow chain but is not an overflow page")
+                    let step: (bytes: Int, next: PageLink)
+                    switch OverflowChain.inspect(buffer, link: item.link, length: chains[c].length, before: chains[c].bytes) {
+                    case .success(let s): step = s
+                    case .failure(.tooShort(let bytes)):
+                        report.problem(chains[c].first, "(\(label)) " + OverflowChain.Problem.tooShort(bytes: bytes).message)
+                        chains[c].failed = true
+                        continue
+                    case .failure(let problem):
+                        report.problem(item.link.page, "(\(label)) " + problem.message)
+                        chains[c].failed = true
                         continue
                     }
-                    report.pagesByKind["overflow", default: 0] += 1
-                    let n = UInt64(buffer.u32(FileFormat.overflowLength))
+                    report.pagesByKind[.overflow, default: 0] += 1
                     if collectPages {
-                        let next = PageLink(from: buffer, at: FileFormat.overflowNext)
-                        pages[item.link.page] = PageInfo(kind: "overflow", number: item.link.page, owner: label, txnID: item.link.txnID,
-                                                         entries: Int(n), fill: Double(n) / Double(FileFormat.overflowCapacity),
-                                                         links: next.isNone ? [] : [LinkInfo(next)], link: item.link)
+                        pages[item.link.page] = PageInfo(kind: .overflow, number: item.link.page, owner: PageOwner(id), txnID: item.link.txnID,
+                                                         entries: step.bytes, fill: Double(step.bytes) / Double(FileFormat.overflowCapacity),
+                                                         links: step.next.isNone ? [] : [LinkInfo(step.next)], link: item.link)
                     }
-                    chains[c].pages += 1
-                    chains[c].bytes += n
-                    let next = PageLink(from: buffer, at: FileFormat.overflowNext)
-                    let capacity = UInt64(FileFormat.overflowCapacity)
-                    if !next.isNone && n != capacity {
-                        report.problem(item.link.page, "(\(label)) is a non-final overflow page holding only \(n) bytes")
-                    }
-                    if !next.isNone {
-                        if chains[c].pages >= (chains[c].length + capacity - 1) / capacity {
-                            report.problem(chains[c].first, "(\(label)) starts an overflow chain longer than its value (\(chains[c].length) bytes)")
-                        } else {
-                            queue.append(Item(link: next, role: .overflow(chain: c)))
-                        }
-                    }
+                    chains[c].bytes += UInt64(step.bytes)
+                    if !step.next.isNone { queue.append(Item(link: step.next, role: .overflow(chain: c))) }
                 case .node(let level, let lower, let upper, let isRoot):
                     checkNode(NodePage(buffer), link: item.link, level: level, lower: lower, upper: upper, isRoot: isRoot,
-                              leafKind: leafKind, name: name, label: label, entries: &entries, namespaces: &namespaces,
+                              tree: id, label: label, entries: &entries, namespaces: &namespaces,
                               chains: &chains, queue: &queue)
                 }
             }
         }
-        for chain in chains {
-            let capacity = UInt64(FileFormat.overflowCapacity)
-            if chain.bytes != chain.length || chain.pages != (chain.length + capacity - 1) / capacity {
-                report.problem(chain.first, "(\(chain.label)) starts an overflow chain of \(chain.bytes) bytes in \(chain.pages) pages; the value records \(chain.length) bytes")
-            }
+        for chain in chains where !chain.failed && chain.bytes != chain.length {
+            report.problem(chain.first, "(\(chain.label)) starts an overflow chain of \(chain.bytes) bytes; the value records \(chain.length) bytes")
         }
         if entries != tree.entries {
             report.problem(tree.root.page, "(\(label)) holds \(entries) entries but its descriptor records \(tree.entries)")
         }
-        if !name.hasPrefix("\u{0}") { report.entries[name] = entries }
+        if let name = id.namespaceName { report.entries[name] = entries }
         for (nsName, descriptor) in namespaces {
-            walkTree(descriptor, name: nsName, leafKind: .leaf)
+            walkTree(descriptor, .namespace(nsName))
         }
     }
 
@@ -220,43 +208,31 @@ struct StoreChecker {
             }
         }
         report.pagesRead += links.count
-        progress?(OperationProgress(done: report.pagesRead, total: Int(report.pageCount)))
+        progress?(OperationProgress(done: report.pagesRead, total: Int(report.highWaterMark)))
         return ok
     }
 
     private mutating func checkNode(_ node: NodePage, link: PageLink, level: Int, lower: [UInt8]?, upper: [UInt8]?, isRoot: Bool,
-                                    leafKind: PageKind, name: String, label: String, entries: inout UInt64,
+                                    tree: TreeID, label: String, entries: inout UInt64,
                                     namespaces: inout [(String, TreeDescriptor)], chains: inout [Chain], queue: inout [Item]) {
         let expectLeaf = level == 1
-        guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == leafKind else {
+        guard let kind = node.kind, kind != .overflow, kind.isLeaf == expectLeaf, !expectLeaf || kind == tree.leafKind else {
             report.problem(link.page, "(\(label)) has kind \(node.kindByte) where a \(expectLeaf ? "leaf" : "branch") of this tree belongs")
             return
         }
-        let kindName = kind == .branch ? "branch" : kind == .catalogLeaf ? "catalog" : "leaf"
-        report.pagesByKind[kindName, default: 0] += 1
+        let category: PageCategory = kind == .branch ? .branch : kind == .catalogLeaf ? .catalog : .leaf
+        report.pagesByKind[category, default: 0] += 1
         if !isRoot && node.usedBytes < FileFormat.minFill { report.lightPages += 1 }
         if collectPages {
-            pages[link.page] = PageInfo(kind: kindName, number: link.page, owner: label, txnID: link.txnID, entries: node.count,
+            pages[link.page] = PageInfo(kind: category, number: link.page, owner: PageOwner(tree), txnID: link.txnID, entries: node.count,
                                         fill: Double(node.usedBytes) / Double(FileFormat.nodeUsable),
                                         links: PageStructure.links(in: node.p).map { LinkInfo($0.link) }, link: link)
         }
         let n = node.count
         if expectLeaf && n == 0 { report.problem(link.page, "(\(label)) is an empty leaf") }
         if !expectLeaf && n < 2 { report.problem(link.page, "(\(label)) is a branch with fewer than two children") }
-        // Key order and bounds.
-        var previous: UnsafeRawBufferPointer? = nil
-        for i in (expectLeaf ? 0 : 1)..<max(expectLeaf ? 0 : 1, n) {
-            let key = node.key(i)
-            if let previous, compareBytes(previous, key) >= 0 {
-                report.problem(link.page, "(\(label)) has keys out of order at entry \(i)")
-            }
-            if let lower, lower.withUnsafeBytes({ compareBytes(key, $0) }) < 0 {
-                report.problem(link.page, "(\(label)) has entry \(i) below its parent's bound")
-            }
-            if let upper, upper.withUnsafeBytes({ compareBytes(key, $0) }) >= 0 {
-                report.problem(link.page, "(\(label)) has entry \(i) at or above its parent's bound")
-            }
-            previous = key
+        if let problem = NodeInvariants.problem(in: node, lower: lower, upper: upper) {
+            report.problem(link.page, "(\(label)) \(problem)")
         }
         guard expectLeaf else {
             for i in 0..<n {
@@ -280,53 +256,35 @@ struct StoreChecker {
                     continue
                 }
                 namespaces.append((nsName, TreeDescriptor(from: value.baseAddress!, at: 0)))
-            } else if name == Cursor.freeTreeNamespace {
+            } else if tree == .freePages {
                 checkFreeEntry(node, i, page: link.page)
             }
         }
     }
 
     private mutating func checkFreeEntry(_ node: NodePage, _ i: Int, page: UInt64) {
-        let key = node.key(i)
-        let value = node.inlineValue(i)
-        guard let chunk = FreeChunkKey(bytes: key), value.count % 8 == 0, value.count > 0 else {
+        let chunk: FreeChunk
+        switch FreeChunk.decode(key: node.key(i), value: node.inlineValue(i), pageCount: report.highWaterMark) {
+        case .success(let c): chunk = c
+        case .failure(.malformed):
             report.problem(page, "(free-page tree) entry \(i) is malformed")
             return
+        case .failure(.outOfOrder):
+            report.problem(page, "(free-page tree) entry \(i) lists pages out of order")
+            return
+        case .failure(.outOfRange(let p)):
+            report.problem(p, "is listed as free but lies outside the data pages")
+            return
         }
-        if chunk.txnID > report.txnID {
-            report.problem(page, "(free-page tree) entry \(i) was freed by transaction \(chunk.txnID), after this commit")
+        if chunk.key.txnID > report.txnID {
+            report.problem(page, "(free-page tree) entry \(i) was freed by transaction \(chunk.key.txnID), after this commit")
         }
-        var last: UInt64 = 0
-        for j in 0..<(value.count / 8) {
-            let p = value.baseAddress!.u64(8 * j)
-            if j > 0 && p <= last { report.problem(page, "(free-page tree) entry \(i) lists pages out of order") }
-            last = p
-            if p < FileFormat.firstDataPage || p >= report.pageCount {
-                report.problem(p, "is listed as free but lies outside the data pages")
-            } else if !freePages.insert(p).inserted {
+        for p in chunk.pages {
+            if !freePages.insert(p).inserted {
                 report.problem(p, "is listed as free twice")
             } else if collectPages {
-                pages[p] = PageInfo(kind: "free", number: p, owner: "free-page tree", txnID: chunk.txnID, entries: 0, fill: 0, links: [], link: nil)
+                pages[p] = PageInfo(kind: .free, number: p, owner: .freePageTree, txnID: chunk.key.txnID, entries: 0, fill: 0, links: [], link: nil)
             }
-        }
-    }
-}
-
-extension Database {
-    /// Checks the newest commit completely: authenticates every reachable page from storage (not
-    /// the cache), verifies every tree's invariants, and accounts for every page. Runs as a reader,
-    /// so writers may keep committing meanwhile.
-    ///
-    /// - Parameters:
-    ///   - readBatch: pages read per submission (in parallel under io_uring); 1 reads page by page,
-    ///     synchronously.
-    ///   - progress: called as pages are checked.
-    public func check(readBatch: Int = 64, progress: ((OperationProgress) -> Void)? = nil) throws -> CheckReport {
-        try read { tx in
-            var checker = StoreChecker(transaction: tx)
-            checker.batchSize = max(1, readBatch)
-            checker.progress = progress
-            return checker.run()
         }
     }
 }

@@ -54,9 +54,6 @@ public struct KDFStrength: Sendable, Equatable {
     /// 1 GiB, 4 passes.
     public static let sensitive = KDFStrength(uncheckedOps: UInt64(crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE), mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE))
 
-    /// Largest parameters a file may ask for; a hostile file cannot make open allocate more.
-    static let maxOps: UInt64 = 64
-    static let maxMem: UInt64 = 4 << 30
 
     init(uncheckedOps ops: UInt64, mem: UInt64) {
         opsLimit = ops
@@ -67,13 +64,13 @@ public struct KDFStrength: Sendable, Equatable {
     /// Low values are for tests only: they make a password far easier to guess.
     public init(opsLimit: UInt64, memLimit: UInt64) throws(SealKVError) {
         guard Self.isAcceptable(ops: opsLimit, mem: memLimit) else {
-            throw SealKVError(.invalidArgument, "Argon2id parameters out of range: passes must be 1...\(Self.maxOps) and memory 8 KiB...4 GiB.")
+            throw SealKVError(.invalidArgument, "Argon2id parameters out of range: passes must be \(FileFormat.argon2idOpsLimits) and memory 8 KiB...4 GiB.")
         }
         self.init(uncheckedOps: opsLimit, mem: memLimit)
     }
 
+    /// Whether a file may ask for these parameters (the ranges in ``FileFormat``).
     static func isAcceptable(ops: UInt64, mem: UInt64) -> Bool {
-        ops >= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN) && ops <= maxOps
-            && mem >= UInt64(crypto_pwhash_argon2id_MEMLIMIT_MIN) && mem <= maxMem
+        FileFormat.argon2idOpsLimits.contains(ops) && FileFormat.argon2idMemLimits.contains(mem)
     }
 }

@@ -11,17 +11,13 @@ final class DataKeys: Sendable {
     init(dataKey: SecureBytes, epoch: UInt32) {
         self.epoch = epoch
         self.dataKey = dataKey
-        pageKey = KeyHierarchy.deriveSubkey(from: dataKey, id: 1, context: "SKVpages")
-        metaKey = KeyHierarchy.deriveSubkey(from: dataKey, id: 2, context: "SKVmetas")
+        pageKey = KeyHierarchy.deriveSubkey(from: dataKey, id: FileFormat.pageKeyID, context: FileFormat.pageKeyContext)
+        metaKey = KeyHierarchy.deriveSubkey(from: dataKey, id: FileFormat.metaKeyID, context: FileFormat.metaKeyContext)
     }
 }
 
 /// Key-encryption key (from the credential), data key wrapping, and subkey derivation.
 enum KeyHierarchy {
-    /// KDF algorithm ids stored in the meta slot.
-    static let kdfRawKey: UInt32 = 0
-    static let kdfArgon2id: UInt32 = 1
-
     /// Derives the key-encryption key for a store from its credential and the stored KDF settings.
     /// A password goes through Argon2id; a raw key through keyed BLAKE2b over the salt, so the same
     /// raw key gives different KEKs in different files.
@@ -29,7 +25,7 @@ enum KeyHierarchy {
         ensureSodium()
         let kek = SecureBytes(count: FileFormat.keySize)
         switch (credential.kind, algorithm) {
-        case (.password, kdfArgon2id):
+        case (.password, FileFormat.kdfArgon2id):
             let rc = kek.withUnsafeMutableBytes { out in
                 credential.secret.withUnsafeBytes { password in
                     salt.withUnsafeBytes { s in
@@ -43,8 +39,8 @@ enum KeyHierarchy {
             guard rc == 0 else {
                 throw SealKVError(.ioError, "Argon2id could not allocate \(strength.memLimit >> 20) MiB to derive the key. Free memory and try again.")
             }
-        case (.rawKey, kdfRawKey):
-            let context: [UInt8] = Array("SealKV raw-key KEK".utf8) + salt
+        case (.rawKey, FileFormat.kdfRawKey):
+            let context: [UInt8] = FileFormat.rawKeyKEKContext + salt
             _ = kek.withUnsafeMutableBytes { out in
                 credential.secret.withUnsafeBytes { key in
                     crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
@@ -64,7 +60,7 @@ enum KeyHierarchy {
     /// Encrypts the data key under the KEK. Output: 24-byte nonce, 32-byte ciphertext, 16-byte tag.
     static func wrap(dataKey: SecureBytes, kek: SecureBytes, associatedData: UnsafeRawBufferPointer) -> [UInt8] {
         ensureSodium()
-        var out = [UInt8](repeating: 0, count: 24 + 32 + 16)
+        var out = [UInt8](repeating: 0, count: FileFormat.wrappedKeySize)
         out.withUnsafeMutableBytes { o in
             let base = o.baseAddress!.assumingMemoryBound(to: UInt8.self)
             randombytes_buf(base, 24)
@@ -84,7 +80,7 @@ enum KeyHierarchy {
     /// Decrypts a wrapped data key; nil when the KEK is wrong or the wrap was altered.
     static func unwrap(_ wrapped: UnsafeRawBufferPointer, kek: SecureBytes, associatedData: UnsafeRawBufferPointer) -> SecureBytes? {
         ensureSodium()
-        precondition(wrapped.count == 72)
+        precondition(wrapped.count == FileFormat.wrappedKeySize)
         let dek = SecureBytes(count: FileFormat.keySize)
         let base = wrapped.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let rc = dek.withUnsafeMutableBytes { out in

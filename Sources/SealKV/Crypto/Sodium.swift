@@ -30,7 +30,3 @@ func constantTimeEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int)
     return sodium_memcmp(a, b, count) == 0
 }
 
-/// Zeroes memory in a way the compiler cannot remove.
-func secureZero(_ pointer: UnsafeMutableRawPointer, count: Int) {
-    sodium_memzero(pointer, count)
-}

@@ -14,8 +14,8 @@ extension Database {
             guard let sealer = pager.keys.sealer(for: header.keyEpoch) else {
                 throw SealKVError(.conflict, "the store was rekeyed while the backup started; try again.")
             }
-            let metas = StoreOpener.metaPages(header: header, state: state, sealer: sealer)
-            try StoreOpener.createFile(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
+            let metas = StoreCreation.metaPages(header: header, state: state, sealer: sealer)
+            try AtomicFile.create(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
                 var rc: Int32 = 0
                 // Pages the snapshot reaches cannot change while it is registered; free pages may,
                 // and are never read.
@@ -53,16 +53,16 @@ extension Database {
             }
             let total = Int(tx.base.main.entries) + (try tx.namespaces().reduce(0) { $0 + (try tx.namespace($1).count()) })
             var copied = 0
-            try StoreOpener.createFile(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
+            try AtomicFile.create(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
                 // Room for the meta pages, which stay zero until the copy is complete.
                 let rc = Syscalls.ftruncate(fd, 2 * UInt64(FileFormat.pageSize))
                 if rc != 0 { throw SealKVError.system("write the compacted copy", path: path, errno: rc) }
-                let metas = StoreOpener.metaPages(header: header, state: .initial(), sealer: sealer)
+                let metas = StoreCreation.metaPages(header: header, state: .initial(), sealer: sealer)
                 let storage = MetaDeferringStorage(try FileStorage(descriptor: dup(fd), path: path), metaPages: metas)
                 let target = Database(path: path, options: Options(mode: .createIfMissing, durability: .noSync, cacheSize: 8 << 20, ioEngine: .posix),
                                       storage: storage,
                                       opened: OpenedStore(header: header, keys: sealer.keys, sealer: sealer, state: .initial(), slot: 0,
-                                                          recovery: RecoveryReport(slotTxnIDs: [0, 0], chosenSlot: 0, fellBack: false, refusedReason: nil)))
+                                                          recovery: RecoveryReport(slotTxnIDs: [0, 0], chosenSlot: 0, openedTxnID: 0)))
                 defer { target.close() }
                 do {
                     for name in [""] + (try tx.namespaces()) {
@@ -82,7 +82,7 @@ extension Database {
     }
 
     private func copyNamespace(_ name: String, from tx: ReadTransaction, to target: Database, progress: (Int) -> Void) throws {
-        let cursor = Cursor(transaction: tx, namespace: name)
+        let cursor = Cursor(transaction: tx, tree: TreeID(namespace: name))
         var more = try cursor.first()
         if !name.isEmpty { _ = try target.write { try $0.createNamespace(name) } }
         while more {
@@ -92,7 +92,7 @@ extension Database {
                 while more && n < 20_000 {
                     let key = cursor.key!
                     let value = try cursor.value()!
-                    try out.put(key, value, namespace: name, expiry: cursor.currentExpiry)
+                    try out.put(key, value, namespace: name, expiry: cursor.expiration)
                     n += 1
                     more = try cursor.next()
                 }

@@ -24,53 +24,16 @@ public final class Database: Sendable {
 
     let pager: Pager
     package var storage: any PageStorage { pager.storage }
-
-    struct SharedState: Sendable {
-        var current: CommitState
-        /// The cleartext meta header that goes with `current` (for backups).
-        var header: StoreHeader
-        var readers = ReaderTable()
-        /// The newest commit known to be on stable storage, and the meta slot that holds it.
-        var lastDurable: UInt64
-        var durableSlot: UInt64
-        /// Set by a failed write or sync; no commit is acknowledged after it.
-        var poisoned: SealKVError?
-        var closed = false
-    }
-
-    struct WriterState {
-        var header: StoreHeader
-        var freeList: FreeList?
-        /// Set when the newest commits cut pages off the end that a live reader can still reach.
-        var heldTail: HeldTail?
-    }
-
-    /// A commit with no reader alive may cut the pages it frees at the end of the file instead of
-    /// listing them. A reader can still start while that commit is being written, on the snapshot
-    /// before it, which reaches those pages. While such a reader lives, the following commits
-    /// must not append over them: they start above `end` and list the pages below it as freed.
-    struct HeldTail {
-        /// The commit that cut the pages; readers older than it can reach them.
-        var txnID: UInt64
-        /// The end of the file before the cut.
-        var end: UInt64
-    }
-
-    /// A write transaction on `base` that may reuse pages freed by commits up to `bound`, kept
-    /// off any cut tail an older reader still reaches.
-    func makeWriteTransaction(_ ws: inout WriterState, base: CommitState, bound: UInt64) -> WriteTransaction {
-        let tx = WriteTransaction(database: self, base: base, freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount))
-        if let held = ws.heldTail {
-            // `bound` is at most the oldest reader's snapshot.
-            if bound < held.txnID { tx.holdTail(upTo: held.end) } else { ws.heldTail = nil }
-        }
-        return tx
-    }
-
-    let shared: Locked<SharedState>
+    /// The committed state readers start from, and how durable it is (shared with commits).
+    let shared: Locked<CommittedState>
+    /// The writer's own state; holding this lock is being the writer.
     let writer: Locked<WriterState>
     /// Told of each commit as it happens (the crash harness records its promises through this).
     package let commitObserver = Locked<CommitObserver?>(nil)
+    /// What every commit of this handle works with.
+    let commits: CommitContext
+    /// What every transaction of this handle is configured with.
+    let transactionConfiguration: TransactionConfiguration
     private let writerThread = Atomic<UInt>(0)
 
     init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore) {
@@ -78,8 +41,32 @@ public final class Database: Sendable {
         self.options = options
         recovery = opened.recovery
         pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
-        shared = Locked(SharedState(current: opened.state, header: opened.header, lastDurable: opened.state.txnID, durableSlot: opened.slot))
+        shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot))
         writer = Locked(WriterState(header: opened.header, freeList: nil))
+        commits = CommitContext(storage: storage, pager: pager, shared: shared, durability: options.durability,
+                                bugs: options.deliberateBugs, observer: commitObserver)
+        transactionConfiguration = TransactionConfiguration(clock: options.clock, scanReadAhead: options.scanReadAhead)
+    }
+
+    /// A read transaction on `state`.
+    func makeReadTransaction(_ state: CommitState) -> ReadTransaction {
+        ReadTransaction(pages: PageSpace(pager: pager, writeTxnID: .max), base: state, configuration: transactionConfiguration)
+    }
+
+    /// A write transaction on `base` that may reuse pages freed by commits up to `bound`, kept
+    /// off any cut tail an older reader still reaches.
+    func makeWriteTransaction(_ ws: inout WriterState, base: CommitState, bound: UInt64) -> WriteTransaction {
+        var heldTailEnd: UInt64? = nil
+        if let held = ws.heldTail {
+            // `bound` is at most the oldest reader's snapshot.
+            if bound < held.txnID { heldTailEnd = held.end } else { ws.heldTail = nil }
+        }
+        let allocator = PageAllocator(basePageCount: base.pageCount,
+                                      freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount),
+                                      heldTailEnd: heldTailEnd,
+                                      reuseFreedPagesAtOnce: options.deliberateBugs.has(.reuseFreedPagesInSameCommit))
+        let space = WriteSpace(pager: pager, txnID: base.txnID + 1, allocator: allocator)
+        return WriteTransaction(space: space, base: base, configuration: transactionConfiguration, sealer: pager.sealer)
     }
 
     deinit {
@@ -129,9 +116,10 @@ public final class Database: Sendable {
             if (options.metaSlot != nil || !options.verifyNewestCommit) && !readOnly {
                 throw SealKVError(.invalidArgument, "opening a chosen meta slot or skipping recovery is for inspection: use it with .readOnly.")
             }
-            let opened = try StoreOpener.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
+            let opened = try Recovery.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
             try checkFreshness(opened, options)
-            if !readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
+            if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
+            if !readOnly { try Recovery.prepareForWriting(opened, storage: storage) }
             return Database(path: path, options: options, storage: storage, opened: opened)
         } catch {
             storage.close()
@@ -140,8 +128,8 @@ public final class Database: Sendable {
     }
 
     private static func createFile(at path: String, credential: Credential, options: Options) throws(SealKVError) {
-        let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
-        try StoreOpener.createFile(at: path, contents: bytes)
+        let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
+        try AtomicFile.create(at: path, contents: bytes)
     }
 
     /// A store that lives in memory only and never touches the disk; its pages are sealed like a
@@ -157,16 +145,17 @@ public final class Database: Sendable {
     package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
         try options.validate()
         if create && storage.pageCount == 0 {
-            let (bytes, _) = try StoreOpener.newStore(credential: credential, strength: options.kdf)
+            let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
             try bytes.withBytes { (b) throws(SealKVError) in
                 try storage.writePages([PageWrite(page: 0, bytes: b.baseAddress!),
                                         PageWrite(page: 1, bytes: b.baseAddress! + FileFormat.pageSize)], sync: true)
             }
         }
-        let opened = try StoreOpener.open(storage: storage, credential: credential,
+        let opened = try Recovery.open(storage: storage, credential: credential,
                                           verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
         try checkFreshness(opened, options)
-        if options.mode != .readOnly { try StoreOpener.prepareForWriting(opened, storage: storage) }
+        if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
+        if options.mode != .readOnly { try Recovery.prepareForWriting(opened, storage: storage) }
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }
 
@@ -183,8 +172,13 @@ public final class Database: Sendable {
     /// Closes the store. Transactions in progress on other threads finish first; later calls fail
     /// with a `closed` error. The cache is wiped.
     public func close() {
-        let wasOpen = writer.withLock { _ in
-            shared.withLock { s in
+        let wasOpen = writer.withLock { ws in
+            // Old-key images a reader kept from a rekey go now if no reader is left (best effort:
+            // a failure leaves them for the next writable open's rekey to find).
+            if !ws.retiredKeyPages.isEmpty, shared.withLock({ !$0.closed && $0.poisoned == nil }) {
+                _ = try? scrubRetiredKeyPages(&ws)
+            }
+            return shared.withLock { s in
                 defer { s.closed = true }
                 return !s.closed
             }
@@ -212,7 +206,7 @@ public final class Database: Sendable {
             return (s.current, keepingHeader ? s.header : nil, slot)
         }
         defer { shared.withLock { $0.readers.remove(slot) } }
-        let tx = ReadTransaction(database: self, base: state, writeTxnID: .max)
+        let tx = makeReadTransaction(state)
         tx.baseHeader = header
         defer { tx.finish() }
         let result = try body(tx)
@@ -230,7 +224,7 @@ public final class Database: Sendable {
             defer { tx.finish() }
             let result = try body(tx)
             if let deferred = tx.deferredError { throw deferred }
-            try commit(tx, writerState: &ws)
+            try Commit.run(tx, writer: &ws, in: commits)
             return result
         }
     }
@@ -250,20 +244,16 @@ public final class Database: Sendable {
             writerThread.store(me, ordering: .relaxed)
             defer { writerThread.store(0, ordering: .relaxed) }
             let (base, bound) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, UInt64) in
-                guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
-                if let p = s.poisoned {
-                    throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); no further commit is accepted. Reopen the store: it recovers every acknowledged commit.")
-                }
-                var bound = s.current.txnID
-                for r in s.readers.values { bound = min(bound, r.txnID) }
-                let durable = options.durability == .noSync ? (s.lastDurable == 0 ? 0 : s.lastDurable - 1) : s.lastDurable
-                return (s.current, min(bound, durable))
+                if let refusal = s.refusal { throw refusal }
+                return (s.current, s.reuseBound(options.durability))
             }
             if ws.freeList == nil {
-                let loader = ReadTransaction(database: self, base: base, writeTxnID: .max)
+                let loader = makeReadTransaction(base)
                 defer { loader.finish() }
-                ws.freeList = try FreeList.load(from: loader, tree: base.free, pageCount: base.pageCount)
+                ws.freeList = try FreePageTree.load(from: loader, pageCount: base.pageCount)
             }
+            // Best effort: a failure leaves the pages listed for the next write, and must not fail this one.
+            if !ws.retiredKeyPages.isEmpty { _ = try? scrubRetiredKeyPages(&ws) }
             // Borrowed cache slots go back once the transaction (and its buffers) is gone.
             defer { pager.returnBorrowedBuffers() }
             return try body(&ws, base, bound)
@@ -277,165 +267,7 @@ public final class Database: Sendable {
                 guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
                 if let p = s.poisoned { throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); reopen the store.") }
             }
-            try sync(holdingWriter: ())
-        }
-    }
-
-    // MARK: Commit
-
-    func commit(_ tx: WriteTransaction, writerState ws: inout WriterState, header: StoreHeader? = nil) throws(SealKVError) {
-        let isEmpty = tx.dirty.isEmpty && tx.freed.isEmpty && tx.reusable.isEmpty && tx.freeView.rewrittenChunks.isEmpty
-            && tx.changedNamespaces.isEmpty && tx.droppedNamespaces.isEmpty
-        if isEmpty && header == nil { return }
-        let plan = try tx.prepareCommit()
-        pager.borrowBuffersFromCache(dirtyPages: tx.dirty.count)
-        let metaBuffer = pager.buffers.take()
-        defer { pager.buffers.give(metaBuffer) }
-        let (durable, durableSlot) = shared.withLock { ($0.lastDurable, $0.durableSlot) }
-        let slot = MetaSlot.slot(afterDurableSlot: durableSlot)
-
-        let observer = commitObserver.withLock { $0 }
-        observer?.willWrite(tx.txnID)
-        let state: CommitState
-        let plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]
-        var cached = false
-        do throws(SealKVError) {
-            if plan.pageCount > storage.pageCount {
-                // Grow in chunks, and make the new size durable before any page of the commit is
-                // written: a meta can then never claim more pages than the file holds after a crash,
-                // so a short file always means truncation, never a torn commit.
-                let current = storage.pageCount
-                let target = max(plan.pageCount, current + max(16, current / 8))
-                try storage.resize(toPages: target)
-                try storage.sync()
-            }
-            if options.deliberateBugs.has(.truncateBeforeDurable) && plan.pageCount < storage.pageCount {
-                try storage.resize(toPages: plan.pageCount)
-            }
-            // Full batches are written by a thread of its own while sealing goes on (no sync: the
-            // meta is not written yet, so no committed state can reach them); the rest go out with
-            // the meta below, once every earlier batch is written. Starting writeback early pays
-            // for pages scattered over the file, not for a commit that rewrites most of it.
-            let scattered = UInt64(tx.dirty.count) * 4 < plan.pageCount
-            let writer = BackgroundPageWriter(storage: storage, buffers: pager.buffers, startingWriteback: scattered)
-            let sealed: SealedCommit
-            do throws(SealKVError) {
-                sealed = try tx.sealCommit(writing: writer.submit)
-            } catch {
-                try? writer.finish()
-                throw error
-            }
-            defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
-            try writer.finish()
-            var sealedState = sealed.state
-            sealedState.durableTxnID = durable
-            state = sealedState
-            plaintext = sealed.plaintext
-            MetaSlot.build(into: metaBuffer, header: header ?? ws.header, state: state, slot: slot, sealer: tx.commitSealer)
-            var writes = sealed.remaining
-            let meta = PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer))
-            switch options.durability {
-            case .oneSync:
-                writes.append(meta)
-                try storage.writePages(writes, sync: false)
-                if plaintext.count >= Self.overlapPublishingFrom {
-                    // A large commit caches its pages while the device writes the last of them:
-                    // the cache is keyed by tag, so pages of a commit that then fails to sync are
-                    // never read (no link names them) and are evicted like any other.
-                    storage.startWriteback(writes)
-                    cachePlaintext(plaintext)
-                    cached = true
-                }
-                if !options.deliberateBugs.has(.skipCommitSync) { try storage.sync() }
-            case .twoPhase:
-                try storage.writePages(writes, sync: true)
-                try storage.writePages([meta], sync: true)
-            case .noSync:
-                writes.append(meta)
-                try storage.writePages(writes, sync: false)
-            }
-        } catch {
-            shared.withLock { $0.poisoned = error }
-            ws.freeList = nil
-            throw error
-        }
-
-        // Durable (or, without sync, issued): publish.
-        ws.freeList?.apply(rewritten: plan.freeListChanges.rewritten, added: plan.freeListChanges.added)
-        if !cached { cachePlaintext(plaintext) }
-        if let header { ws.header = header }
-        let olderReaderAlive = shared.withLock { s in
-            s.current = state
-            s.header = ws.header
-            if options.durability != .noSync {
-                s.lastDurable = state.txnID
-                s.durableSlot = slot
-            }
-            // A reader holding a snapshot older than this commit may reach pages past the new end.
-            return s.readers.values.contains { $0.txnID < state.txnID }
-        }
-        if !tx.heldPages.isEmpty { ws.heldTail = nil }
-        if olderReaderAlive, let end = tx.cutPagesOlderSnapshotsReach, end > state.pageCount {
-            ws.heldTail = HeldTail(txnID: state.txnID, end: end)
-        }
-        observer?.didPublish(state.txnID)
-        // Without sync the commit that lowered the high-water mark is not durable yet, and the
-        // durable one may still need those pages: `sync()` cuts the file instead. No reader may
-        // hold a snapshot older than this commit while the file is cut.
-        if options.durability != .noSync && !olderReaderAlive { cutSlack(to: state.pageCount) }
-        tx.releaseDirtyPages()
-        pager.buffers.releaseIdle(keeping: Pager.idleBuffersKept)
-    }
-}
-
-extension Database {
-    /// Commits with at least this many pages cache them between their last write and the sync
-    /// (a 1,000-update commit at 1M keys writes about 1,450 pages; caching them takes ~2 ms, which
-    /// the device then spends writing). Smaller commits sync first: the extra system call that
-    /// starts writeback would cost them more than they overlap.
-    static let overlapPublishingFrom = 256
-
-    /// Caches a commit's newest pages, up to half the cache and no more than it has room for beside
-    /// the commit's own pages: their buffers are still held, and a large commit that also filled
-    /// the cache would hold its plaintext twice.
-    func cachePlaintext(_ plaintext: [(page: UInt64, tag: PageTag, buffer: UnsafeMutableRawPointer)]) {
-        let capacity = pager.cache.capacity
-        let cacheBudget = min(capacity / 2, max(0, capacity - plaintext.count))
-        for entry in plaintext.suffix(cacheBudget) {
-            pager.cache.insert(page: entry.page, tag: entry.tag, from: entry.buffer)
-        }
-    }
-
-    /// Makes every commit durable; the caller holds the writer lock (or is the writer).
-    func sync(holdingWriter: Void) throws(SealKVError) {
-        let (current, newestSlot) = shared.withLock { s in
-            // The newest commit sits in the slot after the durable one, unless nothing was
-            // committed since the last sync.
-            (s.current.txnID, s.current.txnID == s.lastDurable ? s.durableSlot : s.durableSlot ^ 1)
-        }
-        do throws(SealKVError) {
-            try storage.sync()
-        } catch {
-            shared.withLock { $0.poisoned = error }
-            throw error
-        }
-        let (mayShrink, pages) = shared.withLock { s in
-            s.lastDurable = current
-            s.durableSlot = newestSlot
-            return (s.readers.values.allSatisfy { $0.txnID >= s.current.txnID }, s.current.pageCount)
-        }
-        if mayShrink { cutSlack(to: pages) }
-    }
-
-    /// Cuts the file down to `pages` when it is much longer (a commit freed its tail). Only when the
-    /// commit that set that high-water mark is durable and no reader can reach the pages past it.
-    func cutSlack(to pages: UInt64) {
-        let slack = storage.pageCount > pages ? storage.pageCount - pages : 0
-        guard slack > max(16, pages / 8) else { return }
-        do throws(SealKVError) {
-            try storage.resize(toPages: pages)
-        } catch {
-            // The commit stands; the file is merely longer than needed until a later cut.
+            try Commit.syncAll(in: commits)
         }
     }
 }

@@ -4,20 +4,14 @@ public struct RekeyReport: Sendable {
     public let epoch: UInt32
     /// Live pages re-sealed under the new data key.
     public let pagesResealed: Int
-    /// Free pages overwritten with zeros so no image sealed under the old key stays in the file.
+    /// Pages not in the new commit (free, or past its end) overwritten with zeros or cut off the
+    /// end of the file, so no image sealed under the old key stays in it.
     public let freePagesScrubbed: Int
-    /// Free pages left unscrubbed because a reader's snapshot could still reach them.
+    /// Such pages left as they were because a live reader's snapshot could still reach them; they
+    /// are overwritten at the first write (or close) after those readers end.
     public let freePagesKept: Int
 }
 
-/// Progress of a long operation (rekey, backup, compact, check): units done out of an estimated total.
-/// The last report of an operation that succeeds has `done == total`.
-public struct OperationProgress: Sendable {
-    /// Units done so far.
-    public let done: Int
-    /// The units the whole operation takes, as estimated when it reported.
-    public let total: Int
-}
 
 extension Database {
     /// Changes the password (or raw key) that opens the store, in constant time: the data key is
@@ -33,12 +27,12 @@ extension Database {
         try withWriter { ws, base, bound in
             let dataKey = try verify(old, header: ws.header)
             var header = ws.header
-            header.kdfAlgorithm = new.kind == .password ? KeyHierarchy.kdfArgon2id : KeyHierarchy.kdfRawKey
+            header.kdfAlgorithm = new.kind == .password ? FileFormat.kdfArgon2id : FileFormat.kdfRawKey
             header.strength = new.kind == .rawKey ? KDFStrength(uncheckedOps: 0, mem: 0)
-                : kdf ?? (ws.header.kdfAlgorithm == KeyHierarchy.kdfArgon2id ? ws.header.strength : .interactive)
+                : kdf ?? (ws.header.kdfAlgorithm == FileFormat.kdfArgon2id ? ws.header.strength : .interactive)
             header.salt = randomBytes(count: FileFormat.saltSize)
             let kek = try KeyHierarchy.keyEncryptionKey(credential: new, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-            header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
+            header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
             try writeMetaOnly(header: header, sealer: pager.sealer, ws: &ws, bound: bound, from: base)
         }
     }
@@ -62,7 +56,7 @@ extension Database {
             header.salt = randomBytes(count: FileFormat.saltSize)
             let dataKey = SecureBytes.random(count: FileFormat.keySize)
             let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-            header.wrappedKey = StoreOpener.wrap(dataKey: dataKey, kek: kek, header: header)
+            header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
             let sealer = PageSealer(keys: DataKeys(dataKey: dataKey, epoch: header.keyEpoch), fileID: header.fileID)
 
             let tx = makeWriteTransaction(&ws, base: base, bound: bound)
@@ -70,12 +64,15 @@ extension Database {
             tx.commitSealer = sealer
             pager.keys.add(sealer)
             let resealed = try tx.rewriteEverything(total: Int(base.pageCount), progress: progress)
-            try commit(tx, writerState: &ws, header: header)
+            try Commit.run(tx, header: header, writer: &ws, in: commits)
             pager.keys.install(sealer)
             try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: bound, from: currentState)
             let (scrubbed, kept): (Int, Int)
             do throws(SealKVError) {
-                (scrubbed, kept) = try scrubFreePages(ws: ws)
+                // Every page of the file not in the new commit: free pages and any past its end.
+                ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
+                ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
+                (scrubbed, kept) = try scrubRetiredKeyPages(&ws)
             } catch {
                 // The rekey is committed; a write or sync that failed afterwards still leaves the
                 // file's state unknown, so the handle takes no more commits (as after a failed commit).
@@ -96,12 +93,7 @@ extension Database {
         } catch where error.code == .wrongCredential {
             throw SealKVError(.wrongCredential, "the current password or key is wrong; nothing was changed.")
         }
-        var page = [UInt8](repeating: 0, count: FileFormat.metaCleartextSize)
-        let dataKey: SecureBytes? = page.withUnsafeMutableBytes { p in
-            header.store(to: p.baseAddress!)
-            return KeyHierarchy.unwrap(UnsafeRawBufferPointer(start: p.baseAddress! + FileFormat.metaWrapNonce, count: 72),
-                                       kek: kek, associatedData: StoreHeader.wrapAssociatedData(p.baseAddress!))
-        }
+        let dataKey = StoreCreation.unwrap(header, kek: kek)
         guard let dataKey, pager.keys.current.keys.dataKey.withUnsafeBytes({ a in
             dataKey.withUnsafeBytes { b in constantTimeEqual(a.baseAddress!, b.baseAddress!, count: FileFormat.keySize) }
         }) else {
@@ -117,29 +109,52 @@ extension Database {
             let tx = makeWriteTransaction(&ws, base: state, bound: min(bound, state.txnID))
             defer { tx.finish() }
             tx.commitSealer = sealer
-            try commit(tx, writerState: &ws, header: header)
-            if options.durability == .noSync { try sync(holdingWriter: ()) }
+            try Commit.run(tx, header: header, writer: &ws, in: commits)
+            if options.durability == .noSync { try Commit.syncAll(in: commits) }
         }
     }
 
-    /// Overwrites free pages no snapshot can reach with zeros, then syncs.
-    private func scrubFreePages(ws: WriterState) throws(SealKVError) -> (scrubbed: Int, kept: Int) {
-        let oldest = shared.withLock { s in s.readers.values.map(\.txnID).min() ?? s.current.txnID }
-        guard let list = ws.freeList else { return (0, 0) }
-        var scrub: [UInt64] = []
-        var kept = 0
-        for chunk in list.chunks {
-            if chunk.key.txnID <= oldest { scrub.append(contentsOf: chunk.pages) } else { kept += chunk.pages.count }
+    /// Overwrites the pages of ``WriterState/retiredKeyPages`` that no snapshot can reach any more
+    /// with zeros (and cuts those past the newest commit's end off the file), then syncs. A page
+    /// is overwritten only when the writer could reuse it: free since a commit no live snapshot
+    /// predates (and, without a sync at every commit, durable since). Pages that a later commit
+    /// reused are dropped from the list: they were rewritten under the current key. The rest stay
+    /// listed. Returns how many pages were scrubbed and how many are kept for later.
+    func scrubRetiredKeyPages(_ ws: inout WriterState) throws(SealKVError) -> (scrubbed: Int, kept: Int) {
+        guard let list = ws.freeList else { return (0, ws.retiredKeyPages.count) }
+        let (bound, end, tailReachable) = shared.withLock { s in
+            (s.reuseBound(options.durability), s.current.pageCount,
+             s.olderReaderAlive || (options.durability == .noSync && s.lastDurable < s.current.txnID))
         }
-        let zero = pager.buffers.take()
-        defer { pager.buffers.give(zero) }
-        let limit = storage.pageCount
-        let writes = scrub.filter { $0 < limit }.map { PageWrite(page: $0, bytes: UnsafeRawPointer(zero)) }
+        var freedAt: [UInt64: UInt64] = [:]
+        for chunk in list.chunks { for p in chunk.pages { freedAt[p] = chunk.key.txnID } }
+        var zero: [UInt64] = [], kept: [UInt64] = [], pastEnd = false
+        for page in Set(ws.retiredKeyPages) {
+            if page >= end {
+                if tailReachable { kept.append(page) } else { pastEnd = true }
+            } else if let freed = freedAt[page] {
+                if freed <= bound { zero.append(page) } else { kept.append(page) }
+            }
+            // Neither free nor past the end: a later commit reused it, under the current key.
+        }
+        let fileEnd = storage.pageCount
+        let writes = zero.sorted().filter { $0 < fileEnd }
+        let buffer = pager.buffers.take()
+        defer { pager.buffers.give(buffer) }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: FileFormat.pageSize)
         for start in stride(from: 0, to: writes.count, by: 1024) {
-            try storage.writePages(Array(writes[start..<min(start + 1024, writes.count)]), sync: false)
+            let batch = writes[start..<min(start + 1024, writes.count)].map { PageWrite(page: $0, bytes: UnsafeRawPointer(buffer)) }
+            try storage.writePages(batch, sync: false)
         }
-        if !writes.isEmpty { try storage.sync() }
-        return (writes.count, kept)
+        var cut = 0
+        if pastEnd && fileEnd > end {
+            // No snapshot reaches past the newest commit's end, and it is durable: cut there.
+            try storage.resize(toPages: end)
+            cut = Int(fileEnd - end)
+        }
+        if !writes.isEmpty || cut > 0 { try storage.sync() }
+        ws.retiredKeyPages = kept
+        return (writes.count + cut, kept.count)
     }
 }
 
@@ -152,62 +167,14 @@ extension WriteTransaction {
             count += 1
             if count % 256 == 0 { progress?(OperationProgress(done: count, total: total)) }
         }
-        for name in try namespaces() {
-            guard var t = try tree(named: name) else { continue }
-            try rewrite(&t, report)
-            namedTrees[name] = t
-            changedNamespaces.insert(name)
+        var trees = try namespaces().map { TreeID.namespace($0) }
+        trees += [.main, .catalog, .expiry, .freePages]
+        for tree in trees {
+            try mutate(tree) { (m) throws(SealKVError) in try m.rewriteAll(report) }
+            if case .namespace(let name) = tree { changedNamespaces.insert(name) }
         }
-        try rewrite(&mainTree, report)
-        try rewrite(&catalog, report)
-        try rewrite(&expiryTree, report)
-        try rewrite(&freeTree, report)
         // The file's page count was an estimate (free pages are not rewritten): end at 100%.
         progress?(OperationProgress(done: count, total: count))
         return count
-    }
-
-    private func rewrite(_ tree: inout TreeDescriptor, _ report: () -> Void) throws(SealKVError) {
-        guard !tree.root.isNone else { return }
-        tree.root = try rewrite(tree.root, level: Int(tree.depth), report)
-    }
-
-    private func rewrite(_ link: PageLink, level: Int, _ report: () -> Void) throws(SealKVError) -> PageLink {
-        let (page, p) = try touch(link)
-        report()
-        let node = NodePage(p)
-        if level > 1 {
-            for i in 0..<node.count { node.setChild(i, try rewrite(node.child(i), level: level - 1, report)) }
-        } else {
-            for i in 0..<node.count where node.isOverflow(i) {
-                let ref = node.overflowRef(i)
-                try rewriteChain(ref.link, report).store(to: p, at: ref.linkOffset)
-            }
-        }
-        return dirtyLink(page)
-    }
-
-    private func rewriteChain(_ first: PageLink, _ report: () -> Void) throws(SealKVError) -> PageLink {
-        var copies: [(page: UInt64, pointer: UnsafeMutableRawPointer)] = []
-        var link = first
-        while !link.isNone {
-            let current = link
-            if current.txnID == txnID, let p = dirty[current.page] {
-                copies.append((current.page, p))
-            } else {
-                let (page, p) = allocate()
-                try withPage(current) { (src) throws(SealKVError) in p.copyMemory(from: src, byteCount: FileFormat.pageSize) }
-                p.setU64(FileFormat.nodeTxnID, txnID)
-                release(current.page)
-                copies.append((page, p))
-            }
-            report()
-            link = PageLink(from: copies.last!.pointer, at: FileFormat.overflowNext)
-        }
-        for (i, c) in copies.enumerated() {
-            let next = i + 1 < copies.count ? dirtyLink(copies[i + 1].page) : .none
-            next.store(to: c.pointer, at: FileFormat.overflowNext)
-        }
-        return copies.isEmpty ? .none : dirtyLink(copies[0].page)
     }
 }

@@ -34,6 +34,11 @@ public struct Options: Sendable {
     /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
     /// inside the file can reveal.
     public var minimumTxnID: UInt64 = 0
+    /// Called during open when recovery refused the newest commit (it was torn or damaged) and
+    /// opened the one before it, with what recovery found (``RecoveryReport/warning`` says it in
+    /// words). It runs before a writable open writes anything, so the refused commit is still in
+    /// the file when it is told; a tool prints it, a server logs it.
+    public var recoveryNotice: (@Sendable (RecoveryReport) -> Void)? = nil
     /// Open the commit in this meta slot (0 or 1) instead of the newest one, to inspect or check
     /// an older commit. Only with `.readOnly`.
     public var metaSlot: Int? = nil

@@ -98,7 +98,16 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension SealKVError {
     static func corrupted(page: UInt64, _ what: String) -> SealKVError {
-        SealKVError(.corrupted, "page \(page) \(what); the file was damaged or tampered with. Run `sealkv check` and restore from a backup.", page: page)
+        SealKVError(.corrupted, "page \(page) \(what)\(damageAdvice)", page: page)
+    }
+
+    /// What a message about a damaged page ends with: what it means and what to do.
+    static let damageAdvice = "; the file was damaged or tampered with. Run `sealkv check` and restore from a backup."
+
+    /// The message without ``damageAdvice``: what failed, for a caller that knows better what it
+    /// means (recovery refusing a torn commit, which a power cut also leaves).
+    var messageWithoutAdvice: String {
+        message.hasSuffix(Self.damageAdvice) ? String(message.dropLast(Self.damageAdvice.count)) : message
     }
 
     /// Maps a failed system call to an error whose code follows the errno.

@@ -18,6 +18,27 @@ package enum FileFormat {
     static let saltSize = 16
     static let keySize = 32
 
+    // MARK: Key derivation (meta slot, cleartext)
+    /// KDF id 0: a raw 256-bit key, stretched by keyed BLAKE2b over the salt.
+    static let kdfRawKey: UInt32 = 0
+    /// KDF id 1: a password through Argon2id v1.3.
+    static let kdfArgon2id: UInt32 = 1
+    /// Argon2id passes a file may ask for: libsodium's minimum, and a cap, so a hostile file cannot
+    /// make open work without bound.
+    static let argon2idOpsLimits: ClosedRange<UInt64> = 1...64
+    /// Argon2id memory (bytes) a file may ask for: libsodium's minimum (8 KiB) to a 4 GiB cap.
+    static let argon2idMemLimits: ClosedRange<UInt64> = 8192...(4 << 30)
+    /// The wrapped data key: 24-byte nonce, 32-byte ciphertext, 16-byte tag.
+    static let wrapNonceSize = 24
+    static let wrappedKeySize = wrapNonceSize + keySize + tagSize
+    /// Subkeys derived from the data key (libsodium `crypto_kdf`): id and 8-byte context.
+    static let pageKeyID: UInt64 = 1
+    static let pageKeyContext: StaticString = "SKVpages"
+    static let metaKeyID: UInt64 = 2
+    static let metaKeyContext: StaticString = "SKVmetas"
+    /// What keyed BLAKE2b hashes, before the salt, to make a raw-key store's KEK.
+    static let rawKeyKEKContext: [UInt8] = Array("SealKV raw-key KEK".utf8)
+
     // MARK: Data page: cleartext header, sealed body, tag
     /// u16 format version.
     static let headerVersion = 0
@@ -49,8 +70,8 @@ package enum FileFormat {
     static let metaKDFOpsLimit = 40     // u64
     static let metaKDFMemLimit = 48     // u64
     static let metaSalt = 56            // 16 bytes
-    static let metaWrapNonce = 72       // 24 bytes
-    static let metaWrappedKey = 96      // 32 bytes ciphertext + 16 bytes tag
+    static let metaWrapNonce = 72       // the wrapped key: 24-byte nonce,
+    static let metaWrappedKey = 96      // then 32 bytes ciphertext + 16 bytes tag
     static let metaNonce = 144          // 16 random bytes; the meta nonce is these + slot number
     static let metaCleartextSize = 160
     /// The wrap's associated data: everything from the magic through the salt.
@@ -81,16 +102,34 @@ package enum FileFormat {
     static let overflowData = 80
     static let overflowCapacity = bodyEnd - overflowData
 
+    // MARK: Links (32 bytes wherever they are stored)
+    static let linkPage = 0             // u64 page number (0 = none)
+    static let linkTxnID = 8            // u64 the transaction that wrote the page
+    static let linkTag = 16             // 16 bytes: the page's AEAD tag
+    static let linkSize = 32
+
+    // MARK: Tree descriptors (48 bytes: in the meta slot and as catalog values)
+    static let descriptorRoot = 0       // link to the root page
+    static let descriptorEntries = 32   // u64 number of entries
+    static let descriptorDepth = 40     // u32 levels (0 empty, 1 a single leaf)
+    static let descriptorReserved = 44  // u32 zero
+    static let descriptorSize = 48
+
     // MARK: Cells
     /// Leaf cell: u16 key length, u8 flags, u16 inline value length, key, then (with the expiry
     /// flag) a u64 expiry in Unix milliseconds, then the value or an overflow reference.
+    static let leafCellKeyLength = 0    // u16
+    static let leafCellFlags = 2        // u8, see LeafCellFlags
+    static let leafCellValueLength = 3  // u16 inline value length (0 for an overflow reference)
     static let leafCellHeader = 5
     /// Size of the optional expiry field of a leaf cell.
     static let expirySize = 8
     /// Overflow reference in a leaf cell: u64 total length, then a PageLink to the first page.
-    static let overflowRefSize = 8 + PageLink.size
+    static let overflowRefSize = 8 + linkSize
     /// Branch cell: u16 key length, PageLink to the child, key. Entry 0 has an empty key (-infinity).
-    static let branchCellHeader = 2 + PageLink.size
+    static let branchCellKeyLength = 0  // u16
+    static let branchCellChild = 2      // link
+    static let branchCellHeader = 2 + linkSize
 
     /// Longest key stored in any tree: user keys are at most 1024 bytes, expiry-index keys add the
     /// expiry and the namespace name (8 + 1 + 255).
@@ -100,6 +139,20 @@ package enum FileFormat {
     static let maxCellWithSlot = nodeUsable / 3
     /// A node below this many used bytes is merged with or refilled from a sibling.
     static let minFill = nodeUsable / 4
+
+    // MARK: The free-page tree (section 6 of FORMAT.md)
+    /// Key: u64 big-endian txnid that freed the pages, u32 big-endian sequence within that commit.
+    static let freeChunkKeySize = 12
+    /// Value: up to this many u64 little-endian page numbers, strictly ascending (a 1 KiB value,
+    /// stored inline).
+    static let freeChunkCapacity = 128
+
+    // MARK: The expiry index (section 7 of FORMAT.md)
+    /// Key: u64 big-endian expiry (Unix milliseconds), u8 namespace name length, the name, the
+    /// entry's key. Values are empty.
+    static let expiryKeyTime = 0
+    static let expiryKeyNameLength = 8
+    static let expiryKeyName = 9
 }
 
 /// What a node or data page is; stored inside the sealed body.

@@ -5,7 +5,7 @@
 /// sealed txnid equals the link's, so an older valid version of a page put back in place is refused.
 struct PageLink: Equatable, Sendable {
     /// Encoded size: u64 page, u64 txnid, 16-byte tag.
-    static let size = 32
+    static let size = FileFormat.linkSize
     /// The link of an empty tree or the end of a chain.
     static let none = PageLink(page: 0, txnID: 0, tag: .zero)
 
@@ -22,15 +22,15 @@ struct PageLink: Equatable, Sendable {
     }
 
     init(from p: UnsafeRawPointer, at offset: Int) {
-        page = p.u64(offset)
-        txnID = p.u64(offset + 8)
-        tag = PageTag(from: p + offset + 16)
+        page = p.u64(offset + FileFormat.linkPage)
+        txnID = p.u64(offset + FileFormat.linkTxnID)
+        tag = PageTag(from: p + offset + FileFormat.linkTag)
     }
 
     func store(to p: UnsafeMutableRawPointer, at offset: Int) {
-        p.setU64(offset, page)
-        p.setU64(offset + 8, txnID)
-        tag.store(to: p + offset + 16)
+        p.setU64(offset + FileFormat.linkPage, page)
+        p.setU64(offset + FileFormat.linkTxnID, txnID)
+        tag.store(to: p + offset + FileFormat.linkTag)
     }
 }
 
@@ -65,43 +65,5 @@ struct PageTag: Equatable, Hashable, Sendable, CustomStringConvertible {
                 return s.count == 1 ? "0" + s : s
             }.joined()
         }
-    }
-}
-
-/// The root of one tree with its summary counts; stored in the meta (default namespace, catalog,
-/// free pages) and as the value of each catalog entry (named namespaces).
-struct TreeDescriptor: Equatable, Sendable {
-    static let size = 48
-    static let empty = TreeDescriptor(root: .none, entries: 0, depth: 0)
-
-    var root: PageLink
-    /// Number of key/value entries.
-    var entries: UInt64
-    /// Levels from root to leaf (0 for an empty tree, 1 for a single leaf).
-    var depth: UInt32
-
-    init(root: PageLink, entries: UInt64, depth: UInt32) {
-        self.root = root
-        self.entries = entries
-        self.depth = depth
-    }
-
-    init(from p: UnsafeRawPointer, at offset: Int) {
-        root = PageLink(from: p, at: offset)
-        entries = p.u64(offset + 32)
-        depth = p.u32(offset + 40)
-    }
-
-    func store(to p: UnsafeMutableRawPointer, at offset: Int) {
-        root.store(to: p, at: offset)
-        p.setU64(offset + 32, entries)
-        p.setU32(offset + 40, depth)
-        p.setU32(offset + 44, 0)
-    }
-
-    var bytes: [UInt8] {
-        var out = [UInt8](repeating: 0, count: Self.size)
-        out.withUnsafeMutableBytes { store(to: $0.baseAddress!, at: 0) }
-        return out
     }
 }

@@ -34,11 +34,25 @@
     /// parents, with each link's tag patched to the child's, so the fuzzer's mutations reach past
     /// authentication into recovery, the checker and reads. Nothing may crash, hang or read out of
     /// bounds; errors are fine.
-    public static func openPlaintextImage(_ bytes: [UInt8]) {
+    /// What ``openPlaintextImage(_:)`` got to: whether the image opened, whether `check` found it
+    /// sound, and how many entries the reads saw. The fuzzer ignores it; the tests use it to make
+    /// sure the seed reaches past recovery.
+    public struct ImageOutcome: Sendable, Equatable {
+        /// The store opened (recovery accepted the image).
+        public var opened = false
+        /// `check` ran and found no problem.
+        public var checkedClean = false
+        /// Entries read, over every namespace.
+        public var entriesRead = 0
+    }
+
+    @discardableResult
+    public static func openPlaintextImage(_ bytes: [UInt8]) -> ImageOutcome {
+        var outcome = ImageOutcome()
         let stateSize = FileFormat.metaBodyUsed - FileFormat.metaTxnID
         guard bytes.count >= stateSize, let credential = try? Credential.key(Array(0..<32)),
-              let (metas, header) = try? StoreOpener.newStore(credential: credential, strength: .interactive),
-              let opened = try? StoreOpener.open(storage: MemoryStorage(bytes: metas), credential: credential) else { return }
+              let (metas, header) = try? StoreCreation.newStore(credential: credential, strength: KDFStrength.interactive),
+              let opened = try? Recovery.open(storage: MemoryStorage(bytes: metas), credential: credential) else { return outcome }
         let sealer = opened.sealer
         var statePage = [UInt8](repeating: 0, count: FileFormat.pageSize)
         statePage.replaceSubrange(FileFormat.metaTxnID..<FileFormat.metaBodyUsed, with: bytes.prefix(stateSize))
@@ -74,38 +88,34 @@
                 sealed.insert(page)
                 return sealer.seal(page: p, number: page)
             }
-            for (name, descriptor) in state.roots {
+            for (tree, descriptor) in state.roots {
                 guard let tag = seal(descriptor.root.page) else { continue }
-                var d = descriptor
-                d.root = PageLink(page: d.root.page, txnID: d.root.txnID, tag: tag)
-                switch name {
-                case Cursor.catalogNamespace: state.catalog = d
-                case Cursor.freeTreeNamespace: state.free = d
-                case Cursor.expiryNamespace: state.expiry = d
-                default: state.main = d
-                }
+                state[tree: tree].root.tag = tag
             }
         }
         for slot in 0..<2 {
             image.withUnsafeMutableBytes { b in
-                MetaSlot.build(into: b.baseAddress! + slot * FileFormat.pageSize, header: header, state: state, slot: UInt64(slot), sealer: sealer)
+                sealer.buildMeta(into: b.baseAddress! + slot * FileFormat.pageSize, header: header, state: state, slot: UInt64(slot))
             }
         }
         var options = Options(mode: .readOnly, cacheSize: 1 << 20, ioEngine: .posix)
         options.kdf = .interactive
-        guard let db = try? Database.open(storage: MemoryStorage(bytes: image), credential: credential, options: options) else { return }
+        guard let db = try? Database.open(storage: MemoryStorage(bytes: image), credential: credential, options: options) else { return outcome }
         defer { db.close() }
-        _ = try? db.check()
-        _ = try? db.read { tx in
+        outcome.opened = true
+        outcome.checkedClean = (try? db.check())?.isClean ?? false
+        outcome.entriesRead = (try? db.read { tx in
             var seen = 0
             for name in [""] + ((try? tx.namespaces()) ?? []) {
                 guard let ns = try? tx.namespace(name), let all = try? ns.all() else { continue }
                 for (k, _) in all {
                     _ = try? ns.timeToLive(k)
                     seen += 1
-                    if seen > 10_000 { return }
+                    if seen > 10_000 { return seen }
                 }
             }
-        }
+            return seen
+        }) ?? 0
+        return outcome
     }
 }

@@ -1,50 +1,10 @@
-/// The key of one chunk of the free-page tree: the txnid that freed the pages (big-endian, so keys
-/// sort by txnid) and a sequence number within that commit.
-struct FreeChunkKey: Comparable, Hashable {
-    static let size = 12
-    var txnID: UInt64
-    var sequence: UInt32
-
-    var bytes: [UInt8] {
-        var out = [UInt8](repeating: 0, count: Self.size)
-        for i in 0..<8 { out[i] = UInt8(truncatingIfNeeded: txnID >> (56 - 8 * UInt64(i))) }
-        for i in 0..<4 { out[8 + i] = UInt8(truncatingIfNeeded: sequence >> (24 - 8 * UInt32(i))) }
-        return out
-    }
-
-    init(txnID: UInt64, sequence: UInt32) {
-        self.txnID = txnID
-        self.sequence = sequence
-    }
-
-    init?(bytes: UnsafeRawBufferPointer) {
-        guard bytes.count == Self.size else { return nil }
-        txnID = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
-        sequence = bytes[8..<12].reduce(0) { $0 << 8 | UInt32($1) }
-    }
-
-    static func < (a: Self, b: Self) -> Bool { (a.txnID, a.sequence) < (b.txnID, b.sequence) }
-}
-
-/// Pages freed by one commit (a chunk of at most ``FreeList/chunkCapacity``), sorted ascending.
-struct FreeChunk {
-    var key: FreeChunkKey
-    var pages: [UInt64]
-
-    var valueBytes: [UInt8] {
-        var out = [UInt8](repeating: 0, count: pages.count * 8)
-        out.withUnsafeMutableBytes { b in for (i, p) in pages.enumerated() { b.baseAddress!.setU64(8 * i, p) } }
-        return out
-    }
-}
-
 /// The writer's in-memory copy of the free-page tree, loaded once per handle.
 ///
 /// The tree maps (txnid, sequence) to the pages that commit freed. Each commit adds its own chunks
 /// and rewrites only the chunks it took pages from, so the list is never rewritten whole.
 final class FreeList {
     /// Pages per chunk: 128 page numbers make a 1 KiB value, stored inline in a leaf.
-    static let chunkCapacity = 128
+    static let chunkCapacity = FileFormat.freeChunkCapacity
 
     private(set) var chunks: [FreeChunk]
     /// Pages listed in all chunks.
@@ -53,27 +13,6 @@ final class FreeList {
     init(chunks: [FreeChunk]) {
         self.chunks = chunks
         pageCount = chunks.reduce(0) { $0 + $1.pages.count }
-    }
-
-    /// Reads the free tree of `state` through `transaction`, validating every entry.
-    static func load(from transaction: Transaction, tree: TreeDescriptor, pageCount: UInt64) throws(SealKVError) -> FreeList {
-        var chunks: [FreeChunk] = []
-        let cursor = Cursor(transaction: transaction, namespace: Cursor.freeTreeNamespace)
-        var more = try cursor.first()
-        while more {
-            guard let keyBytes = cursor.key,
-                  let key = keyBytes.withUnsafeBytes({ FreeChunkKey(bytes: $0) }),
-                  let value = try cursor.value(), value.count % 8 == 0, !value.isEmpty else {
-                throw SealKVError(.corrupted, "the free-page list holds a malformed entry; run `sealkv check`.")
-            }
-            let pages = value.withUnsafeBytes { b in (0..<(value.count / 8)).map { b.baseAddress!.u64(8 * $0) } }
-            for (i, p) in pages.enumerated() where p < FileFormat.firstDataPage || p >= pageCount || (i > 0 && pages[i - 1] >= p) {
-                throw SealKVError(.corrupted, "the free-page list names page \(p), which is out of range or out of order; run `sealkv check`.", page: p)
-            }
-            chunks.append(FreeChunk(key: key, pages: pages))
-            more = try cursor.next()
-        }
-        return FreeList(chunks: chunks)
     }
 
     /// Applies a committed transaction's changes: rewritten or removed chunks, then its new ones.

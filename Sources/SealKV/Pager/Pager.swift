@@ -92,69 +92,9 @@ final class Pager: Sendable {
         try authenticate(link, buffer: buffer)
     }
 
-    /// Checks a sealed page already in `buffer` against `link`, opens it in place and validates its
-    /// structure. Used by ``load(_:into:)`` and by batch readers (recovery, check).
+    /// Checks a sealed page already in `buffer` against `link` and opens it in place, with the
+    /// sealer of the page's key epoch (see ``PageAuthentication``).
     func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer) throws(SealKVError) {
-        guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
-            throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back or damaged)")
-        }
-        guard let sealer = keys.sealer(for: buffer.u32(FileFormat.headerKeyEpoch)),
-              sealer.open(page: buffer, number: link.page) else {
-            throw SealKVError.corrupted(page: link.page, "fails authentication")
-        }
-        let written = buffer.u64(FileFormat.nodeTxnID)
-        guard written == link.txnID else {
-            throw SealKVError.corrupted(page: link.page, "was written by transaction \(written) but its parent expects transaction \(link.txnID)")
-        }
-        if let problem = PageStructure.problem(in: UnsafeRawPointer(buffer)) {
-            throw SealKVError.corrupted(page: link.page, problem)
-        }
-    }
-}
-
-/// Structural validation of any decrypted data page, written once.
-enum PageStructure {
-    /// A description of what is wrong with the page's layout, or nil when every offset is in bounds.
-    static func problem(in p: UnsafeRawPointer) -> String? {
-        guard let kind = PageKind(rawValue: p.u8(FileFormat.nodeKind)) else {
-            return "has unknown page kind \(p.u8(FileFormat.nodeKind))"
-        }
-        if kind == .overflow {
-            let length = Int(p.u32(FileFormat.overflowLength))
-            guard length >= 1, length <= FileFormat.overflowCapacity else {
-                return "is an overflow page holding an impossible \(length) bytes"
-            }
-            return nil
-        }
-        return NodePage(p).structuralProblem(expectLeaf: nil)
-    }
-
-    /// The Merkle links a page holds, with the byte offset of each (so a parent's copy of a child's
-    /// tag can be patched at commit). Branches: every child; leaves: overflow chains; catalog leaves:
-    /// namespace roots too; overflow pages: the next page.
-    static func links(in p: UnsafeRawPointer) -> [(offset: Int, link: PageLink)] {
-        guard let kind = PageKind(rawValue: p.u8(FileFormat.nodeKind)) else { return [] }
-        switch kind {
-        case .overflow:
-            let next = PageLink(from: p, at: FileFormat.overflowNext)
-            return next.isNone ? [] : [(FileFormat.overflowNext, next)]
-        case .branch:
-            let node = NodePage(p)
-            return (0..<node.count).map { (node.childLinkOffset($0), node.child($0)) }
-        case .leaf, .catalogLeaf:
-            let node = NodePage(p)
-            var out: [(Int, PageLink)] = []
-            for i in 0..<node.count {
-                if node.isOverflow(i) {
-                    let ref = node.overflowRef(i)
-                    out.append((ref.linkOffset, ref.link))
-                } else if kind == .catalogLeaf, node.inlineValue(i).count == TreeDescriptor.size {
-                    let o = node.payloadOffset(i)
-                    let root = PageLink(from: p, at: o)
-                    if !root.isNone { out.append((o, root)) }
-                }
-            }
-            return out
-        }
+        try PageAuthentication.open(link, buffer: buffer, sealer: keys.sealer(for:))
     }
 }

@@ -53,15 +53,13 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     var pageCount: UInt64 { pages.load(ordering: .acquiring) }
     var engineName: String { usesRing ? "io_uring" : "posix" }
 
-    /// Opens `path` (already existing) for reading and, unless `readOnly`, writing.
+    /// Opens `path` (already existing) for reading and, unless `readOnly`, writing. Anything but a
+    /// regular file (a FIFO, a directory, a device) is refused without blocking. The size is read
+    /// again by ``lock()``: until the lock is held, another process may still change it.
     init(path: String, readOnly: Bool, engine: IOEngine) throws(SealKVError) {
         self.path = path
         self.readOnly = readOnly
-        let fd: Int32
-        switch Syscalls.open(path, flags: readOnly ? O_RDONLY : O_RDWR) {
-        case .success(let f): fd = f
-        case .failure(let e): throw SealKVError.system("open", path: path, errno: e.errno)
-        }
+        let fd = try Self.openRegularFile(path, flags: readOnly ? O_RDONLY : O_RDWR)
         let size: UInt64
         switch Syscalls.fileSize(fd) {
         case .success(let s): size = s
@@ -102,6 +100,33 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         }
         usesRing = ringHandle != nil
         ring = Locked(ringHandle)
+    }
+
+    /// Opens `path` without waiting (a FIFO would block an ordinary open until a writer appears)
+    /// and refuses it unless it is a regular file, naming what it is.
+    static func openRegularFile(_ path: String, flags: Int32) throws(SealKVError) -> Int32 {
+        let fd: Int32
+        switch Syscalls.open(path, flags: flags | O_NONBLOCK) {
+        case .success(let f): fd = f
+        case .failure(let e) where e.errno == EISDIR:
+            throw notAStoreFile(path, kind: "a directory")
+        case .failure(let e): throw SealKVError.system("open", path: path, errno: e.errno)
+        }
+        switch Syscalls.nonRegularKind(fd) {
+        case .success(nil):
+            Syscalls.clearNonBlocking(fd)
+            return fd
+        case .success(let kind?):
+            Syscalls.close(fd)
+            throw notAStoreFile(path, kind: kind)
+        case .failure(let e):
+            Syscalls.close(fd)
+            throw SealKVError.system("stat", path: path, errno: e.errno)
+        }
+    }
+
+    private static func notAStoreFile(_ path: String, kind: String) -> SealKVError {
+        SealKVError(.notASealKVFile, "'\(path)' is \(kind), not a SealKV store: a store is a regular file. Check the path.")
     }
 
     /// Wraps an already open, writable descriptor (taking ownership) with the POSIX engine. Used
@@ -242,9 +267,12 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     func lock() throws(SealKVError) {
         var l = lockFD.load(ordering: .acquiring)
         if l < 0 {
-            switch Syscalls.open(path, flags: O_RDONLY) {
+            // The same file as `fd`, opened afresh (a new open file description, so the lock is its
+            // own), through /proc so a rename of the path meanwhile cannot make it another file.
+            switch Syscalls.open("/proc/self/fd/\(fd)", flags: O_RDONLY | O_NONBLOCK) {
             case .success(let f): l = f
-            case .failure(let e): throw SealKVError.system("open for locking", path: path, errno: e.errno)
+            case .failure:
+                l = try Self.openRegularFile(path, flags: O_RDONLY)
             }
             lockFD.store(l, ordering: .releasing)
         }
@@ -260,5 +288,11 @@ final class FileStorage: PageStorage, @unchecked Sendable {
                 : "'\(path)' is locked by another process; close the other handle first, or open read-only after it finishes.", errno: rc)
         }
         if rc != 0 { throw SealKVError.system("lock", path: path, errno: rc) }
+        // Whoever held the lock may have grown or cut the file while this open waited: the size
+        // read at open is stale, and a stale size would make a healthy store look truncated.
+        switch Syscalls.fileSize(fd) {
+        case .success(let size): pages.store(size / UInt64(FileFormat.pageSize), ordering: .releasing)
+        case .failure(let e): throw SealKVError.system("stat", path: path, errno: e.errno)
+        }
     }
 }

@@ -101,6 +101,28 @@ enum Syscalls {
         return 0
     }
 
+    /// What kind of file `fd` is, when it is not a regular file ("a directory", "a named pipe
+    /// (FIFO)", ...); nil for a regular file.
+    static func nonRegularKind(_ fd: Int32) -> Result<String?, Failure> {
+        var st = stat()
+        if fstat(fd, &st) != 0 { return .failure(Failure(errno: errno)) }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .success(nil)
+        case S_IFDIR: return .success("a directory")
+        case S_IFIFO: return .success("a named pipe (FIFO)")
+        case S_IFCHR: return .success("a character device")
+        case S_IFBLK: return .success("a block device")
+        case S_IFSOCK: return .success("a socket")
+        default: return .success("not a regular file")
+        }
+    }
+
+    /// Clears `O_NONBLOCK` on `fd` (set only to open a path that might be a FIFO without waiting).
+    static func clearNonBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    }
+
     static func fileSize(_ fd: Int32) -> Result<UInt64, Failure> {
         var st = stat()
         if fstat(fd, &st) != 0 { return .failure(Failure(errno: errno)) }

@@ -42,7 +42,7 @@ extension Namespace {
     /// Every key, in order (values are not read).
     public func keys(reverse: Bool = false) throws(SealKVError) -> KeySequence {
         try transaction.ensureOpen()
-        return KeySequence(entries: KeyValueSequence(transaction: transaction, namespace: name, lower: nil, upper: nil, reverse: reverse, keysOnly: true))
+        return KeySequence(entries: KeyValueSequence(transaction: transaction, tree: TreeID(namespace: name), lower: nil, upper: nil, reverse: reverse, keysOnly: true))
     }
 
     // MARK: Atomic operations

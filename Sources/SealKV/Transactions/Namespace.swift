@@ -28,7 +28,7 @@ public struct Namespace {
     }
 
     private func writer() throws(SealKVError) -> WriteTransaction {
-        guard let w = transaction as? WriteTransaction else {
+        guard let w = transaction.asWriter else {
             throw SealKVError(.readOnly, "cannot write inside a read transaction; use `Database.write`.")
         }
         return w
@@ -62,7 +62,7 @@ public struct Namespace {
     /// A cursor over this namespace.
     public func cursor() throws(SealKVError) -> Cursor {
         try transaction.ensureOpen()
-        return Cursor(transaction: transaction, namespace: name)
+        return Cursor(transaction: transaction, tree: TreeID(namespace: name))
     }
     /// Number of entries.
     public func count() throws(SealKVError) -> Int { Int(try transaction.tree(named: name)?.entries ?? 0) }

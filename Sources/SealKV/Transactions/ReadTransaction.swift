@@ -2,7 +2,7 @@
 ///
 /// It sees exactly the state committed when it began, for its whole life, whatever writers do
 /// meanwhile. Methods without a namespace act on the default namespace "".
-public class ReadTransaction: Transaction, @unchecked Sendable {
+public class ReadTransaction: Transaction {
     /// The txnid of the snapshot this transaction reads.
     public var snapshotTxnID: UInt64 { base.txnID }
 
@@ -53,7 +53,7 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
     /// Every entry, in key order.
     public func all(reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
         try ensureOpen()
-        return KeyValueSequence(transaction: self, namespace: "", lower: nil, upper: nil, reverse: reverse)
+        return KeyValueSequence(transaction: self, tree: .main, lower: nil, upper: nil, reverse: reverse)
     }
 
     /// Entries whose key starts with `prefix`, in key order.
@@ -64,7 +64,7 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
     /// A cursor over the default namespace.
     public func cursor() throws(SealKVError) -> Cursor {
         try ensureOpen()
-        return Cursor(transaction: self, namespace: "")
+        return Cursor(transaction: self, tree: .main)
     }
 
     /// Number of entries in the default namespace.
@@ -77,18 +77,20 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
     public func namespace(_ name: String) throws(SealKVError) -> Namespace {
         try ensureOpen()
         try Namespace.validate(name)
-        if let writer = self as? WriteTransaction { return try writer.createNamespace(name) }
         if try tree(named: name) == nil {
             throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; create it in a write transaction first.")
         }
         return Namespace(transaction: self, name: name)
     }
 
+    /// This transaction as a writer, or nil for a reader (a write transaction overrides it).
+    var asWriter: WriteTransaction? { nil }
+
     /// The names of every named namespace, sorted (the default namespace "" is not listed).
     public func namespaces() throws(SealKVError) -> [String] {
         try ensureOpen()
         var names: [String] = []
-        let cursor = Cursor(transaction: self, namespace: Cursor.catalogNamespace)
+        let cursor = Cursor(transaction: self, tree: .catalog)
         var more = try cursor.first()
         while more {
             if let k = cursor.key { names.append(String(decoding: k, as: UTF8.self)) }
@@ -122,21 +124,21 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
 
     /// Where the value of `key` lives in `namespace`, or nil when the key is absent.
     func locateBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> ValueLocation? {
-        try locate(try tree(lookingUp: key, namespace: namespace), key: key)
+        try TreeReader(try tree(lookingUp: key, namespace: namespace), in: pages).locate(key, now: { now })
     }
 
     /// The value of `key` in `namespace`, or nil.
     @usableFromInline
     func getBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> [UInt8]? {
         guard let location = try locateBytes(key, namespace: namespace) else { return nil }
-        return try value(at: location)
+        return try TreeReader.value(at: location, in: pages)
     }
 
     /// When `key` expires (Unix milliseconds), nil if it has no time to live or is absent.
     func expiry<K: ByteString>(of key: K, namespace: String) throws(SealKVError) -> UInt64? {
         try key.withBytes { (k) throws(SealKVError) -> UInt64? in
             let t = try tree(lookingUp: k, namespace: namespace)
-            let found = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in
+            let found = try TreeReader(t, in: pages).descend(to: k) { (node, i, found) throws(SealKVError) -> UInt64? in
                 found && !node.isExpired(i, now: now) ? node.expiry(i) : nil
             }
             return found ?? nil
@@ -158,46 +160,30 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
     @usableFromInline
     func withValueBytes<R>(_ key: UnsafeRawBufferPointer, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try withUnsafeTemporaryAllocation(byteCount: Self.stackValueBytes, alignment: 16) { (buffer) throws -> R? in
-            switch try findValue(key, namespace: namespace, copyingInto: buffer) {
+            let tree = try tree(lookingUp: key, namespace: namespace)
+            switch try TreeReader(tree, in: pages).findValue(key, copyingInto: buffer, now: { now }) {
             case nil:
                 return nil
             case .copied(let count)?:
                 defer { secureZero(buffer.baseAddress!, count: count) }
                 return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             case .elsewhere(let location)?:
-                return try value(at: location).withUnsafeBytes(body)
+                return try TreeReader.value(at: location, in: pages).withUnsafeBytes(body)
             }
         }
-    }
-
-    /// Finds `key` in `namespace` and copies an inline value into `buffer` (under the cache lock,
-    /// which `body` must not run under); for a value in overflow pages, says where it is.
-    func findValue(_ key: UnsafeRawBufferPointer, namespace: String, copyingInto buffer: UnsafeMutableRawBufferPointer) throws(SealKVError) -> FoundValue? {
-        let found = try descend(try tree(lookingUp: key, namespace: namespace), to: key) { (node, i, found) throws(SealKVError) -> FoundValue? in
-            guard found, !node.isExpired(i, now: self.now) else { return nil }
-            if node.isOverflow(i) {
-                let ref = node.overflowRef(i)
-                return .elsewhere(.overflow(length: ref.length, first: ref.link))
-            }
-            let value = node.inlineValue(i)
-            guard value.count <= buffer.count else { return .elsewhere(.inline(Array(value))) }
-            buffer.copyMemory(from: value)
-            return .copied(count: value.count)
-        }
-        return found ?? nil
     }
 
     func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
         try ensureOpen()
         let lo = lower.map { $0.withBytes { Array($0) } }
         let hi = upper.map { $0.withBytes { Array($0) } }
-        return KeyValueSequence(transaction: self, namespace: namespace, lower: lo, upper: hi, reverse: reverse)
+        return KeyValueSequence(transaction: self, tree: TreeID(namespace: namespace), lower: lo, upper: hi, reverse: reverse)
     }
 
     func prefix<K: ByteString>(_ prefix: K, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
         try ensureOpen()
         let lo = prefix.withBytes { Array($0) }
-        return KeyValueSequence(transaction: self, namespace: namespace, lower: lo, upper: Self.successor(of: lo), reverse: reverse)
+        return KeyValueSequence(transaction: self, tree: TreeID(namespace: namespace), lower: lo, upper: Self.successor(of: lo), reverse: reverse)
     }
 
     /// The smallest byte string greater than every string with prefix `p`, or nil if none exists.
@@ -218,9 +204,11 @@ public class ReadTransaction: Transaction, @unchecked Sendable {
 ///
 /// Iteration cannot throw in Swift; if reading a page fails mid-way the sequence ends early and the
 /// error is rethrown when the transaction's closure returns (a write transaction then rolls back).
+/// Like its transaction, a sequence is valid only inside the transaction's closure: iterating it
+/// afterwards stops the program rather than yield nothing.
 public struct KeyValueSequence: Sequence {
     let transaction: Transaction
-    let namespace: String
+    let tree: TreeID
     let lower: [UInt8]?
     let upper: [UInt8]?
     let reverse: Bool
@@ -240,10 +228,11 @@ public struct KeyValueSequence: Sequence {
 
         init(sequence: KeyValueSequence) {
             self.sequence = sequence
-            cursor = Cursor(transaction: sequence.transaction, namespace: sequence.namespace)
+            cursor = Cursor(transaction: sequence.transaction, tree: sequence.tree)
         }
 
         public func next() -> (key: [UInt8], value: [UInt8])? {
+            sequence.transaction.requireOpen("a sequence of entries")
             guard !done else { return nil }
             do throws(SealKVError) {
                 let positioned: Bool

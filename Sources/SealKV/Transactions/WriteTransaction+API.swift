@@ -39,11 +39,10 @@ extension WriteTransaction {
         }
         guard let t = try tree(named: name) else { return false }
         try mutating { () throws(SealKVError) in
-            try freeTree(t)
+            try TreeMutator(t, in: space).releaseAll()
             namedTrees[name] = nil
             changedNamespaces.remove(name)
             droppedNamespaces.insert(name)
-            version &+= 1
         }
         return true
     }
@@ -61,16 +60,7 @@ extension WriteTransaction {
         try Namespace.validateKey(k)
         try Namespace.validateValue(v)
         try mutating { () throws(SealKVError) in
-            let replaced: ReplacedEntry?
-            if namespace.isEmpty {
-                replaced = try treePut(&mainTree, leafKind: .leaf, key: k, value: v, expiry: expiry)
-            } else {
-                var t = try tree(named: namespace) ?? .empty
-                replaced = try treePut(&t, leafKind: .leaf, key: k, value: v, expiry: expiry)
-                namedTrees[namespace] = t
-                changedNamespaces.insert(namespace)
-                droppedNamespaces.remove(namespace)
-            }
+            let replaced = try mutate(TreeID(namespace: namespace)) { (m) throws(SealKVError) in try m.put(k, v, expiry: expiry) }
             if let old = replaced?.expiry { try removeExpiryIndex(old, namespace: namespace, key: k) }
             if let expiry { try addExpiryIndex(expiry, namespace: namespace, key: k) }
         }
@@ -86,18 +76,9 @@ extension WriteTransaction {
         try ensureOpen()
         try Namespace.validateKey(k)
         return try mutating { () throws(SealKVError) -> Bool in
-            let removed: ReplacedEntry?
-            if namespace.isEmpty {
-                removed = try treeDelete(&mainTree, key: k)
-            } else {
-                guard var t = try tree(named: namespace) else { return false }
-                removed = try treeDelete(&t, key: k)
-                if removed != nil {
-                    namedTrees[namespace] = t
-                    changedNamespaces.insert(namespace)
-                }
-            }
-            guard let removed else { return false }
+            let tree = TreeID(namespace: namespace)
+            guard try descriptor(of: tree) != nil else { return false }
+            guard let removed = try mutate(tree, { (m) throws(SealKVError) in try m.delete(k) }) else { return false }
             if let old = removed.expiry {
                 try removeExpiryIndex(old, namespace: namespace, key: k)
                 // An entry that had already expired was not there as far as readers could tell.
@@ -109,28 +90,16 @@ extension WriteTransaction {
 
     // MARK: Time to live
 
-    /// The expiry index key: expiry (u64 big-endian, so the index sorts by time), namespace name
-    /// length (u8), namespace name, then the entry's key.
-    static func expiryIndexKey(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(9 + namespace.utf8.count + key.count)
-        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64(i)))) }
-        out.append(UInt8(namespace.utf8.count))
-        out.append(contentsOf: namespace.utf8)
-        out.append(contentsOf: key)
-        return out
-    }
-
     private func addExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
-        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
+        let indexKey = ExpiryIndexKey.encode(expiry, namespace: namespace, key: key)
         try indexKey.withBytes { (ik) throws(SealKVError) in
-            _ = try treePut(&expiryTree, leafKind: .leaf, key: ik, value: UnsafeRawBufferPointer(start: nil, count: 0))
+            _ = try mutate(.expiry) { (m) throws(SealKVError) in try m.put(ik, UnsafeRawBufferPointer(start: nil, count: 0)) }
         }
     }
 
     private func removeExpiryIndex(_ expiry: UInt64, namespace: String, key: UnsafeRawBufferPointer) throws(SealKVError) {
-        let indexKey = Self.expiryIndexKey(expiry, namespace: namespace, key: key)
-        try indexKey.withBytes { (ik) throws(SealKVError) in _ = try treeDelete(&expiryTree, key: ik) }
+        let indexKey = ExpiryIndexKey.encode(expiry, namespace: namespace, key: key)
+        try indexKey.withBytes { (ik) throws(SealKVError) in _ = try mutate(.expiry) { (m) throws(SealKVError) in try m.delete(ik) } }
     }
 
     /// Stores `value` at `key` in the default namespace; it reads as absent once `ttl` has passed.
@@ -189,54 +158,31 @@ extension WriteTransaction {
     public func sweepExpired(limit: Int = .max) throws(SealKVError) -> Int {
         try ensureOpen()
         // Collect first, then change: the index is read in order up to the first live expiry.
-        var due: [(indexKey: [UInt8], expiry: UInt64, namespace: String, key: [UInt8])] = []
-        let cursor = Cursor(transaction: self, namespace: Cursor.expiryNamespace)
+        var due: [(indexKey: [UInt8], entry: ExpiryIndexKey)] = []
+        let cursor = Cursor(transaction: self, tree: .expiry)
         var more = try cursor.first()
-        while more, due.count < limit, let ik = cursor.key, ik.count >= 9 {
-            let expiry = ik[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        while more, due.count < limit, let ik = cursor.key, let expiry = ExpiryIndexKey.expiry(of: ik) {
             if expiry > now { break }
-            let nsLength = Int(ik[8])
-            guard ik.count >= 9 + nsLength else {
+            guard let entry = ExpiryIndexKey(decoding: ik) else {
                 throw SealKVError(.corrupted, "the expiry index holds a malformed entry; run `sealkv check`.")
             }
-            let ns = String(decoding: ik[9..<(9 + nsLength)], as: UTF8.self)
-            due.append((ik, expiry, ns, Array(ik[(9 + nsLength)...])))
+            due.append((ik, entry))
             more = try cursor.next()
         }
         var deleted = 0
         for item in due {
             try mutating { () throws(SealKVError) in
-                _ = try item.indexKey.withBytes { (ik) throws(SealKVError) in try treeDelete(&expiryTree, key: ik) }
+                _ = try item.indexKey.withBytes { (ik) throws(SealKVError) in try mutate(.expiry) { (m) throws(SealKVError) in try m.delete(ik) } }
                 // The index may be stale (entry overwritten without a TTL, or its namespace dropped):
                 // delete the entry only if it still carries this expiry.
-                guard let t = try tree(named: item.namespace) else { return }
-                let current = try item.key.withBytes { (k) throws(SealKVError) -> UInt64? in
-                    let e = try descend(t, to: k) { (node, i, found) throws(SealKVError) -> UInt64? in found ? node.expiry(i) : nil }
-                    return e ?? nil
-                }
-                guard current == item.expiry else { return }
-                var tree = t
-                _ = try item.key.withBytes { (k) throws(SealKVError) in try treeDelete(&tree, key: k) }
-                if item.namespace.isEmpty { mainTree = tree } else {
-                    namedTrees[item.namespace] = tree
-                    changedNamespaces.insert(item.namespace)
-                }
+                let tree = TreeID(namespace: item.entry.namespace)
+                guard let t = try descriptor(of: tree) else { return }
+                let current = try item.entry.key.withBytes { (k) throws(SealKVError) -> UInt64? in try TreeReader(t, in: pages).storedExpiry(of: k) }
+                guard current == item.entry.expiry else { return }
+                _ = try item.entry.key.withBytes { (k) throws(SealKVError) in try mutate(tree) { (m) throws(SealKVError) in try m.delete(k) } }
                 deleted += 1
             }
         }
         return deleted
-    }
-
-    /// Runs a change; if it fails part-way the transaction can no longer commit, so the error is
-    /// also kept and rethrown when the closure returns.
-    func mutating<R>(_ change: () throws(SealKVError) -> R) throws(SealKVError) -> R {
-        if let earlier = deferredError { throw earlier }
-        pager.borrowBuffersFromCache(dirtyPages: dirty.count)
-        do throws(SealKVError) {
-            return try change()
-        } catch {
-            if deferredError == nil { deferredError = error }
-            throw error
-        }
     }
 }

@@ -45,9 +45,9 @@ final class SealKVEngine: Engine {
     }
 
     func treeShape() throws -> TreeShape? {
-        let stats = try database.stats()
-        return TreeShape(depth: Int(stats.depth), branchPages: stats.pagesByKind["branch", default: 0],
-                         leafPages: stats.pagesByKind["leaf", default: 0])
+        let report = try database.check()
+        return TreeShape(depth: Int(report.depth), branchPages: report.pagesByKind[.branch, default: 0],
+                         leafPages: report.pagesByKind[.leaf, default: 0])
     }
 
     func close() { database.close() }

@@ -1,0 +1,218 @@
+/// Opening a store: read both meta slots, derive the keys, and choose the newest commit whose pages
+/// all authenticate — the other half of the commit protocol (``Commit``).
+///
+/// A commit writes its pages and its meta slot with one fsync, so after a crash the newest meta may
+/// describe a commit whose pages did not all reach the disk. Every page a commit writes is
+/// reachable from its roots through links carrying its txnid (copy-on-write rewrites the whole
+/// path), so recovery authenticates exactly those pages; if any fails, the commit was torn and the
+/// other slot, which that commit never wrote, is used. Recovery itself never writes.
+package enum Recovery {
+    /// One meta slot that unwrapped and authenticated: a commit recovery may open.
+    private struct Candidate {
+        var slot: UInt64
+        var header: StoreHeader
+        var keys: DataKeys
+        var state: CommitState
+    }
+
+    /// Opens the store held by `storage`. With `verifyNewest` false the newest authenticated meta
+    /// is opened without checking its commit's pages (for inspection); `requested` opens one slot.
+    /// - Parameter unlockCache: remembers unwrapped keys across opens of images of one store.
+    package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil,
+                             unlockCache: UnlockCache? = nil) throws(SealKVError) -> OpenedStore {
+        let pages = storage.pageCount
+        let (raw, headers) = try readMetaSlots(storage)
+        var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache)
+        // Newest first; on a tie (a new store holds txnid 0 in both slots) the lower slot, explicitly,
+        // since the slot opened decides where the next commit goes.
+        candidates.sort { $0.state.txnID != $1.state.txnID ? $0.state.txnID > $1.state.txnID : $0.slot < $1.slot }
+        var slotTxnIDs: [UInt64?] = [nil, nil]
+        for c in candidates { slotTxnIDs[Int(c.slot)] = c.state.txnID }
+        if let requested {
+            candidates = candidates.filter { $0.slot == UInt64(requested) }
+            guard !candidates.isEmpty else {
+                throw SealKVError(.corrupted, "meta slot \(requested) does not authenticate (it is torn, damaged, or was never written).", page: UInt64(requested))
+            }
+        }
+        var refused: (slot: UInt64, txnID: UInt64, reason: String)? = nil
+        for c in candidates {
+            let sealer = PageSealer(keys: c.keys, fileID: c.header.fileID)
+            do throws(SealKVError) {
+                try checkPlausible(c.state, storagePages: pages)
+                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer) }
+                let recovery = refused.map {
+                    RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID,
+                                   refusedSlot: Int($0.slot), refusedTxnID: $0.txnID, reason: $0.reason)
+                } ?? RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID)
+                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot, recovery: recovery)
+            } catch {
+                // File growth is synced before any commit that needs it, so a meta claiming more
+                // pages than the file holds means the file lost its tail: no fallback hides that.
+                if error.code == .truncated { throw error }
+                if refused == nil { refused = (c.slot, c.state.txnID, error.messageWithoutAdvice) }
+            }
+        }
+        let what = refused.map { "slot \($0.slot) (transaction \($0.txnID)): \($0.reason)" } ?? "unknown"
+        throw SealKVError(.corrupted, "no meta slot leads to an intact commit (\(what)). Restore the file from a backup.")
+    }
+
+    /// Both meta slots' bytes and their parsed cleartext headers; refuses a file that is not a
+    /// store, is truncated below its metas, or whose both headers are unusable.
+    private static func readMetaSlots(_ storage: any PageStorage) throws(SealKVError) -> ([[UInt8]], [Result<StoreHeader, StoreHeader.Problem>]) {
+        let pages = storage.pageCount
+        guard pages >= 1 else {
+            throw SealKVError(.notASealKVFile, "the file is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
+        }
+        var raw = [[UInt8]](repeating: [UInt8](repeating: 0, count: FileFormat.pageSize), count: 2)
+        for slot in 0..<Int(min(pages, 2)) {
+            try raw[slot].withMutableBytes { (b) throws(SealKVError) in try storage.readPage(UInt64(slot), into: b.baseAddress!) }
+        }
+        let headers: [Result<StoreHeader, StoreHeader.Problem>] = (0..<2).map { slot in
+            slot < Int(pages) ? raw[slot].withUnsafeBytes { StoreHeader.parse($0.baseAddress!) } : .failure(.notSealKV)
+        }
+        if pages < 2 {
+            if case .success = headers[0] {
+                throw SealKVError(.truncated, "the file is shorter than two meta pages: it was truncated. Restore it from a backup.")
+            }
+            throw SealKVError(.notASealKVFile, "the file is not a SealKV store (it is shorter than one store header). Check the path.")
+        }
+        var problems: [StoreHeader.Problem] = []
+        for case .failure(let p) in headers { problems.append(p) }
+        if problems.count == 2 {
+            for case .unsupported(let what) in problems {
+                throw SealKVError(.unsupportedFormat, "the store uses \(what), which this version of SealKV cannot read. Open it with a newer SealKV.")
+            }
+            for case .implausible(let what) in problems {
+                throw SealKVError(.corrupted, "both meta slots are damaged: \(what). Restore the file from a backup.")
+            }
+            throw SealKVError(.notASealKVFile, "the file is not a SealKV store (no SealKV header in either meta slot). Check the path.")
+        }
+        return (raw, headers)
+    }
+
+    /// The slots `credential` unwraps and whose sealed part authenticates. Derives the KEK once per
+    /// distinct set of KDF inputs (normally both slots share them).
+    private static func unlock(_ raw: [[UInt8]], _ headers: [Result<StoreHeader, StoreHeader.Problem>], credential: Credential,
+                               unlockCache: UnlockCache?) throws(SealKVError) -> [Candidate] {
+        var keksByInputs: [[UInt8]: SecureBytes] = [:]
+        var candidates: [Candidate] = []
+        var unwrapped = 0
+        for slot in 0..<2 {
+            guard case .success(let header) = headers[slot] else { continue }
+            let cleartext = unlockCache == nil ? [] : Array(raw[slot][..<FileFormat.metaNonce])
+            let keys: DataKeys
+            if let cached = unlockCache?.lookup(credential, cleartext: cleartext) {
+                guard let cached else { continue }
+                keys = cached
+            } else {
+                let inputs = header.salt + withUnsafeBytes(of: header.kdfOpsLimit) { Array($0) }
+                    + withUnsafeBytes(of: header.kdfMemLimit) { Array($0) } + [UInt8(header.kdfAlgorithm)]
+                let kek: SecureBytes
+                if let k = keksByInputs[inputs] {
+                    kek = k
+                } else {
+                    kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
+                    keksByInputs[inputs] = kek
+                }
+                guard let dataKey = StoreCreation.unwrap(header, kek: kek) else {
+                    unlockCache?.record(nil, for: credential, cleartext: cleartext)
+                    continue
+                }
+                keys = DataKeys(dataKey: dataKey, epoch: header.keyEpoch)
+                unlockCache?.record(keys, for: credential, cleartext: cleartext)
+            }
+            unwrapped += 1
+            let sealer = PageSealer(keys: keys, fileID: header.fileID)
+            var page = raw[slot]
+            guard page.withUnsafeMutableBytes({ sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }) else { continue }
+            candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }))
+        }
+        guard unwrapped > 0 else {
+            throw SealKVError(.wrongCredential, "the password or key does not open this store. Check it and try again; nothing was changed.")
+        }
+        guard !candidates.isEmpty else {
+            if unwrapped < headers.filter({ if case .success = $0 { true } else { false } }).count {
+                // This credential unwrapped only a slot that then failed; the other slot is sealed
+                // under another credential: a password change that did not finish.
+                throw SealKVError(.wrongCredential, "this password or key matches only a damaged meta slot: a password change was interrupted before it completed. Open the store with the previous password or key.")
+            }
+            throw SealKVError(.corrupted, "both meta slots fail authentication; the file was damaged or tampered with. Restore it from a backup.")
+        }
+        return candidates
+    }
+
+    /// Readies a store that was just opened for writing:
+    /// 1. The commit recovery chose may exist only in the OS cache (after a process crash): sync it
+    ///    before any commit builds on it.
+    /// 2. If recovery fell back, the refused slot still holds a newer commit whose meta authenticates
+    ///    but whose pages did not all persist. Overwrite it with the chosen commit (and sync) before
+    ///    anything else is written: a later cut of the file's tail could otherwise leave that slot
+    ///    claiming pages the file no longer holds, which the next open must take for truncation.
+    static func prepareForWriting(_ opened: OpenedStore, storage: any PageStorage) throws(SealKVError) {
+        try storage.sync()
+        guard opened.recovery.fellBack else { return }
+        var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
+        let refused = opened.slot ^ 1
+        try page.withMutableBytes { (p) throws(SealKVError) in
+            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: opened.state, slot: refused)
+            try storage.writePages([PageWrite(page: refused, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
+        }
+    }
+
+    /// Cheap checks of a meta's numbers before any page is read.
+    static func checkPlausible(_ state: CommitState, storagePages: UInt64) throws(SealKVError) {
+        guard state.pageCount >= FileFormat.firstDataPage else {
+            throw SealKVError(.corrupted, "the meta records an impossible page count \(state.pageCount)")
+        }
+        for (tree, t) in state.roots {
+            guard t.root.isNone == (t.depth == 0), t.depth <= 64, t.root.page < state.pageCount,
+                  t.root.isNone || t.root.page >= FileFormat.firstDataPage, t.root.txnID <= state.txnID else {
+                throw SealKVError(.corrupted, "the meta's \(tree) root is impossible (page \(t.root.page), depth \(t.depth))")
+            }
+        }
+        guard state.pageCount <= storagePages else {
+            throw SealKVError(.truncated, "the store records \(state.pageCount) pages but the file holds only \(storagePages): it was truncated. Restore it from a backup.")
+        }
+    }
+
+    /// Authenticates every page written after the commit's durable watermark (in the sync modes:
+    /// every page the commit itself wrote): all pages reachable through links with a newer txnid.
+    /// Reads each level of the walk as one batch (parallel under io_uring).
+    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer) throws(SealKVError) {
+        let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
+        var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
+        var seen = Set<UInt64>()
+        // Plain heap buffers, wiped after use: recovery runs once per open and must stay cheap.
+        var buffers: [UnsafeMutableRawPointer] = []
+        defer {
+            for b in buffers {
+                secureZero(b, count: FileFormat.pageSize)
+                b.deallocate()
+            }
+        }
+        let sealerFor = { (epoch: UInt32) in epoch == sealer.keys.epoch ? sealer : nil }
+        while !frontier.isEmpty {
+            let batch = Array(frontier.prefix(256))
+            frontier.removeFirst(batch.count)
+            while buffers.count < batch.count {
+                buffers.append(UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16))
+            }
+            for link in batch {
+                guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, seen.insert(link.page).inserted else {
+                    throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
+                }
+            }
+            try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
+            for (link, buffer) in zip(batch, buffers) {
+                try PageAuthentication.open(link, buffer: buffer, sealer: sealerFor)
+                for child in PageStructure.links(in: buffer) {
+                    if child.link.txnID > state.txnID {
+                        throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
+                    } else if child.link.txnID > watermark {
+                        frontier.append(child.link)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// A write transaction's pages: what it reads (``PageSpace``), plus copy-on-write of committed
+/// pages, fresh pages from its ``PageAllocator``, and the release of pages it stops using.
+///
+/// The tree mutator changes trees through this type only; it never sees the allocator's rules.
+final class WriteSpace: PageSpace {
+    /// Where new pages come from and what becomes of freed ones.
+    var allocator: PageAllocator
+
+    init(pager: Pager, txnID: UInt64, allocator: PageAllocator) {
+        self.allocator = allocator
+        super.init(pager: pager, writeTxnID: txnID)
+    }
+
+    /// The txnid this transaction's pages are written with.
+    var txnID: UInt64 { writeTxnID }
+
+    /// The link to a dirty page (its tag is filled in when the commit seals it).
+    @inline(__always)
+    func link(toDirty page: UInt64) -> PageLink { PageLink(page: page, txnID: txnID, tag: .zero) }
+
+    /// A fresh page (zeroed buffer) from the allocator, registered as dirty.
+    func allocate() -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
+        let number = allocator.allocate()
+        let buffer = pager.buffers.take()
+        dirty[number] = buffer
+        return (number, buffer)
+    }
+
+    /// Stops using `page`: a page dirtied in this transaction is reusable at once, a committed
+    /// page joins this commit's freed pages.
+    func release(_ page: UInt64) {
+        if let buffer = dirty.removeValue(forKey: page) {
+            pager.buffers.give(buffer)
+            allocator.release(page, wasDirty: true)
+        } else {
+            allocator.release(page, wasDirty: false)
+        }
+    }
+
+    /// Makes the page `link` names writable: a dirty page is returned as it is; a committed page is
+    /// copied to a newly allocated page (copy-on-write), stamped with this txnid, and released.
+    func touch(_ link: PageLink) throws(SealKVError) -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
+        if link.txnID == txnID {
+            guard let p = dirty[link.page] else {
+                throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as dirty but is not", page: link.page)
+            }
+            return (link.page, p)
+        }
+        // Allocating inside the page's closure copies the page once, straight into its new buffer.
+        // `withPage` fails only before the closure runs, so a failure leaves nothing allocated.
+        // (The closure may run under a cache shard lock; allocation takes only the buffer pool's.)
+        let (number, buffer) = try withPage(link) { (p) throws(SealKVError) -> (UInt64, UnsafeMutableRawPointer) in
+            let (number, buffer) = allocate()
+            buffer.copyMemory(from: p, byteCount: FileFormat.pageSize)
+            return (number, buffer)
+        }
+        buffer.setU64(FileFormat.nodeTxnID, txnID)
+        release(link.page)
+        return (number, buffer)
+    }
+}
