@@ -110,7 +110,7 @@ struct ToolMessageTests {
         try f.run(["check", store, "--strict"]).expect(1, "check --strict")
         let put = try f.run(["put", store, "after", "v"])
         put.expect(0, "put")
-        #expect(put.err.contains("replaced"), "\(put.err)")
+        #expect(put.err.contains("replaces the refused commit"), "\(put.err)")
         try f.run(["check", store, "--strict"]).expect(0, "after the write")
     }
 }
