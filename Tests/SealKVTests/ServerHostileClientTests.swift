@@ -200,6 +200,12 @@ struct ServerHostileClientTests {
             let r = try Tool.run(["serve", store, "--listen", "127.0.0.1:0"] + arguments)
             #expect(r.status != 0 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
         }
+        // A store older than the newest commit the operator knows of is refused, by flag or environment.
+        let old = try Tool.run(["serve", store, "--listen", "127.0.0.1:0", "--min-txn", "1000"])
+        #expect(old.status == 2 && old.stderr.contains("rolled back"), "\(old.stderr)")
+        let oldByEnvironment = try Tool.run(["serve", store, "--listen", "127.0.0.1:0"],
+                                            environment: ["SEALKV_PASSWORD": "tool pw", "SEALKV_MIN_TXN": "1000"])
+        #expect(oldByEnvironment.status == 2 && oldByEnvironment.stderr.contains("rolled back"), "\(oldByEnvironment.stderr)")
         let missing = try Tool.run(["serve", store, "--requirepass-file", dir])
         #expect(missing.status == 2 && missing.stderr.contains("is not a regular file"), "\(missing.stderr)")
         TestSupport.writeFile(dir + "/huge", [UInt8](repeating: 0x41, count: 10_000))

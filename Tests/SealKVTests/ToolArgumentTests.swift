@@ -35,6 +35,8 @@ struct ToolArgumentTests {
             (["page", store, "-1"], "negative"),
             (["crashtest", "--ops", "-5"], "--ops"),
             (["crashtest", "--rounds", "0", "--mode", "kill"], "--rounds"),
+            (["crashtest", "--mode", "kill", "--dir", "/dev/null"], "--dir"),
+            (["crashtest", "--mode", "kill", "--dir", store], "--dir"),
         ]
         for (arguments, names) in cases {
             let r = arguments[0] == "crashtest" ? try ToolProcess.run(arguments) : try f.run(arguments, stdin: .bytes([]))

@@ -139,6 +139,18 @@ struct ToolExportLoadTests {
         String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 
+    /// Output that cannot be written (a full disk: /dev/full) is an error, not a crash or a
+    /// silently short export.
+    @Test func aFullDiskIsAnError() throws {
+        let f = ToolFixture()
+        let store = try f.store("f.sealkv", lines: ToolFixture.lines(3000, valueSize: 500))
+        for command in [["export", store], ["scan", store], ["scan", store, "--json"], ["get", store, "key-0000001"]] {
+            let r = try ToolProcess.start((command + ["--key-file", f.keyFile]).map { Array($0.utf8) }, stdout: "/dev/full").finish(timeout: 60)
+            r.expect(2, "\(command[0]) > /dev/full")
+            #expect(r.err.contains("no space left"), "\(command.joined(separator: " ")): \(r.err)")
+        }
+    }
+
     /// `load` takes the store's lock before it reads its input (it used to read everything first,
     /// holding no lock), and so does `put -`.
     @Test func loadAndPutTakeTheLockBeforeReadingInput() throws {

@@ -121,7 +121,7 @@ enum ToolProcess {
     /// descriptor in the child (a terminal's slave side, which then becomes its controlling
     /// terminal; descriptor 2 sends standard error there); `inherited` hands descriptors of this
     /// process to the child (a pipe, as `<(command)` does).
-    static func start(_ arguments: [[UInt8]], environment: [String: String] = [:], stdin: Input = .null,
+    static func start(_ arguments: [[UInt8]], environment: [String: String] = [:], stdin: Input = .null, stdout: String? = nil,
                       extraDescriptors: [(Int32, String)] = [], inherited: [(child: Int32, parent: Int32)] = []) throws -> Running {
         var template = Array("/tmp/sealkv-run-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
@@ -143,7 +143,7 @@ enum ToolProcess {
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
         }
-        posix_spawn_file_actions_addopen(&actions, 1, folder + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? folder + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, folder + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         for (fd, path) in extraDescriptors { posix_spawn_file_actions_addopen(&actions, fd, path, O_RDWR, 0) }
         for (child, parent) in inherited { posix_spawn_file_actions_adddup2(&actions, parent, child) }

@@ -42,6 +42,13 @@ struct CrashtestCommand: ParsableCommand {
 
     func run() throws {
         try checkRanges()
+        if let dir, killChild == nil {
+            switch try FileKind.of(dir) {
+            case .directory?: break
+            case nil: throw ToolFailure("--dir '\(dir)' does not exist; create the folder first.", exitCode: 2)
+            case let kind?: throw ToolFailure("--dir '\(dir)' is \(kind.phrase), not a folder.", exitCode: 2)
+            }
+        }
         guard ["states", "kill", "faults"].contains(mode) else { throw ValidationError("unknown mode '\(mode)'; use states, kill or faults.") }
         if let killChild {
             var config = CrashConfiguration()

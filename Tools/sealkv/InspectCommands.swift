@@ -157,7 +157,11 @@ struct CheckCommand: ParsableCommand {
         let bar = ProgressBar("check", unit: "pages")
         let report = try storeCall(store: path) { try db.check { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
-        let warnings = report.warnings.map { Finding(page: $0.page, message: $0.message) }
+        // The library names a refused commit in its own words; say it in the tool's.
+        let torn = recoveryWarning(db.recovery, path: path, writable: false)
+        let warnings = report.warnings.map { w in
+            Finding(page: w.page, message: torn != nil && w.message == db.recovery.warning ? torn! : w.message)
+        }
         var sequential: Duration? = nil
         if timing {
             dropFromOSCache(path)

@@ -30,7 +30,7 @@ struct ServeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Close a client whose replies stay unread above the pause bound this many seconds.") var clientOutputTimeout = "60"
     @Option(parsing: .unconditional, help: "Input and output buffered for all clients together; past it the largest client is closed.") var maxClientMemory = "256m"
     @Flag(help: "SELECT takes namespace names (and any number) instead of 0-15.") var nsPerDb = false
-    @OptionGroup var credentials: CredentialOptions
+    @OptionGroup var store: StoreOptions
 
     func run() throws {
         // Block SIGINT and SIGTERM before any thread starts, so every thread inherits the mask and
@@ -48,7 +48,7 @@ struct ServeCommand: ParsableCommand {
         if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
             throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
         }
-        let database = try openStore(db, credentials, writable: true)
+        let database = try openStore(db, store, writable: true)
         let server: RedisServer
         let bound: [String]
         do {

@@ -51,19 +51,22 @@ func openStore(_ path: String, credential: Credential, minimumTxnID: UInt64, wri
     options.metaSlot = slot
     options.verifyNewestCommit = verify
     options.minimumTxnID = minimumTxnID
-    let db = try storeCall(store: path) { try Database.open(at: path, credential: credential, options: options) }
-    if let warning = recoveryWarning(db.recovery, path: path, writable: writable) { printError("sealkv: warning: \(warning)") }
-    return db
+    // Told during open, before a writable open overwrites the refused commit.
+    options.recoveryNotice = { report in
+        if let warning = recoveryWarning(report, path: path, writable: writable) { printError("sealkv: warning: \(warning)") }
+    }
+    return try storeCall(store: path) { try Database.open(at: path, credential: credential, options: options) }
 }
 
 /// One line saying that recovery refused the newest commit and opened the previous one, or nil.
 func recoveryWarning(_ recovery: RecoveryReport, path: String, writable: Bool) -> String? {
     guard recovery.fellBack else { return nil }
-    let opened = recovery.slotTxnIDs[recovery.chosenSlot].map { "transaction \($0)" } ?? "the older commit"
+    let refused = recovery.refusedTxnID.map { "transaction \($0)" } ?? "the newest commit"
+    let slot = recovery.refusedSlot.map { ", meta slot \($0)" } ?? ""
     let reason = refusalReason(recovery) ?? "its pages do not authenticate"
-    let consequence = writable ? " Opened for writing, the damaged commit is now replaced." : ""
-    return "the newest commit of '\(path)' is torn or damaged, so \(opened) (meta slot \(recovery.chosenSlot)) was opened instead: \(reason)."
-        + " A crash or power cut during a commit leaves this; otherwise compare with a backup.\(consequence)"
+    let consequence = writable ? " This command writes, so it replaces the refused commit." : ""
+    return "the newest commit of '\(path)' (\(refused)\(slot)) is incomplete, so transaction \(recovery.openedTxnID), the commit before it, was opened: \(reason)."
+        + " A crash or power cut during a commit leaves exactly this; if there was none, the file was damaged or rolled back: compare with the newest transaction you know of and pass it as --min-txn.\(consequence)"
 }
 
 /// Why recovery refused the newest commit, without the library's advice for damage ("restore from

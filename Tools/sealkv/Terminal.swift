@@ -29,8 +29,9 @@ enum Terminal {
     }
 
     /// Prompts and reads one line with echo off; a signal meanwhile restores the terminal first.
+    /// Echo goes off (discarding what was typed before) before the prompt appears, so nothing
+    /// typed after it is lost or shown.
     private static func readLine(_ fd: Int32, prompt: String, into buffer: UnsafeMutableRawBufferPointer, limit: Int) throws -> Int {
-        writeAll(fd, prompt)
         var saved = termios()
         let isTerminal = tcgetattr(fd, &saved) == 0
         if isTerminal {
@@ -41,11 +42,12 @@ enum Terminal {
         }
         defer {
             if isTerminal {
-                tcsetattr(fd, TCSAFLUSH, &saved)
+                tcsetattr(fd, TCSADRAIN, &saved)
                 EchoGuard.disarm()
             }
             writeAll(fd, "\n")
         }
+        writeAll(fd, prompt)
         var count = 0
         var byte: UInt8 = 0
         while true {

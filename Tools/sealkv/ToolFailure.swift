@@ -34,7 +34,8 @@ struct ToolFailure: Error, CustomStringConvertible {
             return "\(quoted) already exists; init never replaces a file: choose another path."
         case .fileNotFound:
             if output != nil { return "cannot create \(quoted): its folder does not exist." }
-            return "there is no store at \(quoted); check the path, or create one with `sealkv init \(target ?? "PATH")`."
+            guard let target else { return "there is no store at that path; check it, or create one with `sealkv init PATH`." }
+            return "there is no store at '\(target)'; check the path, or create one with `sealkv init \(target)`."
         case .readOnly where error.errno == EROFS:
             return "\(quoted) is on a read-only file system, so this command cannot write it; commands that only read (get, scan, export, stat, check) still work."
         case .readOnly:
