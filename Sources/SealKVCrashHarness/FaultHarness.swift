@@ -134,7 +134,9 @@ public struct FaultReport: Sendable {
     public var callsInCleanRun: [String: Int] = [:]
     /// Reopened images checked (written and durable, per run).
     public var imagesChecked = 0
+    /// Seconds of the whole run.
     public var seconds = 0.0
+    /// Every broken promise found.
     public var violations: [CrashViolation] = []
 }
 
@@ -143,8 +145,10 @@ public struct FaultReport: Sendable {
 /// and both the written and the durable image reopen at a commit no older than the last
 /// acknowledged (or, without sync, synced) one, pass the full check, and hold exactly its contents.
 public struct FaultHarness {
+    /// The workload and durability the faults are injected into.
     public let configuration: CrashConfiguration
 
+    /// A fault-mode harness for `configuration`; `run()` injects every fault at every call.
     public init(_ configuration: CrashConfiguration) {
         self.configuration = configuration
     }

@@ -7,14 +7,18 @@ import Glibc
 public struct KillReport: Sendable {
     /// Child processes started, killed with SIGKILL, and finished before their kill came.
     public var rounds = 0
+    /// Children killed with SIGKILL while writing.
     public var killed = 0
+    /// Children that finished their workload before the kill.
     public var completed = 0
     /// Commits the children reported as acknowledged, in all.
     public var acknowledgedCommits = 0
     /// Rounds whose reopen found the commit the child was making when it died (issued, never
     /// acknowledged) rather than the last acknowledged one.
     public var recoveredUnacknowledged = 0
+    /// Seconds of the whole run.
     public var seconds = 0.0
+    /// Every broken promise found.
     public var violations: [CrashViolation] = []
 }
 
@@ -25,6 +29,7 @@ public struct KillReport: Sendable {
 /// the previous one left. A kill keeps the OS cache, so every durability mode must keep every
 /// acknowledged commit.
 public struct KillHarness {
+    /// What each child runs.
     public let configuration: CrashConfiguration
     /// Rounds (child processes) to run; the first runs to completion to time the workload.
     public var rounds = 20
@@ -37,6 +42,7 @@ public struct KillHarness {
     /// Called after each round with (rounds done, rounds).
     public var progress: ((Int, Int) -> Void)?
 
+    /// A kill-mode harness whose children run `childCommand` on stores in `directory`.
     public init(_ configuration: CrashConfiguration, childCommand: [String], directory: String) {
         self.configuration = configuration
         self.childCommand = childCommand

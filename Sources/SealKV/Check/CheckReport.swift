@@ -6,6 +6,7 @@ public struct CheckReport: Sendable {
         public let page: UInt64?
         /// What is wrong.
         public let message: String
+        /// "page N: message", or the message alone.
         public var description: String { page.map { "page \($0): \(message)" } ?? message }
     }
 

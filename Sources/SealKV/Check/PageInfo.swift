@@ -97,6 +97,7 @@ public struct PageInfo: Sendable {
 public struct PageDetail: Sendable {
     /// An entry of a node page.
     public struct Entry: Sendable {
+        /// The entry's key (empty for entry 0 of a branch).
         public let key: [UInt8]
         /// Inline value (nil for overflow values and branch entries).
         public let value: [UInt8]?
@@ -108,12 +109,17 @@ public struct PageDetail: Sendable {
         public let expiry: UInt64?
     }
 
+    /// What the page map says of the page.
     public let info: PageInfo
     /// Cleartext header: format version, key epoch, nonce's random part (hex), tag (hex).
     public let version: UInt16
+    /// The key epoch in the cleartext header.
     public let keyEpoch: UInt32
+    /// The nonce's random part, in hex.
     public let nonce: String
+    /// The page's AEAD tag, in hex.
     public let tag: String
+    /// The entries of a node page (empty for other pages).
     public let entries: [Entry]
     /// For meta slots: the decoded commit (nil if the slot does not authenticate).
     public let meta: [String: String]?

@@ -69,6 +69,7 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The file holds an older commit than `Options.minimumTxnID` demands: it was rolled back.
         public static let rolledBack = Code(.rolledBack)
 
+        /// The code's name, e.g. "wrongCredential".
         public var description: String { "\(value)" }
     }
 
@@ -89,6 +90,7 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
         self.page = page
     }
 
+    /// "SealKV error (code): message", with the errno and page when known.
     public var description: String {
         var text = "SealKV error (\(code)): \(message)"
         if let errno { text += " [errno \(errno): \(String(cString: strerror(errno)))]" }

@@ -46,6 +46,7 @@
         public var entriesRead = 0
     }
 
+    /// Runs ``openPlaintextImage(_:)`` and says how far the image got.
     @discardableResult
     public static func openPlaintextImage(_ bytes: [UInt8]) -> ImageOutcome {
         var outcome = ImageOutcome()

@@ -9,6 +9,7 @@ public protocol ByteString {
 }
 
 extension Array: ByteString where Element == UInt8 {
+    /// Calls `body` with the bytes (UTF-8 for strings); the buffer is valid only inside `body`.
     @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var result: Result<R, E>? = nil
@@ -18,6 +19,7 @@ extension Array: ByteString where Element == UInt8 {
 }
 
 extension ArraySlice: ByteString where Element == UInt8 {
+    /// Calls `body` with the bytes (UTF-8 for strings); the buffer is valid only inside `body`.
     @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var result: Result<R, E>? = nil
@@ -27,6 +29,7 @@ extension ArraySlice: ByteString where Element == UInt8 {
 }
 
 extension String: ByteString {
+    /// Calls `body` with the bytes (UTF-8 for strings); the buffer is valid only inside `body`.
     @inlinable @inline(__always)
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var copy = self
@@ -37,6 +40,7 @@ extension String: ByteString {
 }
 
 extension Substring: ByteString {
+    /// Calls `body` with the bytes (UTF-8 for strings); the buffer is valid only inside `body`.
     @inlinable
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try String(self).withBytes(body)
@@ -44,6 +48,7 @@ extension Substring: ByteString {
 }
 
 extension UnsafeRawBufferPointer: ByteString {
+    /// Calls `body` with the bytes (UTF-8 for strings); the buffer is valid only inside `body`.
     @inlinable
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(self)

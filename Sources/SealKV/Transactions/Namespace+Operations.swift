@@ -80,11 +80,13 @@ extension Namespace {
 public struct KeySequence: Sequence {
     let entries: KeyValueSequence
 
+    /// An iterator over the keys.
     public func makeIterator() -> Iterator { Iterator(inner: entries.makeIterator()) }
 
     /// Yields keys; ends early on a read error, which the transaction rethrows.
     public struct Iterator: IteratorProtocol {
         let inner: KeyValueSequence.Iterator
+        /// The next key, or nil at the end (or after a read error, which the transaction rethrows).
         public mutating func next() -> [UInt8]? { inner.next()?.key }
     }
 }

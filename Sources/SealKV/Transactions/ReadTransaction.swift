@@ -215,6 +215,7 @@ public struct KeyValueSequence: Sequence {
     /// Yield empty values (for key-only iteration; overflow chains are not read).
     var keysOnly = false
 
+    /// An iterator that walks the entries with a cursor.
     public func makeIterator() -> Iterator {
         Iterator(sequence: self)
     }
@@ -231,6 +232,7 @@ public struct KeyValueSequence: Sequence {
             cursor = Cursor(transaction: sequence.transaction, tree: sequence.tree)
         }
 
+        /// The next entry, or nil at the end (or after a read error, which the transaction rethrows).
         public func next() -> (key: [UInt8], value: [UInt8])? {
             sequence.transaction.requireOpen("a sequence of entries")
             guard !done else { return nil }
