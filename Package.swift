@@ -25,9 +25,11 @@ let package = Package(
             name: "CSealURing",
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        // Atomic operations on memory shared between processes (the lock file's reader table).
+        .target(name: "CSealAtomics"),
         .target(
             name: "SealKV",
-            dependencies: ["CSodium", "CSealURing"]
+            dependencies: ["CSodium", "CSealURing", "CSealAtomics"]
         ),
         // The crash-consistency harness: a product of its own, so applications can run it on their
         // own workloads; it reaches the store's storage layer through `package` access.

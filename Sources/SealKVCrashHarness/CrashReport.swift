@@ -16,6 +16,8 @@ public struct CrashViolation: Sendable, CustomStringConvertible {
         case contentsDiffer = "contents-differ"
         /// A child process of the kill mode failed for another reason than being killed.
         case childFailed = "child-failed"
+        /// A reader process beside the writer failed to read a snapshot, or saw it change.
+        case readerFailed = "reader-failed"
         /// The fault mode's own run failed before any fault was judged.
         case harnessError = "harness-error"
         /// An injected fault was swallowed: every call of the workload succeeded.

@@ -16,6 +16,13 @@ public struct KillReport: Sendable {
     /// Rounds whose reopen found the commit the child was making when it died (issued, never
     /// acknowledged) rather than the last acknowledged one.
     public var recoveredUnacknowledged = 0
+    /// Snapshots reader processes read beside the writers, and how many of them could be compared
+    /// with contents a writer acknowledged for the same commit (all of them matched, or there is a
+    /// violation).
+    public var readerSnapshots = 0
+    public var readerSnapshotsCompared = 0
+    /// Reader processes killed with SIGKILL (holding a snapshot or not) and started again.
+    public var readersKilled = 0
     /// Seconds of the whole run.
     public var seconds = 0.0
     /// Every broken promise found.
@@ -41,6 +48,9 @@ public struct KillHarness {
     public let directory: String
     /// Called after each round with (rounds done, rounds).
     public var progress: ((Int, Int) -> Void)?
+    /// Reader processes to run beside the writers (`--reader-child`), each reading and checking
+    /// snapshots across every round, and now and then killed and started again.
+    public var readerProcesses = 0
 
     /// A kill-mode harness whose children run `childCommand` on stores in `directory`.
     public init(_ configuration: CrashConfiguration, childCommand: [String], directory: String) {
@@ -61,6 +71,12 @@ public struct KillHarness {
         var floor: Int64 = -1          // the commit the file held when the round began
         var floorDigest: UInt64? = nil
         var workloadMilliseconds = 0
+        var readers = try (0..<readerProcesses).map { i in
+            try ReaderProcess.start(childCommand, path: path, credentials: 0, outputPath: "\(path).reader-\(i)")
+        }
+        var known: [UInt64: UInt64] = [:]   // txnid -> digest, as writers acknowledged or reopening found
+        var readerReports: [(snapshots: [(txn: UInt64, digest: UInt64)], errors: [String])] = []
+        var newestIssued: Int64 = -1
         for round in 0..<rounds {
             let seed = configuration.seed &+ UInt64(round) &* 7919
             let delay = round == 0 ? nil : Int.random(in: 0...max(1, workloadMilliseconds), using: &rng)
@@ -75,6 +91,16 @@ public struct KillHarness {
                 break
             }
             report.acknowledgedCommits += child.acks.count
+            for (txn, digest) in child.acks { known[txn] = digest }
+            newestIssued = max(newestIssued, child.issued, child.acks.last.map { Int64($0.txn) } ?? -1)
+            if !readers.isEmpty && Int.random(in: 0..<3, using: &rng) == 0 {
+                // Kill one reader, maybe while it holds a snapshot, and start another.
+                let i = Int.random(in: 0..<readers.count, using: &rng)
+                readerReports.append(readers[i].kill())
+                report.readersKilled += 1
+                readers[i] = try ReaderProcess.start(childCommand, path: path, credentials: max(credentialIndex, child.credentialIndex),
+                                                     outputPath: "\(path).reader-\(i)")
+            }
             var digests: [UInt64: UInt64] = [:]
             if floor >= 0, let floorDigest { digests[UInt64(floor)] = floorDigest }
             for (txn, digest) in child.acks { digests[txn] = digest }
@@ -84,6 +110,7 @@ public struct KillHarness {
             case .failure(let violation):
                 report.violations.append(CrashViolation(kind: violation.kind, replayID: id, message: violation.message))
             case .success(let state):
+                if state.txn >= 0 { known[UInt64(state.txn)] = state.digest }
                 if state.txn > acknowledged { report.recoveredUnacknowledged += 1 }
                 floor = state.txn
                 floorDigest = state.digest
@@ -92,9 +119,36 @@ public struct KillHarness {
             progress?(round + 1, rounds)
             if !report.violations.isEmpty { break }
         }
-        if report.violations.isEmpty { unlink(path) }
+        readerReports += readers.map { $0.kill() }
+        judgeReaders(readerReports, known: known, newestIssued: newestIssued, into: &report)
+        if report.violations.isEmpty {
+            unlink(path)
+            unlink(Database.lockFilePath(forStore: path))
+        }
         report.seconds = seconds(ContinuousClock.now - started)
         return report
+    }
+
+    /// Compares every snapshot the readers reported with what the writers acknowledged.
+    private func judgeReaders(_ reports: [(snapshots: [(txn: UInt64, digest: UInt64)], errors: [String])], known: [UInt64: UInt64],
+                              newestIssued: Int64, into report: inout KillReport) {
+        let id = "\(configuration.replayPrefix):readers"
+        for r in reports {
+            for error in r.errors.prefix(3) {
+                report.violations.append(CrashViolation(kind: .readerFailed, replayID: id, message: "a reader beside the writer: \(error)"))
+            }
+            report.readerSnapshots += r.snapshots.count
+            for (txn, digest) in r.snapshots {
+                if Int64(txn) > newestIssued {
+                    report.violations.append(CrashViolation(kind: .phantomCommit, replayID: id, message: "a reader saw commit \(txn), which no writer began"))
+                } else if let expected = known[txn] {
+                    report.readerSnapshotsCompared += 1
+                    if expected != digest {
+                        report.violations.append(CrashViolation(kind: .contentsDiffer, replayID: id, message: "a reader's snapshot of commit \(txn) differs from what the writer acknowledged"))
+                    }
+                }
+            }
+        }
     }
 
     struct ChildOutcome {

@@ -69,21 +69,26 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
 
     /// FNV-1a over every namespace's entries in order (names, keys, values, expiry flags).
     static func digest(_ db: Database) throws -> UInt64 {
+        var h: UInt64 = 0
+        try db.read { tx in h = try digest(of: tx) }
+        return h
+    }
+
+    /// ``digest(_:)`` of one snapshot.
+    static func digest(of tx: ReadTransaction) throws -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ bytes: [UInt8]) {
             for b in withUnsafeBytes(of: UInt64(bytes.count).littleEndian, Array.init) + bytes {
                 h = (h ^ UInt64(b)) &* 0x100_0000_01b3
             }
         }
-        try db.read { tx in
-            for name in [""] + (try tx.namespaces()) {
-                mix(Array(name.utf8))
-                let ns = try tx.namespace(name)
-                for (k, v) in try ns.all() {
-                    mix(k)
-                    mix(v)
-                    mix(try ns.timeToLive(k) == nil ? [0] : [1])
-                }
+        for name in [""] + (try tx.namespaces()) {
+            mix(Array(name.utf8))
+            let ns = try tx.namespace(name)
+            for (k, v) in try ns.all() {
+                mix(k)
+                mix(v)
+                mix(try ns.timeToLive(k) == nil ? [0] : [1])
             }
         }
         return h

@@ -185,34 +185,47 @@ struct HardeningTests {
         try TestSupport.expectClean(db)
     }
 
-    /// A reader killed with SIGKILL (here `sealkv export` blocked on a full pipe) does not keep
-    /// the next writer out.
-    @Test func aKilledReaderDoesNotBlockTheNextOpen() throws {
+    /// A reader in another process (here `sealkv export` blocked on a full pipe) never keeps the
+    /// writer out, shows in `stats()` with its process and age, and pins the pages its snapshot
+    /// reaches: the file grows while it lives. Killed with SIGKILL, its slot in the lock file is
+    /// reclaimed and the pages become reusable: the file stops growing.
+    @Test func aReaderInAnotherProcessPinsPagesUntilKilled() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
         let path = dir + "/r.sealkv"
         #expect(try Tool.run(["init", path]).status == 0)
         let db = try Database.open(at: path, credential: .password("tool pw"), options: TestSupport.options(.openExisting))
-        try db.write { tx in for i in 0..<3000 { try tx.put("k\(i)", [UInt8](repeating: 65, count: 100)) } }
-        db.close()
+        func rewriteAll(_ round: Int) throws {
+            // 2 MB of values: more than export's output buffer and the pipe hold, so it blocks
+            // inside its read transaction.
+            try db.write { tx in for i in 0..<2000 { try tx.put("k\(i)", [UInt8](repeating: UInt8(65 + round % 26), count: 1000)) } }
+        }
+        try rewriteAll(0)
         let reader = Process()
         reader.executableURL = URL(fileURLWithPath: Tool.binary)
         reader.arguments = ["export", path]
         var env = ProcessInfo.processInfo.environment
         env["SEALKV_PASSWORD"] = "tool pw"
         reader.environment = env
-        let pipe = Pipe()   // never read: export blocks once the pipe is full, its store open
+        let pipe = Pipe()   // never read: export blocks once the pipe is full, its snapshot held
         reader.standardOutput = pipe
         try reader.run()
-        usleep(500_000)
-        #expect(throws: SealKVError.self, "the reader did not hold the store open") {
-            _ = try Database.open(at: path, credential: .password("tool pw"), options: TestSupport.options(.openExisting))
-        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try !db.stats().readers.contains(where: { $0.processID == reader.processIdentifier }) && ContinuousClock.now < deadline { usleep(20_000) }
+        let seen = try #require(try db.stats().readers.first { $0.processID == reader.processIdentifier }, "the export's snapshot is not listed")
+        #expect(seen.txnID == db.currentTxnID)
+        let pinnedStart = try db.stats().fileBytes
+        for round in 1...6 { try rewriteAll(round) }
+        let pinnedEnd = try db.stats().fileBytes
+        #expect(pinnedEnd > pinnedStart + 6 * 400 * 4096, "the reader's pages were reused under it (\(pinnedStart) -> \(pinnedEnd) bytes)")
         kill(reader.processIdentifier, SIGKILL)
         reader.waitUntilExit()
-        let writer = try Database.open(at: path, credential: .password("tool pw"), options: TestSupport.options(.openExisting))
-        try writer.write { tx in try tx.put("after", "kill") }
-        writer.close()
+        for round in 7...20 { try rewriteAll(round) }
+        #expect(try db.stats().readers.isEmpty, "the killed reader's slot was not reclaimed")
+        let afterKill = try db.stats().fileBytes
+        #expect(afterKill <= pinnedEnd, "pages stayed pinned after the reader died (\(pinnedEnd) -> \(afterKill) bytes)")
+        try TestSupport.expectClean(db)
+        db.close()
     }
 
     /// Out of file descriptors: a clear error and exit code 2, nothing changed.

@@ -169,7 +169,10 @@ struct OpenErrorTests {
         let first = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options())
         defer { first.close() }
         expectFailure(path, .locked, mode: .openExisting)
-        expectFailure(path, .locked, mode: .readOnly)
+        // Readers open beside the writer.
+        let reader = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
+        #expect(try reader.read { try $0.getString("last") } == "commit")
+        reader.close()
     }
 
     /// A lock held only for a moment — as by a child process between fork and exec, which shares
@@ -199,9 +202,9 @@ struct OpenErrorTests {
         #expect(ContinuousClock.now - start < FileStorage.lockPatience + .seconds(3))
     }
 
-    /// An open that waits for another handle's lock must read the file's size after it gets the
-    /// lock: the other handle may grow the file meanwhile, and a size read before the wait made a
-    /// healthy store look truncated ("Restore it from a backup").
+    /// A writable open that waits for another writer's lock must read the file's size after it
+    /// gets the lock: the other writer may grow the file meanwhile, and a size read before the wait
+    /// made a healthy store look truncated ("Restore it from a backup").
     @Test func anOpenThatWaitedForTheLockSeesTheGrownFile() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
@@ -212,15 +215,15 @@ struct OpenErrorTests {
         Thread.detachNewThread {
             started.signal()
             do throws(SealKVError) {
-                let reader = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
-                opened.withLock { $0 = .success(reader.currentTxnID) }
-                reader.close()
+                let second = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.openExisting))
+                opened.withLock { $0 = .success(second.currentTxnID) }
+                second.close()
             } catch {
                 opened.withLock { $0 = .failure(error) }
             }
         }
         started.wait()
-        usleep(150_000)   // the reader has recorded the size and waits for the lock
+        usleep(150_000)   // the second writer has recorded the size and waits for the lock
         try writer.write { tx in for i in 0..<3000 { try tx.put("grow-\(i)", [UInt8](repeating: 7, count: 400)) } }
         let grownTo = writer.currentTxnID
         writer.close()

@@ -166,7 +166,7 @@ struct ToolExportLoadTests {
             var refused = false
             while !refused && Date() < deadline {
                 let other = try f.run(["put", store, "other", "x"])
-                refused = other.status == 2 && other.err.contains("in use by another process")
+                refused = other.status == 2 && other.err.contains("is being written by another process")
                 if !refused { usleep(20_000) }
             }
             #expect(refused, "\(command[0]) did not hold the lock while waiting for input")

@@ -19,6 +19,8 @@ struct CrashtestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kill mode: child processes to start and kill.") var rounds = 20
     @Option(help: "Kill mode: folder for the store file (default: a new folder under $TMPDIR or /tmp).") var dir: String?
     @Option(help: .hidden) var killChild: String?
+    @Option(help: .hidden) var readerChild: String?
+    @Option(parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read.") var readers = 1
     @Option(parsing: .unconditional, help: .hidden) var credentialIndex = 0
 
     @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, or all.") var workload = "all"
@@ -34,7 +36,7 @@ struct CrashtestCommand: ParsableCommand {
     /// Refuses numbers out of range, in one line.
     func checkRanges() throws {
         guard [512, 1024, 2048, 4096].contains(sector) else { throw ToolFailure("--sector must be 512, 1024, 2048 or 4096, not \(sector).", exitCode: 2) }
-        for (name, value, range) in [("--rounds", rounds, 1...1_000_000), ("--ops", ops, 1...10_000_000), ("--max-states", maxStates, 0...Int.max),
+        for (name, value, range) in [("--rounds", rounds, 1...1_000_000), ("--readers", readers, 0...64), ("--ops", ops, 1...10_000_000), ("--max-states", maxStates, 0...Int.max),
                                      ("--full-check-every", fullCheckEvery, 0...Int.max), ("--credential-index", credentialIndex, 0...1_000)] where !range.contains(value) {
             throw ToolFailure("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(value).", exitCode: 2)
         }
@@ -42,6 +44,10 @@ struct CrashtestCommand: ParsableCommand {
 
     func run() throws {
         try checkRanges()
+        if let readerChild {
+            try storeCall { try KillHarness.readerChild(path: readerChild, credentialIndex: credentialIndex) }
+            return
+        }
         if let dir, killChild == nil {
             switch try FileKind.of(dir) {
             case .directory?: break

@@ -64,6 +64,7 @@ extension CrashtestCommand {
                                           childCommand: [executable, "crashtest", "--workload", w.name, "--ops", "\(ops)", "--durability", name],
                                           directory: directory)
                 harness.rounds = rounds
+                harness.readerProcesses = readers
                 let bar = ProgressBar("\(w.name)/\(name)", unit: "kills")
                 harness.progress = { done, total in bar.update(done: done, total: total) }
                 let r = try storeCall { try harness.run() }
@@ -73,11 +74,12 @@ extension CrashtestCommand {
                     print(jsonLine([
                         "run": "\(w.name)/\(name)", "mode": "kill", "rounds": r.rounds, "killed": r.killed, "completed": r.completed,
                         "acknowledgedCommits": r.acknowledgedCommits, "recoveredUnacknowledged": r.recoveredUnacknowledged, "seconds": r.seconds,
+                        "readerSnapshots": r.readerSnapshots, "readerSnapshotsCompared": r.readerSnapshotsCompared, "readersKilled": r.readersKilled,
                         "violations": r.violations.map { ["kind": $0.kind.rawValue, "replay": $0.replayID, "message": $0.message] },
                     ] as [String: Any]))
                     continue
                 }
-                print("\(w.name)/\(name): \(r.rounds) child processes, \(r.killed) killed, \(r.completed) finished first; \(r.acknowledgedCommits) acknowledged commits reported, \(r.recoveredUnacknowledged) reopened at the unacknowledged one; \(String(format: "%.1f", r.seconds)) s")
+                print("\(w.name)/\(name): \(r.rounds) child processes, \(r.killed) killed, \(r.completed) finished first; \(r.acknowledgedCommits) acknowledged commits reported, \(r.recoveredUnacknowledged) reopened at the unacknowledged one; \(r.readerSnapshots) snapshots read beside the writers (\(r.readerSnapshotsCompared) compared, \(r.readersKilled) readers killed); \(String(format: "%.1f", r.seconds)) s")
                 print("  violations: \(r.violations.isEmpty ? "none" : "\(r.violations.count)")")
                 for v in r.violations.prefix(5) { print("    \(v)") }
             }

@@ -32,7 +32,7 @@ struct StatCommand: ParsableCommand {
                 "pagesByKind": byKind.map { kinds in Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }) as Any } ?? NSNull(),
                 "depth": s.depth, "entries": s.entries,
                 "freePages": s.freePages, "namespaces": namespaces, "ioEngine": s.ioEngine,
-                "readers": s.readers.map { ["txnid": $0.txnID, "ageSeconds": Double($0.age.components.seconds)] },
+                "readers": s.readers.map { r in ["txnid": r.txnID, "ageSeconds": Double(r.age.components.seconds), "pid": r.processID.map { $0 as Any } ?? NSNull()] as [String: Any] },
                 "recovery": [
                     "fellBack": recovery.fellBack, "openedSlot": recovery.chosenSlot,
                     "slotTxnids": recovery.slotTxnIDs.map { $0.map { $0 as Any } ?? NSNull() },
@@ -53,7 +53,7 @@ struct StatCommand: ParsableCommand {
         entries       \(s.entries[""] ?? 0) in the default namespace\(namespaces.isEmpty ? "" : ", " + namespaces.map { "\($0) \(s.entries[$0]!)" }.joined(separator: ", "))
         namespaces    \(namespaces.isEmpty ? "-" : namespaces.joined(separator: ", "))
         free pages    \(s.freePages)
-        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \($0.age)" }.joined(separator: "; "))
+        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \($0.age)\($0.processID.map { ", process \($0)" } ?? "")" }.joined(separator: "; "))
         io engine     \(s.ioEngine)
         recovery      \(recovery.fellBack ? "fell back: " + (recoveryWarning(recovery, path: path, writable: false) ?? "") : "opened the newest commit (slot \(recovery.chosenSlot))")
         """)

@@ -41,8 +41,11 @@ struct ToolFailure: Error, CustomStringConvertible {
         case .readOnly:
             return "this command cannot write the store: \(error.message)"
         case .locked:
+            if error.message.contains("lock file") {
+                return "\(quoted) is being written by another process, and this user cannot write the lock file beside it (\(quoted.dropLast())-lock') to read alongside; wait until the writer finishes, or run as the store's owner."
+            }
             if error.message.contains("open for writing") {
-                return "\(quoted) is being written by another process (such as `sealkv serve` or `sealkv load`); try again once it has finished."
+                return "\(quoted) is being written by another process (such as `sealkv serve` or `sealkv load`): one process writes at a time, so try again once it has finished. Commands that only read (get, scan, stat, check, export, backup) work beside it."
             }
             return "\(quoted) is in use by another process (such as `sealkv serve`, or another command still running); stop it or let it finish, then try again."
         case .wrongCredential:

@@ -91,7 +91,7 @@ struct Commit {
     /// The file's new length and the free list's changes (``CommitPlan``). The commit may cut the
     /// pages it freed itself only with a sync at every commit and no reader alive as it begins.
     private func plan() throws(SealKVError) -> CommitPlan {
-        let ownTail = context.durability != .noSync && context.shared.withLock { $0.readers.isEmpty }
+        let ownTail = context.durability != .noSync && context.shared.withLock { $0.noReaderAlive }
         return try CommitPlan.make(for: tx, ownTail: ownTail)
     }
 
@@ -183,6 +183,7 @@ struct Commit {
             if context.durability != .noSync {
                 s.lastDurable = state.txnID
                 s.durableSlot = slot
+                s.lockFile?.publishCommitted(state.txnID)
             }
             return s.olderReaderAlive
         }
@@ -230,6 +231,7 @@ struct Commit {
         let (mayShrink, pages) = context.shared.withLock { s in
             s.lastDurable = current
             s.durableSlot = newestSlot
+            s.lockFile?.publishCommitted(current)
             return (!s.olderReaderAlive, s.current.pageCount)
         }
         if mayShrink { cutSlack(to: pages, storage: context.storage) }

@@ -18,8 +18,11 @@ package enum Recovery {
     /// Opens the store held by `storage`. With `verifyNewest` false the newest authenticated meta
     /// is opened without checking its commit's pages (for inspection); `requested` opens one slot.
     /// - Parameter unlockCache: remembers unwrapped keys across opens of images of one store.
+    /// - Parameter newestAllowed: with a writer in another process, the newest commit it published
+    ///   as durable: a newer meta (a commit still being synced) is passed over while an older one
+    ///   is there, so a reader opens only durable state.
     package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil,
-                             unlockCache: UnlockCache? = nil) throws(SealKVError) -> OpenedStore {
+                             unlockCache: UnlockCache? = nil, newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         let (raw, headers) = try readMetaSlots(storage)
         var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache)
@@ -28,6 +31,9 @@ package enum Recovery {
         candidates.sort { $0.state.txnID != $1.state.txnID ? $0.state.txnID > $1.state.txnID : $0.slot < $1.slot }
         var slotTxnIDs: [UInt64?] = [nil, nil]
         for c in candidates { slotTxnIDs[Int(c.slot)] = c.state.txnID }
+        if let newestAllowed, candidates.contains(where: { $0.state.txnID <= newestAllowed }) {
+            candidates = candidates.filter { $0.state.txnID <= newestAllowed }
+        }
         if let requested {
             candidates = candidates.filter { $0.slot == UInt64(requested) }
             guard !candidates.isEmpty else {
@@ -139,6 +145,36 @@ package enum Recovery {
             throw SealKVError(.corrupted, "both meta slots fail authentication; the file was damaged or tampered with. Restore it from a backup.")
         }
         return candidates
+    }
+
+    /// For a reader whose store another process writes: the newest commit with a txnid above
+    /// `current` and at most `hint` (the newest durable commit the writer published), from the two
+    /// meta slots as they are now, or nil when there is none. Both slots are authenticated with the
+    /// keys the handle has; commits published as durable are complete, so their pages need no
+    /// verification here (each page is still authenticated when it is read).
+    /// - Throws: `rekeyed` when a newer slot is sealed under a data key this handle does not have.
+    static func newerCommit(after current: UInt64, upTo hint: UInt64, storage: any PageStorage,
+                            sealer: (UInt32) -> PageSealer?) throws(SealKVError) -> (state: CommitState, header: StoreHeader, slot: UInt64)? {
+        var best: (state: CommitState, header: StoreHeader, slot: UInt64)? = nil
+        var unknownEpoch = false
+        var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
+        for slot in UInt64(0)..<2 {
+            try page.withMutableBytes { (b) throws(SealKVError) in try storage.readPage(slot, into: b.baseAddress!) }
+            guard case .success(let header) = page.withUnsafeBytes({ StoreHeader.parse($0.baseAddress!) }) else { continue }
+            guard let slotSealer = sealer(header.keyEpoch) else {
+                unknownEpoch = true
+                continue
+            }
+            guard page.withUnsafeMutableBytes({ slotSealer.openMeta(page: $0.baseAddress!, slot: slot) }) else { continue }
+            let state = page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
+            guard state.txnID > current, state.txnID <= hint, state.txnID > (best?.state.txnID ?? 0) else { continue }
+            try checkPlausible(state, storagePages: storage.pageCount)
+            best = (state, header, slot)
+        }
+        if best == nil && unknownEpoch {
+            throw SealKVError(.rekeyed, "another process rekeyed the store, so this handle's data key no longer opens its newest commits; open the store again.")
+        }
+        return best
     }
 
     /// Readies a store that was just opened for writing:

@@ -12,26 +12,54 @@ struct CommittedState: Sendable {
     /// Set by a failed write or sync; no commit is acknowledged after it.
     var poisoned: SealKVError?
     var closed = false
+    /// The lock file other processes sharing the store coordinate through (nil for a store in
+    /// memory, or on a read-only file system).
+    let lockFile: LockFile?
+    /// Whether this handle is the store's writer (it publishes commits; other handles publish
+    /// their readers' snapshots).
+    let isWriter: Bool
+    /// The published commit a reader handle last moved on from (see `Database.beginRead`).
+    var lastSeenCommit: UInt64 = 0
 
-    init(current: CommitState, header: StoreHeader, slot: UInt64) {
+    init(current: CommitState, header: StoreHeader, slot: UInt64, lockFile: LockFile? = nil, isWriter: Bool = true) {
         self.current = current
         self.header = header
         lastDurable = current.txnID
         durableSlot = slot
+        self.lockFile = lockFile
+        self.isWriter = isWriter
+        lastSeenCommit = lockFile?.committedTxnID ?? 0
     }
 
-    /// Pages freed by commits up to this txnid may be reused (or overwritten): no live snapshot
-    /// is older than it, and, without a sync at every commit, the commit after it is durable.
+    /// The snapshots readers of other handles (in this process or others) hold, from the lock file.
+    func otherReaders() -> [LockFile.Slot] { lockFile?.otherReaders() ?? [] }
+
+    /// Pages freed by commits up to this txnid may be reused (or overwritten): no live snapshot,
+    /// in this handle or in any other process, is older than it, and, without a sync at every
+    /// commit, the commit after it is durable.
     func reuseBound(_ durability: Durability) -> UInt64 {
         var bound = current.txnID
-        for r in readers.values { bound = min(bound, r.txnID) }
+        if let oldest = readers.oldest { bound = min(bound, oldest) }
+        for r in otherReaders() { bound = min(bound, r.txnID) }
         let durable = durability == .noSync ? (lastDurable == 0 ? 0 : lastDurable - 1) : lastDurable
         return min(bound, durable)
     }
 
-    /// Whether a live reader holds a snapshot older than the newest commit (it may reach pages
-    /// past the newest commit's end).
-    var olderReaderAlive: Bool { readers.values.contains { $0.txnID < current.txnID } }
+    /// Whether a live reader, here or in another process, holds a snapshot older than the newest
+    /// commit (it may reach pages past the newest commit's end).
+    var olderReaderAlive: Bool {
+        readers.oldest.map { $0 < current.txnID } ?? false || otherReaders().contains { $0.txnID < current.txnID }
+    }
+
+    /// Whether no reader is alive anywhere.
+    var noReaderAlive: Bool { readers.isEmpty && otherReaders().isEmpty }
+
+    /// Tells the lock file which snapshot this handle's oldest reader holds (after readers come
+    /// and go). Returns false when no slot is free for it.
+    func publishOldestReader() -> Bool {
+        guard let lockFile, !isWriter else { return true }
+        return lockFile.publishOldest(readers.oldest, since: (readers.oldestStarted ?? ReaderInfo.clock()) / 1_000_000)
+    }
 
     /// The error for a handle that takes no more commits, if it does not.
     var refusal: SealKVError? {

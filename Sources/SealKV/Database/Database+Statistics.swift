@@ -11,9 +11,14 @@ extension Database {
         }
         let now = ReaderInfo.clock()
         let (readers, header) = shared.withLock { s in
-            (s.readers.values.sorted { $0.started < $1.started }.map {
-                Statistics.Reader(txnID: $0.txnID, age: .nanoseconds(Int64(now - min(now, $0.started))))
-            }, s.header)
+            let own = s.readers.values.map {
+                (started: $0.started, reader: Statistics.Reader(txnID: $0.txnID, age: .nanoseconds(Int64(now - min(now, $0.started))), processID: nil))
+            }
+            let others = s.otherReaders().map { slot in
+                let started = slot.since &* 1_000_000
+                return (started: started, reader: Statistics.Reader(txnID: slot.txnID, age: .nanoseconds(Int64(now - min(now, started))), processID: slot.pid))
+            }
+            return ((own + others).sorted { $0.started < $1.started }.map(\.reader), s.header)
         }
         return Statistics(
             txnID: state.txnID,

@@ -36,12 +36,13 @@ public final class Database: Sendable {
     let transactionConfiguration: TransactionConfiguration
     private let writerThread = Atomic<UInt>(0)
 
-    init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore) {
+    init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore, lockFile: LockFile? = nil) {
         self.path = path
         self.options = options
         recovery = opened.recovery
         pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
-        shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot))
+        shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot,
+                                       lockFile: lockFile, isWriter: options.mode != .readOnly))
         writer = Locked(WriterState(header: opened.header, freeList: nil))
         commits = CommitContext(storage: storage, pager: pager, shared: shared, durability: options.durability,
                                 bugs: options.deliberateBugs, observer: commitObserver)
@@ -73,98 +74,6 @@ public final class Database: Sendable {
         close()
     }
 
-    // MARK: Opening
-
-    /// Opens (by default creating) the store at `path`.
-    ///
-    /// - Throws: ``SealKVError`` with code `wrongCredential`, `notASealKVFile`, `unsupportedFormat`,
-    ///   `truncated`, `corrupted`, `fileNotFound`, `fileExists`, `permissionDenied` or `locked`. A
-    ///   failed open never writes to an existing file.
-    public static func open(at path: String, credential: Credential, options: Options = Options()) throws(SealKVError) -> Database {
-        try options.validate()
-        var exists = access(path, F_OK) == 0
-        switch options.mode {
-        case .createNew:
-            if exists { throw SealKVError(.fileExists, "'\(path)' already exists; choose another path or open it with .openExisting.") }
-            try createFile(at: path, credential: credential, options: options)
-            exists = true
-        case .createIfMissing:
-            if !exists {
-                do throws(SealKVError) {
-                    try createFile(at: path, credential: credential, options: options)
-                } catch where error.code == .fileExists {
-                    // Another process created it first: open theirs.
-                }
-            }
-        case .openExisting, .readOnly:
-            if !exists { throw SealKVError(.fileNotFound, "there is no store at '\(path)'; check the path, or create one with .createIfMissing.") }
-        }
-        let readOnly = options.mode == .readOnly
-        let storage = try FileStorage(path: path, readOnly: readOnly, engine: options.ioEngine)
-        do throws(SealKVError) {
-            try storage.lock()
-            if storage.pageCount < 2 {
-                let head = storage.head(8)
-                if head.isEmpty {
-                    throw SealKVError(.notASealKVFile, "'\(path)' is empty, so it is not a SealKV store. Remove it, or choose another path to create a store.")
-                }
-                if head.elementsEqual(FileFormat.magic) {
-                    throw SealKVError(.truncated, "'\(path)' starts like a SealKV store but is shorter than its two meta pages: it was truncated. Restore it from a backup.")
-                }
-                throw SealKVError(.notASealKVFile, "'\(path)' is not a SealKV store (too short, no SealKV header). Check the path.")
-            }
-            if (options.metaSlot != nil || !options.verifyNewestCommit) && !readOnly {
-                throw SealKVError(.invalidArgument, "opening a chosen meta slot or skipping recovery is for inspection: use it with .readOnly.")
-            }
-            let opened = try Recovery.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit, slot: options.metaSlot)
-            try checkFreshness(opened, options)
-            if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
-            if !readOnly { try Recovery.prepareForWriting(opened, storage: storage) }
-            return Database(path: path, options: options, storage: storage, opened: opened)
-        } catch {
-            storage.close()
-            throw error
-        }
-    }
-
-    private static func createFile(at path: String, credential: Credential, options: Options) throws(SealKVError) {
-        let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
-        try AtomicFile.create(at: path, contents: bytes)
-    }
-
-    /// A store that lives in memory only and never touches the disk; its pages are sealed like a
-    /// file's under a random key that dies with the handle.
-    public static func inMemory(options: Options = Options()) throws(SealKVError) -> Database {
-        let key = SecureBytes.random(count: FileFormat.keySize)
-        let credential = try key.withUnsafeBytes { (k) throws(SealKVError) in try Credential.key(k) }
-        return try open(storage: MemoryStorage(), credential: credential, options: options, create: true)
-    }
-
-    /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
-    /// empty backend is initialised first.
-    package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
-        try options.validate()
-        if create && storage.pageCount == 0 {
-            let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
-            try bytes.withBytes { (b) throws(SealKVError) in
-                try storage.writePages([PageWrite(page: 0, bytes: b.baseAddress!),
-                                        PageWrite(page: 1, bytes: b.baseAddress! + FileFormat.pageSize)], sync: true)
-            }
-        }
-        let opened = try Recovery.open(storage: storage, credential: credential,
-                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
-        try checkFreshness(opened, options)
-        if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
-        if options.mode != .readOnly { try Recovery.prepareForWriting(opened, storage: storage) }
-        return Database(path: nil, options: options, storage: storage, opened: opened)
-    }
-
-    private static func checkFreshness(_ opened: OpenedStore, _ options: Options) throws(SealKVError) {
-        guard opened.state.txnID >= options.minimumTxnID else {
-            throw SealKVError(.rolledBack, "the store's newest commit is \(opened.state.txnID), older than the \(options.minimumTxnID) you last saw: the file was rolled back to an older copy (or a newer commit was lost). Restore the newest copy.")
-        }
-    }
-
     /// The txnid of the newest commit; remember it and pass it as `Options.minimumTxnID` on the next
     /// open to detect a file rolled back to an older copy.
     public var currentTxnID: UInt64 { shared.withLock { $0.current.txnID } }
@@ -180,6 +89,9 @@ public final class Database: Sendable {
             }
             return shared.withLock { s in
                 defer { s.closed = true }
+                if !s.closed {
+                    if s.isWriter { s.lockFile?.markWriter(false) } else { s.lockFile?.releaseOwnSlot() }
+                }
                 return !s.closed
             }
         }
@@ -202,16 +114,57 @@ public final class Database: Sendable {
         let started = ReaderInfo.clock()
         let (state, header, slot) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, StoreHeader?, Int) in
             guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
-            let slot = s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
+            let slot = try beginRead(&s, started: started)
             return (s.current, keepingHeader ? s.header : nil, slot)
         }
-        defer { shared.withLock { $0.readers.remove(slot) } }
+        defer {
+            shared.withLock { s in
+                s.readers.remove(slot)
+                _ = s.publishOldestReader()
+            }
+        }
         let tx = makeReadTransaction(state)
         tx.baseHeader = header
         defer { tx.finish() }
         let result = try body(tx)
         if let deferred = tx.deferredError { throw deferred }
         return result
+    }
+
+    /// Registers a reader on the newest commit. A reader handle beside a writer in another process
+    /// first moves on to the newest commit that writer published as durable, then tells the lock
+    /// file its snapshot, and looks at the published commit once more: if the writer published
+    /// another one meanwhile, it may have scanned the lock file before this snapshot was in it, so
+    /// the reader moves on again (LMDB's reader handshake).
+    private func beginRead(_ s: inout CommittedState, started: UInt64) throws(SealKVError) -> Int {
+        guard !s.isWriter, let lockFile = s.lockFile else {
+            return s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
+        }
+        while true {
+            let seen = lockFile.committedTxnID
+            if seen != s.lastSeenCommit {
+                s.lastSeenCommit = seen
+                if seen > s.current.txnID { try followWriter(&s, upTo: seen) }
+            }
+            let slot = s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
+            guard s.publishOldestReader() else {
+                s.readers.remove(slot)
+                throw SealKVError(.locked, "every slot of '\(lockFile.path)' is taken by live processes reading the store; close some of them.")
+            }
+            if lockFile.committedTxnID == seen { return slot }
+            s.readers.remove(slot)
+        }
+    }
+
+    /// Moves a reader handle's committed state to the newest commit another process published as
+    /// durable (up to `hint`), reading the meta slots and the file's size again.
+    private func followWriter(_ s: inout CommittedState, upTo hint: UInt64) throws(SealKVError) {
+        try storage.refreshSize()
+        guard let newer = try Recovery.newerCommit(after: s.current.txnID, upTo: hint, storage: storage, sealer: pager.keys.sealer(for:)) else { return }
+        s.current = newer.state
+        s.header = newer.header
+        s.lastDurable = newer.state.txnID
+        s.durableSlot = newer.slot
     }
 
     /// Runs `body` in the write transaction and commits its changes when it returns. If `body` (or

@@ -30,6 +30,9 @@ public struct Options: Sendable {
     /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
     /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.
     public var scanReadAhead: Int = 32
+    /// How long a writable open waits for another process's writer to close the store before it
+    /// fails with `locked` (readers never wait: they read beside the writer).
+    public var lockTimeout: Duration = .seconds(1)
     /// Refuse a store whose newest commit is older than this txnid (0 accepts any). A caller that
     /// remembers the last txnid it saw detects a file rolled back to an older copy, which nothing
     /// inside the file can reveal.
@@ -69,6 +72,9 @@ public struct Options: Sendable {
         }
         if scanReadAhead < 0 {
             throw SealKVError(.invalidArgument, "Options.scanReadAhead is \(scanReadAhead); use 0 to turn read-ahead off, or a positive number of leaves.")
+        }
+        if lockTimeout < .zero || lockTimeout > .seconds(86_400) {
+            throw SealKVError(.invalidArgument, "Options.lockTimeout is \(lockTimeout); use zero (do not wait) up to a day.")
         }
     }
 

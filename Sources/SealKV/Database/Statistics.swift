@@ -6,6 +6,9 @@ public struct Statistics: Sendable {
         public let txnID: UInt64
         /// How long it has been running.
         public let age: Duration
+        /// The process holding it, when it is another handle's (from the lock file: the oldest
+        /// snapshot of that handle); nil for this handle's own readers.
+        public let processID: Int32?
     }
 
     /// The newest commit.
@@ -32,7 +35,8 @@ public struct Statistics: Sendable {
     public let cacheMisses: UInt64
     /// Bytes of decrypted-page memory that mlock accepted (best effort; bounded by RLIMIT_MEMLOCK).
     public let lockedBytes: Int
-    /// Live read transactions, oldest first.
+    /// Live read transactions, oldest first: this handle's, and the oldest of each other handle
+    /// (in this process or another) that the lock file lists.
     public let readers: [Reader]
     /// "io_uring", "posix" or "memory".
     public let ioEngine: String

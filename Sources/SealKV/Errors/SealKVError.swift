@@ -15,7 +15,7 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
             case fileNotFound, fileExists, permissionDenied, readOnly, locked
             case ioError, noSpace, poisoned, closed
             case invalidArgument, keyTooLarge, valueTooLarge, emptyKey
-            case transactionClosed, notFound, namespaceNotFound, decodingFailed, conflict, rolledBack
+            case transactionClosed, notFound, namespaceNotFound, decodingFailed, conflict, rolledBack, rekeyed
         }
         let value: Value
         init(_ value: Value) { self.value = value }
@@ -56,6 +56,9 @@ public struct SealKVError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let valueTooLarge = Code(.valueTooLarge)
         /// Keys must be at least one byte long.
         public static let emptyKey = Code(.emptyKey)
+        /// Another process rekeyed the store: this handle's data key no longer opens its newest
+        /// commits. Reopen the store with its credential.
+        public static let rekeyed = Code(.rekeyed)
         /// A transaction was used after its closure returned.
         public static let transactionClosed = Code(.transactionClosed)
         /// A required entry is absent.

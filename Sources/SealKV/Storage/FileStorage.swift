@@ -256,15 +256,17 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         return Array(out.prefix(max(0, n)))
     }
 
-    /// How long an open waits for a lock someone else holds before it reports `locked`. A process
-    /// that forks (to run another program, say) while a handle is open shares that handle's lock
-    /// until its child's exec closes the descriptor, so a handle closed and opened again at that
-    /// moment would see its own store locked for a few milliseconds.
+    /// How long an open waits, by default, for a lock someone else holds before it reports
+    /// `locked`. A process that forks (to run another program, say) while a handle is open shares
+    /// that handle's lock until its child's exec closes the descriptor, so a handle closed and
+    /// opened again at that moment would see its own store locked for a few milliseconds.
     static let lockPatience: Duration = .seconds(1)
 
-    /// Takes the store's advisory lock: exclusive for a writable handle, shared for a read-only one.
-    /// A lock held by someone else is tried again for up to ``lockPatience``.
-    func lock() throws(SealKVError) {
+    /// Takes the store's advisory lock: exclusive for a writable handle (the writer lock: one
+    /// writer at a time, in any process), shared for a read-only one that cannot use the lock file
+    /// (it then keeps writers out while it is open). A lock held by someone else is tried again for
+    /// up to `patience`.
+    func lock(patience: Duration = FileStorage.lockPatience) throws(SealKVError) {
         var l = lockFD.load(ordering: .acquiring)
         if l < 0 {
             // The same file as `fd`, opened afresh (a new open file description, so the lock is its
@@ -277,22 +279,43 @@ final class FileStorage: PageStorage, @unchecked Sendable {
             lockFD.store(l, ordering: .releasing)
         }
         var rc = Syscalls.flock(l, exclusive: !readOnly)
-        let deadline = ContinuousClock.now + Self.lockPatience
+        let deadline = ContinuousClock.now + patience
         while rc == EWOULDBLOCK && ContinuousClock.now < deadline {
             usleep(5_000)
             rc = Syscalls.flock(l, exclusive: !readOnly)
         }
         if rc == EWOULDBLOCK {
             throw SealKVError(.locked, readOnly
-                ? "'\(path)' is open for writing in another process; read-only opens wait until that writer closes it."
-                : "'\(path)' is locked by another process; close the other handle first, or open read-only after it finishes.", errno: rc)
+                ? "'\(path)' is open for writing in another process, and this process cannot use its lock file to read beside it; wait until that writer closes it, or let this process write the lock file."
+                : "'\(path)' is open for writing in another process (one writer at a time); close that handle first. Readers need no lock: open read-only to read beside it.", errno: rc)
         }
         if rc != 0 { throw SealKVError.system("lock", path: path, errno: rc) }
-        // Whoever held the lock may have grown or cut the file while this open waited: the size
-        // read at open is stale, and a stale size would make a healthy store look truncated.
+        try refreshSize()
+    }
+
+    /// Reads the file's size again: another process may have grown or cut it (a stale size would
+    /// make a healthy store look truncated, or a reader miss pages a newer commit added).
+    func refreshSize() throws(SealKVError) {
         switch Syscalls.fileSize(fd) {
         case .success(let size): pages.store(size / UInt64(FileFormat.pageSize), ordering: .releasing)
         case .failure(let e): throw SealKVError.system("stat", path: path, errno: e.errno)
         }
+    }
+
+    /// The file id in the cleartext of either meta slot (the first that parses), or nil.
+    func storeFileID() -> [UInt8]? {
+        var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
+        for slot in UInt64(0)..<min(2, pageCount) {
+            guard (try? page.withMutableBytes({ (b) throws(SealKVError) in try readPage(slot, into: b.baseAddress!) })) != nil,
+                  case .success(let header) = page.withUnsafeBytes({ StoreHeader.parse($0.baseAddress!) }) else { continue }
+            return header.fileID
+        }
+        return nil
+    }
+
+    /// The file's permission bits (the lock file beside it is made with the same).
+    var mode: mode_t {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? st.st_mode & 0o777 : 0o600
     }
 }

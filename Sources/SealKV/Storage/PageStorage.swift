@@ -29,6 +29,8 @@ package protocol PageStorage: AnyObject, Sendable {
     func startWriteback(_ writes: [PageWrite])
     /// Makes every completed write durable (fdatasync).
     func sync() throws(SealKVError)
+    /// Reads the size again, for a reader whose file another process writes (a no-op elsewhere).
+    func refreshSize() throws(SealKVError)
     /// Grows or shrinks the file to `pages` pages.
     func resize(toPages pages: UInt64) throws(SealKVError)
     /// Releases the backend's resources. Further calls fail.
@@ -37,6 +39,8 @@ package protocol PageStorage: AnyObject, Sendable {
 
 extension PageStorage {
     package func startWriteback(_ writes: [PageWrite]) {}
+
+    package func refreshSize() throws(SealKVError) {}
 
     package func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
         for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
