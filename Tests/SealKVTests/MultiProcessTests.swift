@@ -85,4 +85,40 @@ struct MultiProcessTests {
         #expect(try again.read { try $0.getString("k6") } != nil)
         again.close()
     }
+
+    /// On a read-only file system no writer can exist, so readers need no lock file (none can be
+    /// made there): a store on one opens read-only and reads; a writable open says why it cannot.
+    /// Needs permission to mount a tmpfs (skipped otherwise).
+    @Test func aStoreOnAReadOnlyFileSystemIsRead() throws {
+        let mountPoint = TestSupport.temporaryDirectory()
+        guard system("mount -t tmpfs -o size=8m tmpfs '\(mountPoint)' 2>/dev/null") == 0 else {
+            print("skipped: this process may not mount a tmpfs")
+            TestSupport.removeTree(mountPoint)
+            return
+        }
+        let result = Result { try readOnlyFileSystemChecks(mountPoint) }
+        _ = system("umount '\(mountPoint)'")
+        TestSupport.removeTree(mountPoint)
+        try result.get()
+    }
+
+    private func readOnlyFileSystemChecks(_ mountPoint: String) throws {
+        let path = mountPoint + "/ro.sealkv"
+        let db = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options())
+        try db.write { tx in try tx.put("k", "v") }
+        db.close()
+        unlink(Database.lockFilePath(forStore: path))
+        #expect(system("mount -o remount,ro '\(mountPoint)'") == 0)
+        let reader = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
+        #expect(try reader.read { try $0.getString("k") } == "v")
+        #expect(!FileManager.default.fileExists(atPath: Database.lockFilePath(forStore: path)))
+        reader.close()
+        let writable = Result { () throws(SealKVError) -> Database in
+            try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.openExisting))
+        }
+        switch writable {
+        case .success: Issue.record("a writable open on a read-only file system succeeded")
+        case .failure(let e): #expect(e.code == .readOnly, "\(e)")
+        }
+    }
 }

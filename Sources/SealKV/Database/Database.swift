@@ -90,7 +90,8 @@ public final class Database: Sendable {
             return shared.withLock { s in
                 defer { s.closed = true }
                 if !s.closed {
-                    if s.isWriter { s.lockFile?.markWriter(false) } else { s.lockFile?.releaseOwnSlot() }
+                    if s.isWriter { s.lockFile?.markWriter(false) }
+                    s.lockFile?.close()
                 }
                 return !s.closed
             }

@@ -106,8 +106,16 @@ final class LockFile: @unchecked Sendable {
         self.base = base
     }
 
-    deinit {
+    /// Whether ``close()`` ran: the mapping is gone and every method does nothing.
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Gives this handle's slot back, unmaps the file and closes it.
+    func close() {
+        guard !isClosed else { return }
         releaseOwnSlot()
+        isClosed = true
         munmap(base, Self.fileSize)
         Syscalls.close(fd)
     }
@@ -132,16 +140,16 @@ final class LockFile: @unchecked Sendable {
 
     /// The newest durable commit, as the writer last published it (0: none yet). A hint only: a
     /// reader refreshes when it grows, and opens only what authenticates.
-    var committedTxnID: UInt64 { sealkv_load64(base + 16) }
+    var committedTxnID: UInt64 { isClosed ? 0 : sealkv_load64(base + 16) }
 
     /// Publishes `txnID` as the newest durable commit (the writer, after each durable commit).
-    func publishCommitted(_ txnID: UInt64) { sealkv_store64(base + 16, txnID) }
+    func publishCommitted(_ txnID: UInt64) { if !isClosed { sealkv_store64(base + 16, txnID) } }
 
     /// Records whether this process is the store's writer.
-    func markWriter(_ isWriter: Bool) { sealkv_store32(base + 24, isWriter ? UInt32(bitPattern: pid) : 0) }
+    func markWriter(_ isWriter: Bool) { if !isClosed { sealkv_store32(base + 24, isWriter ? UInt32(bitPattern: pid) : 0) } }
 
     /// The pid the file names as the writer (0 for none).
-    var writerPID: Int32 { Int32(bitPattern: sealkv_load32(base + 24)) }
+    var writerPID: Int32 { isClosed ? 0 : Int32(bitPattern: sealkv_load32(base + 24)) }
 
     /// The newest durable commit the writer published, if a writer process is alive now (a
     /// reader then opens nothing newer: a newer meta is a commit still being made durable).
@@ -159,6 +167,7 @@ final class LockFile: @unchecked Sendable {
     /// Publishes the oldest snapshot this handle's readers hold (nil: none), claiming a slot first
     /// if the handle has none. Returns false when every slot is taken by live processes.
     func publishOldest(_ txnID: UInt64?, since: UInt64) -> Bool {
+        guard !isClosed else { return true }
         if ownSlot == nil {
             guard txnID != nil else { return true }
             guard let claimed = claimSlot() else { return false }
@@ -188,7 +197,7 @@ final class LockFile: @unchecked Sendable {
 
     /// Gives this handle's slot back.
     func releaseOwnSlot() {
-        guard let i = ownSlot else { return }
+        guard !isClosed, let i = ownSlot else { return }
         let s = slot(i)
         sealkv_store64(s + 16, Self.idle)
         sealkv_store32(s, 0)
@@ -198,6 +207,7 @@ final class LockFile: @unchecked Sendable {
     /// The slots of other handles whose readers hold a snapshot now, after reclaiming those of
     /// processes that no longer exist.
     func otherReaders() -> [Slot] {
+        guard !isClosed else { return [] }
         var out: [Slot] = []
         for i in 0..<Self.slotCount where i != ownSlot {
             let s = slot(i)
