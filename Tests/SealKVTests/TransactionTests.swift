@@ -358,12 +358,7 @@ struct TransactionTests {
     /// throwing methods fail with `transactionClosed`, and the accessors that cannot throw stop the
     /// program (an exit test: each runs in a child process).
     @Test func escapedCursorsAndSequencesAreAnErrorNotAnEmptyAnswer() async throws {
-        let (db, _) = try TestSupport.memoryStore()
-        try db.write { tx in try tx.put("a1", "x"); try tx.put("a2", "y") }
-        let (cursor, namespace) = try db.read { tx in (try tx.cursor(), try tx.namespace("")) }
-        #expect(throws: SealKVError.self) { try cursor.first() }
-        #expect(throws: SealKVError.self) { try namespace.get("a1") }
-        #expect(throws: SealKVError.self) { try namespace.prefix("a") }
+        try escapedThrowingMethodsFail()
         await #expect(processExitsWith: .failure) {
             let (db, _) = try TestSupport.memoryStore()
             try db.write { tx in try tx.put("a1", "x") }
@@ -386,6 +381,16 @@ struct TransactionTests {
             }
             _ = cursor.key
         }
+    }
+
+    /// The methods that can throw fail with `transactionClosed` once their transaction has ended.
+    func escapedThrowingMethodsFail() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("a1", "x"); try tx.put("a2", "y") }
+        let (cursor, namespace) = try db.read { tx in (try tx.cursor(), try tx.namespace("")) }
+        #expect(throws: SealKVError.self) { try cursor.first() }
+        #expect(throws: SealKVError.self) { try namespace.get("a1") }
+        #expect(throws: SealKVError.self) { try namespace.prefix("a") }
     }
 
     @Test func nestedWriteOnTheSameThreadIsAnErrorNotADeadlock() throws {

@@ -82,6 +82,9 @@ struct WriterState {
     /// alive at the time kept from being overwritten: scrubbed at the next write (or close)
     /// that finds no snapshot reaching them.
     var retiredKeyPages: [UInt64] = []
+    /// A transaction some callers' changes are in, left uncommitted for the callers waiting for the
+    /// writer lock to join (see ``WriteGroup``).
+    var openGroup: WriteGroup?
 }
 
 /// A commit with no reader alive may cut the pages it frees at the end of the file instead of

@@ -34,7 +34,12 @@ public final class Database: Sendable {
     let commits: CommitContext
     /// What every transaction of this handle is configured with.
     let transactionConfiguration: TransactionConfiguration
-    private let writerThread = Atomic<UInt>(0)
+    let writerThread = Atomic<UInt>(0)
+    /// Threads waiting in `write` for the writer lock: while there are any, a finished writer leaves
+    /// its transaction open for them to join, and they share one commit.
+    let waitingWriters = Atomic<Int>(0)
+    /// The store's own threads, on which `async` calls run their blocking work.
+    let executor = BlockingExecutor(maximumThreads: 64)
 
     init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore, lockFile: LockFile? = nil) {
         self.path = path
@@ -82,6 +87,7 @@ public final class Database: Sendable {
     /// with a `closed` error. The cache is wiped.
     public func close() {
         let wasOpen = writer.withLock { ws in
+            finishOpenGroup(&ws)
             // Old-key images a reader kept from a rekey go now if no reader is left (best effort:
             // a failure leaves them for the next writable open's rekey to find).
             if !ws.retiredKeyPages.isEmpty, shared.withLock({ !$0.closed && $0.poisoned == nil }) {
@@ -168,55 +174,10 @@ public final class Database: Sendable {
         s.durableSlot = newer.slot
     }
 
-    /// Runs `body` in the write transaction and commits its changes when it returns. If `body` (or
-    /// the commit) throws, nothing is changed and the first error is rethrown. Write transactions
-    /// run one at a time; calling `write` inside a write closure on the same thread fails with a
-    /// `conflict` error instead of deadlocking.
-    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
-        try withWriter { ws, base, bound in
-            let tx = makeWriteTransaction(&ws, base: base, bound: bound)
-            defer { tx.finish() }
-            let result = try body(tx)
-            if let deferred = tx.deferredError { throw deferred }
-            try Commit.run(tx, writer: &ws, in: commits)
-            return result
-        }
-    }
-
-    /// Runs `body` holding the writer lock, with the committed state it starts from and the
-    /// reclaim bound (pages freed by commits up to it may be reused). Refuses nested use on one
-    /// thread, closed or poisoned handles, and read-only stores.
-    func withWriter<R>(_ body: (inout WriterState, CommitState, UInt64) throws -> R) throws -> R {
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
-        if writerThread.load(ordering: .relaxed) == me {
-            throw SealKVError(.conflict, "a write transaction is already running on this thread; do the work inside the outer transaction.")
-        }
-        if options.mode == .readOnly {
-            throw SealKVError(.readOnly, "the store was opened read-only; reopen it without .readOnly to write.")
-        }
-        return try writer.withLock { (ws) throws -> R in
-            writerThread.store(me, ordering: .relaxed)
-            defer { writerThread.store(0, ordering: .relaxed) }
-            let (base, bound) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, UInt64) in
-                if let refusal = s.refusal { throw refusal }
-                return (s.current, s.reuseBound(options.durability))
-            }
-            if ws.freeList == nil {
-                let loader = makeReadTransaction(base)
-                defer { loader.finish() }
-                ws.freeList = try FreePageTree.load(from: loader, pageCount: base.pageCount)
-            }
-            // Best effort: a failure leaves the pages listed for the next write, and must not fail this one.
-            if !ws.retiredKeyPages.isEmpty { _ = try? scrubRetiredKeyPages(&ws) }
-            // Borrowed cache slots go back once the transaction (and its buffers) is gone.
-            defer { pager.returnBorrowedBuffers() }
-            return try body(&ws, base, bound)
-        }
-    }
-
     /// Makes every commit durable (for `Durability.noSync`; a no-op cost otherwise).
     public func sync() throws(SealKVError) {
-        try writer.withLock { (_) throws(SealKVError) in
+        try writer.withLock { (ws) throws(SealKVError) in
+            finishOpenGroup(&ws)
             try shared.withLock { (s) throws(SealKVError) in
                 guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
                 if let p = s.poisoned { throw SealKVError(.poisoned, "an earlier write or sync failed (\(p.message)); reopen the store.") }

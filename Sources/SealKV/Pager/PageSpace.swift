@@ -44,6 +44,16 @@ class PageSpace {
         return try pager.withPage(link, scratch: scratch, body)
     }
 
+    /// Gives every buffer back to the pool: the dirty pages' and the scratch page (when the
+    /// transaction has ended: committed or abandoned).
+    final func releaseBuffers() {
+        releaseDirtyPages()
+        if let scratchBuffer {
+            pager.buffers.give(scratchBuffer)
+            self.scratchBuffer = nil
+        }
+    }
+
     /// Gives the dirty pages' buffers back to the pool (once a commit has written and cached them,
     /// or when the transaction is abandoned).
     final func releaseDirtyPages() {

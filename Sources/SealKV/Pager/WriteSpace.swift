@@ -5,6 +5,45 @@
 final class WriteSpace: PageSpace {
     /// Where new pages come from and what becomes of freed ones.
     var allocator: PageAllocator
+    /// Dirty pages from before the current savepoint: not changed in place (a rollback needs them
+    /// as they were), but copied like committed pages. Empty when no savepoint is taken.
+    private var frozen: Set<UInt64> = []
+    /// Frozen pages released since the savepoint: freed for good only when it is kept.
+    private var releasedFrozen: [UInt64] = []
+
+    /// What a rollback to a savepoint restores.
+    struct Savepoint {
+        fileprivate var allocator: PageAllocator
+        fileprivate var dirty: [UInt64: UnsafeMutableRawPointer]
+    }
+
+    /// Marks the dirty pages as they are now: later changes copy them first, so
+    /// ``rollback(to:)`` can return to this point.
+    func savepoint() -> Savepoint {
+        frozen = Set(dirty.keys)
+        releasedFrozen = []
+        return Savepoint(allocator: allocator, dirty: dirty)
+    }
+
+    /// Keeps the changes since the savepoint: the frozen pages they released are freed now.
+    func keepSavepoint() {
+        for page in releasedFrozen {
+            if let buffer = dirty.removeValue(forKey: page) { pager.buffers.give(buffer) }
+            allocator.release(page, wasDirty: true)
+        }
+        frozen = []
+        releasedFrozen = []
+    }
+
+    /// Discards every change since `savepoint`: pages allocated since are given back, the
+    /// allocator is as it was, and the frozen pages are dirty again as they were.
+    func rollback(to savepoint: Savepoint) {
+        for (page, buffer) in dirty where savepoint.dirty[page] == nil { pager.buffers.give(buffer) }
+        dirty = savepoint.dirty
+        allocator = savepoint.allocator
+        frozen = []
+        releasedFrozen = []
+    }
 
     init(pager: Pager, txnID: UInt64, allocator: PageAllocator) {
         self.allocator = allocator
@@ -29,6 +68,11 @@ final class WriteSpace: PageSpace {
     /// Stops using `page`: a page dirtied in this transaction is reusable at once, a committed
     /// page joins this commit's freed pages.
     func release(_ page: UInt64) {
+        if !frozen.isEmpty && frozen.contains(page) {
+            frozen.remove(page)
+            releasedFrozen.append(page)
+            return
+        }
         if let buffer = dirty.removeValue(forKey: page) {
             pager.buffers.give(buffer)
             allocator.release(page, wasDirty: true)
@@ -40,7 +84,7 @@ final class WriteSpace: PageSpace {
     /// Makes the page `link` names writable: a dirty page is returned as it is; a committed page is
     /// copied to a newly allocated page (copy-on-write), stamped with this txnid, and released.
     func touch(_ link: PageLink) throws(SealKVError) -> (page: UInt64, pointer: UnsafeMutableRawPointer) {
-        if link.txnID == txnID {
+        if link.txnID == txnID && (frozen.isEmpty || !frozen.contains(link.page)) {
             guard let p = dirty[link.page] else {
                 throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as dirty but is not", page: link.page)
             }

@@ -1,0 +1,91 @@
+import Synchronization
+
+/// The `async` API: the same operations as the synchronous one, each run on a thread of the
+/// store's own (``BlockingExecutor``) while the caller suspends, so key derivation and fsync waits
+/// never hold a thread of Swift's cooperative pool.
+///
+/// Closures run on that thread, synchronously: they are `@Sendable`, may use the transaction they
+/// are given (and values they captured), and must not escape the transaction or wait for other
+/// tasks. Errors are `SealKVError`, or what the closure threw, or `CancellationError`.
+extension Database {
+    /// Opens (by default creating) the store at `path`, deriving the key off the cooperative pool.
+    /// See ``open(at:credential:options:)-(String,_,_)`` for what it throws.
+    public static func open(at path: String, credential: Credential, options: Options = Options()) async throws(SealKVError) -> Database {
+        do {
+            return try await BlockingExecutor.opening.run { () throws -> Database in
+                try Database.open(at: path, credential: credential, options: options)
+            }
+        } catch {
+            throw (error as? SealKVError) ?? SealKVError(.ioError, "opening '\(path)' failed: \(error)")
+        }
+    }
+
+    /// Runs `body` in a read transaction on the newest committed snapshot, on a thread of the
+    /// store's own. Throws `CancellationError` if the task was cancelled before it started.
+    public func read<R: Sendable>(_ body: @escaping @Sendable (ReadTransaction) throws -> R) async throws -> R {
+        try Task.checkCancellation()
+        return try await executor.run { try self.read(body) }
+    }
+
+    /// Runs `body` in a write transaction and commits it, on a thread of the store's own; returns
+    /// once the commit is durable. Writers calling at once share commits (see ``write(_:)-(_)``).
+    ///
+    /// Cancellation before the commit rolls the transaction back and throws `CancellationError`:
+    /// a task cancelled before its closure runs, or while it runs, makes no change. Once the
+    /// closure has returned, the commit goes ahead and its result stands.
+    public func write<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
+        try Task.checkCancellation()
+        let cancelled = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await executor.run {
+                try self.write { tx in
+                    if cancelled.isSet { throw CancellationError() }
+                    let result = try body(tx)
+                    if cancelled.isSet { throw CancellationError() }
+                    return result
+                }
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+
+    /// Makes every commit durable (no-sync mode), off the cooperative pool.
+    public func sync() async throws {
+        try await executor.run { () throws in try self.sync() }
+    }
+
+    /// ``backup(to:overwrite:progress:)``, off the cooperative pool.
+    public func backup(to path: String, overwrite: Bool = false, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws {
+        try await executor.run { try self.backup(to: path, overwrite: overwrite, progress: progress) }
+    }
+
+    /// ``compact(to:overwrite:progress:)``, off the cooperative pool.
+    public func compact(to path: String, overwrite: Bool = false, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws {
+        try await executor.run { try self.compact(to: path, overwrite: overwrite, progress: progress) }
+    }
+
+    /// ``rekey(credential:progress:)``, off the cooperative pool; `progress` is called on the
+    /// store's thread as pages are re-sealed.
+    @discardableResult
+    public func rekey(credential: Credential, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws -> RekeyReport {
+        try await executor.run { try self.rekey(credential: credential, progress: progress) }
+    }
+
+    /// ``changePassword(from:to:kdf:)``, with the key derivations off the cooperative pool.
+    public func changePassword(from old: Credential, to new: Credential, kdf: KDFStrength? = nil) async throws {
+        try await executor.run { try self.changePassword(from: old, to: new, kdf: kdf) }
+    }
+
+    /// ``check(readBatch:progress:)``, off the cooperative pool.
+    public func check(readBatch: Int = 64, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws -> CheckReport {
+        try await executor.run { try self.check(readBatch: readBatch, progress: progress) }
+    }
+}
+
+/// A flag one task's cancellation handler sets and the store's thread reads.
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+}

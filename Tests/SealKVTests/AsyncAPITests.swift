@@ -1,0 +1,97 @@
+@testable import SealKV
+import Testing
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `async` API: blocking work runs on the store's own threads, so the cooperative pool keeps
+/// serving other tasks; cancellation before the commit rolls back; concurrent tasks share commits.
+@Suite("Async API")
+struct AsyncAPITests {
+    /// Counts how often a task got to run while `work` was in flight.
+    func heartbeats(during work: @escaping @Sendable () async throws -> Void) async throws -> Int {
+        let beats = Locked(0)
+        let done = Locked(false)
+        let heart = Task {
+            while !done.withLock({ $0 }) {
+                try await Task.sleep(for: .milliseconds(1))
+                beats.withLock { $0 += 1 }
+            }
+        }
+        try await work()
+        done.withLock { $0 = true }
+        _ = try? await heart.value
+        return beats.withLock { $0 }
+    }
+
+    @Test func durableWritesDoNotBlockTheCooperativePool() async throws {
+        // Each sync takes 20 ms: 32 writers blocking pool threads would stall every other task.
+        let storage = SlowSyncStorage(syncMicroseconds: 20_000)
+        let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options(), create: true)
+        let before = storage.syncs.withLock { $0 }
+        let beats = try await heartbeats {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for t in 0..<32 { group.addTask { try await db.write { tx in try tx.put("k\(t)", "v") } } }
+                try await group.waitForAll()
+            }
+        }
+        let syncs = storage.syncs.withLock { $0 } - before
+        #expect(beats >= 5, "the heartbeat ran \(beats) times while 32 durable writes (\(syncs) syncs of 20 ms) were in flight")
+        #expect(syncs < 32, "32 concurrent writes took \(syncs) syncs: none shared")
+        let count = try await db.read { tx in try tx.all().reduce(0) { n, _ in n + 1 } }
+        #expect(count == 32)
+    }
+
+    @Test func opensDeriveKeysOffTheCooperativePool() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let options = Options(kdf: .interactive)   // 64 MiB of Argon2id, about 0.1 s here
+        let beats = try await heartbeats {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<4 {
+                    group.addTask {
+                        let db = try await Database.open(at: dir + "/s\(i).sealkv", credential: .password("pw"), options: options)
+                        db.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        #expect(beats >= 10, "the heartbeat ran \(beats) times during four Argon2id opens")
+    }
+
+    @Test func cancellationBeforeTheCommitRollsBack() async throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try await db.write { tx in try tx.put("base", "1") }
+        // Cancelled while its closure runs: no change, CancellationError.
+        let started = Locked(false)
+        let task = Task {
+            try await db.write { tx in
+                try tx.put("base", "changed")
+                started.withLock { $0 = true }
+                usleep(200_000)
+            }
+        }
+        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        task.cancel()
+        do {
+            try await task.value
+            Issue.record("a write cancelled before its commit committed")
+        } catch is CancellationError {}
+        #expect(try await db.read { try $0.getString("base") } == "1")
+        // Cancelled before it started: the closure never runs.
+        let ran = Locked(false)
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await db.write { tx in ran.withLock { $0 = true }; try tx.put("never", "x") }
+        }
+        await #expect(throws: CancellationError.self) { try await early.value }
+        #expect(!ran.withLock { $0 })
+        // Finished before the cancellation: the result stands.
+        let late = Task { try await db.write { tx in try tx.put("late", "kept") } }
+        try await late.value
+        late.cancel()
+        #expect(try await db.read { try $0.getString("late") } == "kept")
+    }
+}
