@@ -9,35 +9,24 @@ import Glibc
 /// serving other tasks; cancellation before the commit rolls back; concurrent tasks share commits.
 @Suite("Async API")
 struct AsyncAPITests {
-    /// Counts how often a task got to run while `work` was in flight.
-    func heartbeats(during work: @escaping @Sendable () async throws -> Void) async throws -> Int {
-        let beats = Locked(0)
-        let done = Locked(false)
-        let heart = Task {
-            while !done.withLock({ $0 }) {
-                try await Task.sleep(for: .milliseconds(1))
-                beats.withLock { $0 += 1 }
-            }
-        }
-        try await work()
-        done.withLock { $0 = true }
-        _ = try? await heart.value
-        return beats.withLock { $0 }
-    }
-
     @Test func durableWritesDoNotBlockTheCooperativePool() async throws {
-        // Each sync takes 20 ms: 32 writers blocking pool threads would stall every other task.
-        let storage = SlowSyncStorage(syncMicroseconds: 20_000)
+        // Every sync waits until a task on the cooperative pool releases it. Writers that blocked
+        // the pool's threads (about one per core) would keep that task from running, and the
+        // syncs would give up after 10 s.
+        let storage = SlowSyncStorage(syncMicroseconds: 0)
         let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options(), create: true)
         let before = storage.syncs.withLock { $0 }
-        let beats = try await heartbeats {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for t in 0..<32 { group.addTask { try await db.write { tx in try tx.put("k\(t)", "v") } } }
-                try await group.waitForAll()
+        storage.holdSyncs()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<32 { group.addTask { try await db.write { tx in try tx.put("k\(t)", "v") } } }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(100))
+                storage.releaseSyncs()
             }
+            try await group.waitForAll()
         }
         let syncs = storage.syncs.withLock { $0 } - before
-        #expect(beats >= 5, "the heartbeat ran \(beats) times while 32 durable writes (\(syncs) syncs of 20 ms) were in flight")
+        #expect(storage.gaveUp.withLock { $0 } == 0, "a task on the cooperative pool could not run while 32 durable writes were in flight")
         #expect(syncs < 32, "32 concurrent writes took \(syncs) syncs: none shared")
         let count = try await db.read { tx in try tx.all().reduce(0) { n, _ in n + 1 } }
         #expect(count == 32)
@@ -47,18 +36,22 @@ struct AsyncAPITests {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
         let options = Options(kdf: .interactive)   // 64 MiB of Argon2id, about 0.1 s here
-        let beats = try await heartbeats {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for i in 0..<4 {
-                    group.addTask {
-                        let db = try await Database.open(at: dir + "/s\(i).sealkv", credential: .password("pw"), options: options)
-                        db.close()
-                    }
+        let opened = Locked(0)
+        let ranBeforeAnyOpen = Locked<Bool?>(nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // More opens than the pool has threads: opens that blocked them would keep the task
+            // below from running until one had finished.
+            for i in 0..<4 {
+                group.addTask {
+                    let db = try await Database.open(at: dir + "/s\(i).sealkv", credential: .password("pw"), options: options)
+                    opened.withLock { $0 += 1 }
+                    db.close()
                 }
-                try await group.waitForAll()
             }
+            group.addTask { ranBeforeAnyOpen.withLock { $0 = opened.withLock { $0 } == 0 } }
+            try await group.waitForAll()
         }
-        #expect(beats >= 10, "the heartbeat ran \(beats) times during four Argon2id opens")
+        #expect(ranBeforeAnyOpen.withLock { $0 } == true, "a task had to wait for an Argon2id open to finish before it could run")
     }
 
     @Test func cancellationBeforeTheCommitRollsBack() async throws {

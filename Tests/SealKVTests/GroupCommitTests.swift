@@ -19,8 +19,20 @@ final class SlowSyncStorage: PageStorage, @unchecked Sendable {
         try inner.writePages(writes, sync: false)
         if sync { try self.sync() }
     }
+    /// While true, every sync waits (up to 10 s) for ``releaseSyncs()``.
+    let held = Locked(false)
+    /// How many syncs stopped waiting because nothing released them within 10 s.
+    let gaveUp = Locked(0)
+    func holdSyncs() { held.withLock { $0 = true } }
+    func releaseSyncs() { held.withLock { $0 = false } }
     func sync() throws(SealKVError) {
         usleep(syncMicroseconds)
+        var waited = 0
+        while held.withLock({ $0 }) {
+            if waited == 10_000 { gaveUp.withLock { $0 += 1 }; break }
+            usleep(1000)
+            waited += 1
+        }
         syncs.withLock { $0 += 1 }
         if failNextSync.withLock({ f in defer { f = false }; return f }) {
             throw SealKVError.system("fdatasync", path: nil, errno: EIO)
@@ -65,7 +77,7 @@ struct GroupCommitTests {
         #expect(failures.withLock { $0 } == 0)
         let syncs = storage.syncs.withLock { $0 } - before
         #expect(syncs < threads * perThread / 3, "\(threads * perThread) commits took \(syncs) syncs")
-        #expect(try db.read { $0.count } == threads * perThread)
+        #expect(try db.read { try $0.count() } == threads * perThread)
         try TestSupport.expectClean(db)
     }
 
