@@ -22,11 +22,8 @@ final class Keyspace {
     /// The namespace if it exists (the default one always does), without creating it.
     static func existingNamespace(_ tx: ReadTransaction, _ name: String) throws -> Namespace? {
         if name.isEmpty { return try tx.namespace("") }
-        if tx is WriteTransaction {
-            // A write transaction's `namespace(_:)` would create it.
-            return try tx.namespaces().contains(name) ? try tx.namespace(name) : nil
-        }
-        do { return try tx.namespace(name) } catch where error.code == .namespaceNotFound { return nil }
+        // A write transaction's `namespace(_:)` would create it.
+        return try tx.hasNamespace(name) ? try tx.namespace(name) : nil
     }
 
     /// The transaction's time in Unix milliseconds: fixed for its whole life, as Redis fixes one
@@ -49,7 +46,7 @@ final class Keyspace {
     }
 
     /// Keys stored, expired ones not yet swept included (as DBSIZE counts in Redis).
-    func count() throws -> Int { try existing?.count() ?? 0 }
+    func count() throws -> Int { try existing?.count(includingExpired: true) ?? 0 }
 
     /// Keys in order, starting after `after` (from the first when nil).
     func keys(after: [UInt8]?) throws -> AnySequence<[UInt8]> {

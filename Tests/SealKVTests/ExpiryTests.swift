@@ -114,10 +114,13 @@ struct ExpiryTests {
             try tx.put("short-0", "now permanent")
         }
         clock.advance(.seconds(10))
-        let before = try db.read { $0.count }
+        let before = try db.read { try $0.count(includingExpired: true) }
+        // Expired entries are not counted, before or after the sweep.
+        #expect(try db.read { try $0.count() } == before - 199)
         let swept = try db.write { try $0.sweepExpired() }
         #expect(swept == 199)
-        #expect(try db.read { $0.count } == before - 199)
+        #expect(try db.read { try $0.count(includingExpired: true) } == before - 199)
+        #expect(try db.read { try $0.count() } == before - 199)
         #expect(try db.read { try $0.getString("short-0") } == "now permanent")
         #expect(try db.read { try $0.namespace("n").count() } == 200)
         // The index now starts at the long TTLs: a second sweep reads one index entry and stops.

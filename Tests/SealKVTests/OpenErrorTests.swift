@@ -278,7 +278,7 @@ struct OpenErrorTests {
         let a = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
         let b = try Database.open(at: path, credential: .password(TestSupport.password), options: TestSupport.options(.readOnly))
         #expect(try a.read { try $0.getString("last") } == "commit")
-        #expect(try b.read { $0.count } == 301)
+        #expect(try b.read { try $0.count() } == 301)
         do {
             try a.write { tx in try tx.put("x", "y") }
             Issue.record("wrote to a read-only store")

@@ -33,7 +33,7 @@ struct StorageBackendTests {
         #expect(try again.read { try $0.getString("key-1") } == "value-1")
         #expect(try again.read { try $0.get("key-2") } == nil)
         #expect(try again.read { try $0.get("large")?.count } == 300_000)
-        #expect(try again.read { $0.count } == 2501)
+        #expect(try again.read { try $0.count() } == 2501)
         try TestSupport.expectClean(again)
         again.close()
     }

@@ -139,12 +139,12 @@ struct TransactionTests {
                 for i in 0..<10_000 { try tx.put("key-\(batch)-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 40)) }
             }
         }
-        #expect(try db.read { $0.count } == 200_000)
+        #expect(try db.read { try $0.count() } == 200_000)
         let full = TestSupport.readFile(path).count
         for batch in 0..<20 {
             try db.write { tx in for i in 0..<10_000 { try tx.delete("key-\(batch)-\(i)") } }
         }
-        #expect(try db.read { $0.count } == 0)
+        #expect(try db.read { try $0.count() } == 0)
         // The tail is cut by the commit that frees it where it can, else by the next commit.
         try db.write { tx in try tx.put("one more", "commit") }
         try TestSupport.expectClean(db)
@@ -200,7 +200,7 @@ struct TransactionTests {
         #expect(storage.writeCalls.withLock { $0.max() ?? 0 } <= CommitSealing.batchPages + 1)
         // What stays mapped is the pool's idle reserve (plus a partly used arena), not the commit.
         #expect(db.pager.buffers.bufferCount <= Pager.idleBuffersKept + 256, "the pool still holds \(db.pager.buffers.bufferCount) buffers")
-        #expect(try db.read { $0.count } == 300_000)
+        #expect(try db.read { try $0.count() } == 300_000)
         try TestSupport.expectClean(db)
     }
 
@@ -412,12 +412,22 @@ struct TransactionTests {
         } catch let e as SealKVError {
             #expect(e.code == .readOnly)
         }
-        do {
-            try db.read { tx in _ = try tx.namespace("missing") }
-            Issue.record("opened a missing namespace for reading")
-        } catch let e as SealKVError {
-            #expect(e.code == .namespaceNotFound)
+        // A missing namespace reads as empty and is not created by reading it.
+        try db.read { tx in
+            let missing = try tx.namespace("missing")
+            #expect(try missing.get("a") == nil)
+            #expect(try missing.count() == 0)
+            #expect(try missing.cursor().first() == false)
+            #expect(try tx.hasNamespace("missing") == false)
+            #expect(try tx.hasNamespace("ns") && tx.hasNamespace(""))
+            do {
+                try missing.put("c", "d")
+                Issue.record("wrote a missing namespace in a read transaction")
+            } catch let e as SealKVError {
+                #expect(e.code == .readOnly)
+            }
         }
+        #expect(try db.read { tx in try tx.namespaces() } == ["ns"])
     }
 
     @Test func keyAndValueLimits() throws {

@@ -24,8 +24,8 @@ struct ValueTests {
     @Test func codableRoundTrip() throws {
         let (db, _) = try TestSupport.memoryStore()
         try db.write { tx in
-            try tx.put("p", value: profile)
-            try tx.namespace("ns").put("p", value: [1, 2, 3])
+            try tx.put("p", encoding: profile)
+            try tx.namespace("ns").put("p", encoding: [1, 2, 3])
         }
         #expect(try db.read { try $0.get("p", as: Profile.self) } == profile)
         #expect(try db.get("p", as: Profile.self) == profile)
@@ -49,9 +49,9 @@ struct ValueTests {
 
     @Test func wrongTypeIsAClearErrorNeverACrash() throws {
         let (db, _) = try TestSupport.memoryStore()
-        try db.put("p", value: profile)
+        try db.put("p", encoding: profile)
         try db.put("raw", "not an encoded value")
-        try db.put("num", value: 300)
+        try db.put("num", encoding: 300)
         for attempt in [
             { _ = try db.get("p", as: Int.self) },
             { _ = try db.get("p", as: [String].self) },
@@ -90,7 +90,7 @@ struct ValueTests {
 
     @Test func counterFromEightThreadsEndsExact() throws {
         let (db, _) = try TestSupport.memoryStore()
-        try db.put("counter", value: 0)
+        try db.put("counter", encoding: 0)
         let group = DispatchGroup()
         for _ in 0..<8 {
             DispatchQueue.global().async(group: group) {
@@ -133,14 +133,14 @@ struct ValueTests {
     @Test func iterationHelpers() throws {
         let (db, _) = try TestSupport.memoryStore()
         try db.write { tx in
-            for i in 0..<50 { try tx.put("user:\(format4(i))", value: Profile.Nested(flag: i % 2 == 0, small: Int8(i), big: UInt64(i))) }
+            for i in 0..<50 { try tx.put("user:\(format4(i))", encoding: Profile.Nested(flag: i % 2 == 0, small: Int8(i), big: UInt64(i))) }
             try tx.put("other", [UInt8](repeating: 1, count: 9000))
         }
         try db.read { (tx) throws -> Void in
             let keys = try Array(tx.keys())
             #expect(keys.count == 51)
             #expect(keys == keys.sorted { compareBytes($0, $1) < 0 })
-            #expect(tx.count == 51)
+            #expect(try tx.count() == 51)
             let users = try tx.entries(prefix: "user:", as: Profile.Nested.self)
             #expect(users.count == 50)
             #expect(users[7].value.small == 7)

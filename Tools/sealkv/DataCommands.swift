@@ -88,7 +88,7 @@ struct GetCommand: ParsableCommand {
         defer { db.close() }
         let out = OutputBuffer()
         let found: Void? = try storeCall(store: path) {
-            try db.read { tx in try tx.namespace(keyOptions.namespace).withValue(for: keyBytes) { try out.append($0) } }
+            try db.read { tx in try tx.existingNamespace(keyOptions.namespace).withValue(for: keyBytes) { try out.append($0) } }
         }
         guard found != nil else { throw ToolFailure("no value at that key", exitCode: 1) }
         try out.flush()

@@ -26,7 +26,7 @@ struct ExportCommand: ParsableCommand {
             try db.read { tx in
                 let names = try namespace.map { [$0] } ?? ([""] + tx.namespaces())
                 for name in names {
-                    let cursor = try tx.namespace(name).cursor()
+                    let cursor = try tx.existingNamespace(name).cursor()
                     let nameBytes = Array(name.utf8)
                     try EntryWalk(cursor: cursor).forEach { key, value in
                         try write(key: key, value: value, namespace: nameBytes, expires: cursor.expiration, to: out)

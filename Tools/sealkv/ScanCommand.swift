@@ -41,7 +41,7 @@ struct ScanCommand: ParsableCommand {
         let out = OutputBuffer()
         try storeCall(store: path) {
             try db.read { tx in
-                let cursor = try tx.namespace(namespace).cursor()
+                let cursor = try tx.existingNamespace(namespace).cursor()
                 try EntryWalk(cursor: cursor, lower: lower, upper: upper, reverse: reverse, limit: limit).forEach { key, value in
                     try key.withUnsafeBytes { k in
                         try value.withUnsafeBytes { v in

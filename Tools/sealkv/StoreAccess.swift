@@ -77,3 +77,15 @@ func refusalReason(_ recovery: RecoveryReport) -> String? {
     while reason.hasSuffix(".") { reason.removeLast() }
     return reason
 }
+
+extension ReadTransaction {
+    /// The namespace `name` for a command that reads it, refusing a name the store does not hold:
+    /// the library reads a missing namespace as empty, but at the command line a name that lists
+    /// nothing is far more often a typo than a question.
+    func existingNamespace(_ name: String) throws -> Namespace {
+        guard try hasNamespace(name) else {
+            throw SealKVError(.namespaceNotFound, "the store has no namespace named '\(name)'")
+        }
+        return try namespace(name)
+    }
+}

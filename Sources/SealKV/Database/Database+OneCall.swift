@@ -14,7 +14,7 @@ extension Database {
     /// Stores `value`, expiring after `ttl`.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws { try defaultNamespace.put(key, value, ttl: ttl) }
     /// Stores an `Encodable` value.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws { try defaultNamespace.put(key, value: value) }
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V) throws { try defaultNamespace.put(key, encoding: value) }
     /// Removes `key`; returns whether it was present.
     @discardableResult
     public func delete<K: ByteString>(_ key: K) throws -> Bool { try defaultNamespace.delete(key) }

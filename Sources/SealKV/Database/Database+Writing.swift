@@ -70,6 +70,7 @@ extension Database {
             group.finish(nil)
             return nil
         }
+        sweepSomeExpiredEntries(group.transaction)
         do throws(SealKVError) {
             try Commit.run(group.transaction, writer: &ws, in: commits)
             group.finish(nil)
@@ -77,6 +78,19 @@ extension Database {
         } catch {
             group.finish(error)
             return error
+        }
+    }
+
+    /// Deletes up to ``Options/expiredEntriesSweptPerCommit`` entries whose time has passed, in the
+    /// transaction about to commit. A failure to sweep undoes only the sweep.
+    private func sweepSomeExpiredEntries(_ tx: WriteTransaction) {
+        guard options.expiredEntriesSweptPerCommit > 0, !tx.expiryTree.root.isNone else { return }
+        let savepoint = tx.savepoint()
+        do throws(SealKVError) {
+            _ = try tx.sweepExpired(limit: options.expiredEntriesSweptPerCommit)
+            if tx.deferredError != nil { tx.rollback(to: savepoint) } else { tx.keepSavepoint() }
+        } catch {
+            tx.rollback(to: savepoint)
         }
     }
 

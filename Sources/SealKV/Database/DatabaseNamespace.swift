@@ -7,12 +7,7 @@ public struct DatabaseNamespace: Sendable {
     public let name: String
 
     private func reading<R>(_ body: (Namespace) throws -> R) throws -> R {
-        try database.read { tx in
-            if !name.isEmpty, try tx.tree(named: name) == nil {
-                throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; write to it first.")
-            }
-            return try body(Namespace(transaction: tx, name: name))
-        }
+        try database.read { tx in try body(Namespace(transaction: tx, name: name)) }
     }
 
     private func writing<R>(_ body: (Namespace) throws -> R) throws -> R {
@@ -21,7 +16,7 @@ public struct DatabaseNamespace: Sendable {
 
     /// The value at `key`, or nil (also when the namespace does not exist yet).
     public func get<K: ByteString>(_ key: K) throws -> [UInt8]? {
-        do { return try reading { try $0.get(key) } } catch let e as SealKVError where e.code == .namespaceNotFound { return nil }
+        try reading { try $0.get(key) }
     }
     /// The value at `key` as UTF-8, or nil.
     public func getString<K: ByteString>(_ key: K) throws -> String? { try get(key).map { String(decoding: $0, as: UTF8.self) } }
@@ -47,7 +42,7 @@ public struct DatabaseNamespace: Sendable {
     }
     /// When `key` expires (Unix time in milliseconds); nil if it has no time to live or is absent.
     public func expiration<K: ByteString>(of key: K) throws -> UInt64? {
-        do { return try reading { try $0.expiration(of: key) } } catch let e as SealKVError where e.code == .namespaceNotFound { return nil }
+        try reading { try $0.expiration(of: key) }
     }
     /// Sets (nil: clears) when `key` expires, keeping its value; false if the key is absent.
     @discardableResult
@@ -55,7 +50,7 @@ public struct DatabaseNamespace: Sendable {
         try writing { try $0.setExpiration(of: key, to: expiresAt) }
     }
     /// Stores an `Encodable` value.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws { try writing { try $0.put(key, value: value) } }
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V) throws { try writing { try $0.put(key, encoding: value) } }
     /// Removes `key`; returns whether it was present.
     @discardableResult
     public func delete<K: ByteString>(_ key: K) throws -> Bool { try writing { try $0.delete(key) } }
@@ -74,12 +69,12 @@ public struct DatabaseNamespace: Sendable {
     public func compareAndSwap<K: ByteString>(_ key: K, expected: [UInt8]?, new: [UInt8]?) throws -> Bool {
         try writing { try $0.compareAndSwap(key, expected: expected, new: new) }
     }
-    /// Number of entries (including expired ones not yet swept).
-    public func count() throws -> Int {
-        do { return try reading { try $0.count() } } catch let e as SealKVError where e.code == .namespaceNotFound { return 0 }
+    /// Number of entries (expired ones not counted unless `includingExpired`).
+    public func count(includingExpired: Bool = false) throws -> Int {
+        try reading { try $0.count(includingExpired: includingExpired) }
     }
     /// Every key, in order.
     public func keys() throws -> [[UInt8]] {
-        do { return try reading { Array(try $0.keys()) } } catch let e as SealKVError where e.code == .namespaceNotFound { return [] }
+        try reading { Array(try $0.keys()) }
     }
 }

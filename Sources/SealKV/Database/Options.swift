@@ -30,6 +30,10 @@ public struct Options: Sendable {
     /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
     /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.
     public var scanReadAhead: Int = 32
+    /// Entries whose time to live has run out that each write commit deletes, at most (0: none;
+    /// they then stay stored, reading as absent, until ``Database/sweepExpired(limit:)``). A commit
+    /// with nothing due costs one look at the expiry index's first entry.
+    public var expiredEntriesSweptPerCommit = 32
     /// How long a writable open waits for another process's writer to close the store before it
     /// fails with `locked` (readers never wait: they read beside the writer).
     public var lockTimeout: Duration = .seconds(1)
@@ -60,8 +64,6 @@ public struct Options: Sendable {
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
-    /// Default options.
-    public init() {}
 
     /// Refuses settings that cannot work, before anything is opened or created. A cache larger than
     /// the machine's memory would fail to map (or overflow its size computation) deep inside open.
@@ -73,18 +75,31 @@ public struct Options: Sendable {
         if scanReadAhead < 0 {
             throw SealKVError(.invalidArgument, "Options.scanReadAhead is \(scanReadAhead); use 0 to turn read-ahead off, or a positive number of leaves.")
         }
+        if expiredEntriesSweptPerCommit < 0 {
+            throw SealKVError(.invalidArgument, "Options.expiredEntriesSweptPerCommit is \(expiredEntriesSweptPerCommit); use 0 to sweep only on request.")
+        }
         if lockTimeout < .zero || lockTimeout > .seconds(86_400) {
             throw SealKVError(.invalidArgument, "Options.lockTimeout is \(lockTimeout); use zero (do not wait) up to a day.")
         }
     }
 
-    /// Options with the given fields changed.
+    /// Options with the given fields changed (every public option has a parameter).
     public init(mode: OpenMode = .createIfMissing, kdf: KDFStrength = .interactive, durability: Durability = .oneSync,
-                cacheSize: Int = 64 << 20, ioEngine: IOEngine = .automatic) {
+                cacheSize: Int = 64 << 20, ioEngine: IOEngine = .automatic, scanReadAhead: Int = 32,
+                minimumTxnID: UInt64 = 0, metaSlot: Int? = nil, verifyNewestCommit: Bool = true,
+                recoveryNotice: (@Sendable (RecoveryReport) -> Void)? = nil, lockTimeout: Duration = .seconds(1),
+                expiredEntriesSweptPerCommit: Int = 32) {
         self.mode = mode
         self.kdf = kdf
         self.durability = durability
         self.cacheSize = cacheSize
         self.ioEngine = ioEngine
+        self.scanReadAhead = scanReadAhead
+        self.minimumTxnID = minimumTxnID
+        self.metaSlot = metaSlot
+        self.verifyNewestCommit = verifyNewestCommit
+        self.recoveryNotice = recoveryNotice
+        self.lockTimeout = lockTimeout
+        self.expiredEntriesSweptPerCommit = expiredEntriesSweptPerCommit
     }
 }

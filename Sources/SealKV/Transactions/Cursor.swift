@@ -22,12 +22,10 @@ public final class Cursor {
     private var positioned: Bool { position.positioned }
     private var leafIndex: Int { position.leafIndex }
 
+    /// The tree's descriptor now (an empty tree for a namespace that does not exist, or was dropped).
     private func descriptor() throws(SealKVError) -> TreeDescriptor {
         try transaction.ensureOpen()
-        guard let t = try transaction.descriptor(of: tree) else {
-            throw SealKVError(.namespaceNotFound, "namespace '\(tree.namespaceName ?? "\(tree)")' does not exist (it was dropped).")
-        }
-        return t
+        return try transaction.descriptor(of: tree) ?? .empty
     }
 
     /// The key under the cursor, or nil when it rests on no entry.

@@ -5,12 +5,12 @@ extension Namespace {
     // MARK: Codable
 
     /// Stores `value` encoded with ``BinaryValueEncoder``.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws(SealKVError) {
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V) throws(SealKVError) {
         try put(key, try BinaryValueEncoder().encode(value))
     }
 
     /// Stores `value` encoded, expiring after `ttl`.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V, ttl: Duration) throws(SealKVError) {
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V, ttl: Duration) throws(SealKVError) {
         try put(key, try BinaryValueEncoder().encode(value), ttl: ttl)
     }
 
@@ -74,6 +74,25 @@ extension Namespace {
         if let new { try put(key, new) } else if expected != nil { try delete(key) }
         return true
     }
+
+    /// Stores `new` only if the current value equals `expected`, for any byte strings (a `String`,
+    /// `Data`, an array). Returns whether it swapped.
+    @discardableResult
+    public func compareAndSwap<K: ByteString, E: ByteString, N: ByteString>(_ key: K, expected: E, new: N) throws(SealKVError) -> Bool {
+        // Typed as optionals so that this calls the byte-array form, not itself.
+        let expectedBytes: [UInt8]? = expected.withBytes { Array($0) }
+        let newBytes: [UInt8]? = new.withBytes { Array($0) }
+        return try compareAndSwap(key, expected: expectedBytes, new: newBytes)
+    }
+
+    /// Reads the value at `key` decoded as `T` (nil if absent), passes it to `transform`, and stores
+    /// what it returns, encoded (nil deletes). Returns the new value. Atomic within the transaction.
+    @discardableResult
+    public func update<K: ByteString, T: Codable>(_ key: K, as type: T.Type, _ transform: (T?) throws -> T?) throws -> T? {
+        let new = try transform(try get(key, as: T.self))
+        if let new { try put(key, encoding: new) } else if try contains(key) { try delete(key) }
+        return new
+    }
 }
 
 /// The keys of one namespace, in order, without reading values.
@@ -114,12 +133,12 @@ extension ReadTransaction {
 
 extension WriteTransaction {
     /// Stores an `Encodable` value in the default namespace.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V) throws(SealKVError) {
-        try Namespace(transaction: self, name: "").put(key, value: value)
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V) throws(SealKVError) {
+        try Namespace(transaction: self, name: "").put(key, encoding: value)
     }
     /// Stores an `Encodable` value that expires after `ttl`.
-    public func put<K: ByteString, V: Encodable>(_ key: K, value: V, ttl: Duration) throws(SealKVError) {
-        try Namespace(transaction: self, name: "").put(key, value: value, ttl: ttl)
+    public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V, ttl: Duration) throws(SealKVError) {
+        try Namespace(transaction: self, name: "").put(key, encoding: value, ttl: ttl)
     }
     /// Read-modify-write of one key; nil from `transform` deletes. Returns the new value.
     @discardableResult
@@ -135,5 +154,15 @@ extension WriteTransaction {
     @discardableResult
     public func compareAndSwap<K: ByteString>(_ key: K, expected: [UInt8]?, new: [UInt8]?) throws(SealKVError) -> Bool {
         try Namespace(transaction: self, name: "").compareAndSwap(key, expected: expected, new: new)
+    }
+    /// Stores `new` only if the current value equals `expected` (any byte strings).
+    @discardableResult
+    public func compareAndSwap<K: ByteString, E: ByteString, N: ByteString>(_ key: K, expected: E, new: N) throws(SealKVError) -> Bool {
+        try Namespace(transaction: self, name: "").compareAndSwap(key, expected: expected, new: new)
+    }
+    /// Read-modify-write of one key's `Codable` value; nil from `transform` deletes.
+    @discardableResult
+    public func update<K: ByteString, T: Codable>(_ key: K, as type: T.Type, _ transform: (T?) throws -> T?) throws -> T? {
+        try Namespace(transaction: self, name: "").update(key, as: type, transform)
     }
 }

@@ -47,25 +47,39 @@ public struct Namespace {
     public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try key.withBytes { (k) throws -> R? in try transaction.withValueBytes(k, namespace: name, body) }
     }
-    /// Entries with `lower <= key < upper`.
-    public func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try transaction.range(from: lower, to: upper, reverse: reverse, namespace: name)
-    }
-    /// Entries whose key starts with `prefix`.
-    public func prefix<K: ByteString>(_ prefix: K, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try transaction.prefix(prefix, reverse: reverse, namespace: name)
-    }
-    /// Every entry, in key order.
-    public func all(reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try transaction.range(from: nil as [UInt8]?, to: nil as [UInt8]?, reverse: reverse, namespace: name)
-    }
     /// A cursor over this namespace.
     public func cursor() throws(SealKVError) -> Cursor {
         try transaction.ensureOpen()
         return Cursor(transaction: transaction, tree: TreeID(namespace: name))
     }
-    /// Number of entries.
-    public func count() throws(SealKVError) -> Int { Int(try transaction.tree(named: name)?.entries ?? 0) }
+    /// Number of entries. Entries whose time to live has run out read as absent and are not
+    /// counted, unless `includingExpired` (they stay stored until swept, as in Redis's DBSIZE).
+    /// - Complexity: O(1) when no entry of the store has expired unswept; otherwise proportional
+    ///   to the expired entries.
+    public func count(includingExpired: Bool = false) throws(SealKVError) -> Int {
+        try transaction.ensureOpen()
+        let stored = Int(try transaction.tree(named: name)?.entries ?? 0)
+        guard !includingExpired, stored > 0, !transaction.expiryTree.root.isNone else { return stored }
+        return stored - (try expiredUnswept())
+    }
+
+    /// Entries of this namespace whose expiry has passed but that are still stored (the expiry
+    /// index, read from its start up to the transaction's time).
+    private func expiredUnswept() throws(SealKVError) -> Int {
+        guard let tree = try transaction.tree(named: name) else { return 0 }
+        let reader = TreeReader(tree, in: transaction.pages)
+        let cursor = Cursor(transaction: transaction, tree: .expiry)
+        var expired = 0
+        var more = try cursor.first()
+        while more, let indexKey = cursor.key, let expiry = ExpiryIndexKey.expiry(of: indexKey), expiry <= transaction.now {
+            if let entry = ExpiryIndexKey(decoding: indexKey), entry.namespace == name,
+               try entry.key.withBytes({ (k) throws(SealKVError) in try reader.storedExpiry(of: k) }) == expiry {
+                expired += 1
+            }
+            more = try cursor.next()
+        }
+        return expired
+    }
 
     /// Stores `value` at `key`, replacing any previous value.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {

@@ -45,42 +45,33 @@ public class ReadTransaction: Transaction {
         try key.withBytes { (k) throws -> R? in try withValueBytes(k, namespace: "", body) }
     }
 
-    /// Entries with `lower <= key < upper`, ascending (or descending with `reverse`). A nil bound is open.
-    public func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try range(from: lower, to: upper, reverse: reverse, namespace: "")
-    }
-
-    /// Every entry, in key order.
-    public func all(reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try ensureOpen()
-        return KeyValueSequence(transaction: self, tree: .main, lower: nil, upper: nil, reverse: reverse)
-    }
-
-    /// Entries whose key starts with `prefix`, in key order.
-    public func prefix<K: ByteString>(_ prefix: K, reverse: Bool = false) throws(SealKVError) -> KeyValueSequence {
-        try self.prefix(prefix, reverse: reverse, namespace: "")
-    }
-
     /// A cursor over the default namespace.
     public func cursor() throws(SealKVError) -> Cursor {
         try ensureOpen()
         return Cursor(transaction: self, tree: .main)
     }
 
-    /// Number of entries in the default namespace.
-    public var count: Int { Int(mainTree.entries) }
+    /// Number of live entries in the default namespace (see ``Namespace/count(includingExpired:)``).
+    public func count(includingExpired: Bool = false) throws(SealKVError) -> Int {
+        try Namespace(transaction: self, name: "").count(includingExpired: includingExpired)
+    }
 
     // MARK: Namespaces
 
-    /// A handle on namespace `name`. In a read transaction the namespace must exist; in a write
-    /// transaction it is created if missing.
+    /// A handle on namespace `name`. In a read transaction a namespace that does not exist reads as
+    /// empty (``hasNamespace(_:)`` tells); in a write transaction it is created if missing.
     public func namespace(_ name: String) throws(SealKVError) -> Namespace {
         try ensureOpen()
         try Namespace.validate(name)
-        if try tree(named: name) == nil {
-            throw SealKVError(.namespaceNotFound, "namespace '\(name)' does not exist; create it in a write transaction first.")
-        }
         return Namespace(transaction: self, name: name)
+    }
+
+    /// Whether namespace `name` exists ("" always does). Does not create it, even in a write
+    /// transaction.
+    public func hasNamespace(_ name: String) throws(SealKVError) -> Bool {
+        try ensureOpen()
+        try Namespace.validate(name)
+        return try tree(named: name) != nil
     }
 
     /// This transaction as a writer, or nil for a reader (a write transaction overrides it).
@@ -111,15 +102,13 @@ public class ReadTransaction: Transaction {
         try locateBytes(key, namespace: namespace) != nil
     }
 
-    /// The tree of `namespace` for a lookup of `key`, once the transaction is known to be open, the
-    /// namespace to exist and the key to be valid.
+    /// The tree of `namespace` for a lookup of `key`, once the transaction is known to be open
+    /// and the key to be valid; an empty tree for a namespace that does not exist (it reads as
+    /// empty, as it does through ``Database/namespace(_:)``).
     func tree(lookingUp key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> TreeDescriptor {
         try ensureOpen()
-        guard let t = try tree(named: namespace) else {
-            throw SealKVError(.namespaceNotFound, "namespace '\(namespace)' does not exist.")
-        }
         try Namespace.validateKey(key)
-        return t
+        return try tree(named: namespace) ?? .empty
     }
 
     /// Where the value of `key` lives in `namespace`, or nil when the key is absent.
@@ -173,17 +162,15 @@ public class ReadTransaction: Transaction {
         }
     }
 
-    func range<K: ByteString>(from lower: K?, to upper: K?, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
+    /// Entries of `namespace` between `lower` and `upper` (nil: open), the upper bound itself
+    /// included when `inclusive`.
+    func entries(_ namespace: String, lower: [UInt8]?, upper: [UInt8]?, inclusive: Bool, reverse: Bool, limit: Int?) throws(SealKVError) -> KeyValueSequence {
         try ensureOpen()
-        let lo = lower.map { $0.withBytes { Array($0) } }
-        let hi = upper.map { $0.withBytes { Array($0) } }
-        return KeyValueSequence(transaction: self, tree: TreeID(namespace: namespace), lower: lo, upper: hi, reverse: reverse)
-    }
-
-    func prefix<K: ByteString>(_ prefix: K, reverse: Bool, namespace: String) throws(SealKVError) -> KeyValueSequence {
-        try ensureOpen()
-        let lo = prefix.withBytes { Array($0) }
-        return KeyValueSequence(transaction: self, tree: TreeID(namespace: namespace), lower: lo, upper: Self.successor(of: lo), reverse: reverse)
+        if let limit, limit < 0 {
+            throw SealKVError(.invalidArgument, "a range's limit must not be negative (got \(limit)); leave it out for every entry.")
+        }
+        return KeyValueSequence(transaction: self, tree: TreeID(namespace: namespace), lower: lower, upper: upper, upperInclusive: inclusive,
+                                reverse: reverse, limit: limit)
     }
 
     /// The smallest byte string greater than every string with prefix `p`, or nil if none exists.
@@ -197,77 +184,6 @@ public class ReadTransaction: Transaction {
             s.removeLast()
         }
         return nil
-    }
-}
-
-/// Entries of one namespace between two bounds, produced lazily by a cursor.
-///
-/// Iteration cannot throw in Swift; if reading a page fails mid-way the sequence ends early and the
-/// error is rethrown when the transaction's closure returns (a write transaction then rolls back).
-/// Like its transaction, a sequence is valid only inside the transaction's closure: iterating it
-/// afterwards stops the program rather than yield nothing.
-public struct KeyValueSequence: Sequence {
-    let transaction: Transaction
-    let tree: TreeID
-    let lower: [UInt8]?
-    let upper: [UInt8]?
-    let reverse: Bool
-    /// Yield empty values (for key-only iteration; overflow chains are not read).
-    var keysOnly = false
-
-    /// An iterator that walks the entries with a cursor.
-    public func makeIterator() -> Iterator {
-        Iterator(sequence: self)
-    }
-
-    /// Walks the entries with a ``Cursor``.
-    public final class Iterator: IteratorProtocol {
-        let sequence: KeyValueSequence
-        let cursor: Cursor
-        var started = false
-        var done = false
-
-        init(sequence: KeyValueSequence) {
-            self.sequence = sequence
-            cursor = Cursor(transaction: sequence.transaction, tree: sequence.tree)
-        }
-
-        /// The next entry, or nil at the end (or after a read error, which the transaction rethrows).
-        public func next() -> (key: [UInt8], value: [UInt8])? {
-            sequence.transaction.requireOpen("a sequence of entries")
-            guard !done else { return nil }
-            do throws(SealKVError) {
-                let positioned: Bool
-                if !started {
-                    started = true
-                    if sequence.reverse {
-                        if let upper = sequence.upper {
-                            positioned = try cursor.seek(to: upper) ? cursor.previous() : cursor.last()
-                        } else {
-                            positioned = try cursor.last()
-                        }
-                    } else {
-                        if let lower = sequence.lower { positioned = try cursor.seek(to: lower) } else { positioned = try cursor.first() }
-                    }
-                } else {
-                    positioned = sequence.reverse ? try cursor.previous() : try cursor.next()
-                }
-                guard positioned, let key = cursor.key else { return finish() }
-                if !sequence.reverse, let upper = sequence.upper, compareBytes(key, upper) >= 0 { return finish() }
-                if sequence.reverse, let lower = sequence.lower, compareBytes(key, lower) < 0 { return finish() }
-                if sequence.keysOnly { return (key, []) }
-                guard let value = try cursor.value() else { return finish() }
-                return (key, value)
-            } catch {
-                if sequence.transaction.deferredError == nil { sequence.transaction.deferredError = error }
-                return finish()
-            }
-        }
-
-        private func finish() -> (key: [UInt8], value: [UInt8])? {
-            done = true
-            return nil
-        }
     }
 }
 
