@@ -85,6 +85,30 @@ struct ToolCredentialTests {
         #expect(both.err.contains("--new-key-file") && both.err.contains("--new-password-file"), "\(both.err)")
     }
 
+    /// `serve --requirepass-file` is read like the store's credential files: a directory, a FIFO or a
+    /// device is refused at once and named, with the option, and a pipe (`<(command)`) is accepted.
+    @Test func theClientPasswordFileIsReadLikeEveryCredentialFile() throws {
+        let f = ToolFixture()
+        let fifo = f.path("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let absent = f.path("absent.sealkv")
+        for (file, says) in [(f.dir, "directory"), (fifo, "FIFO"), ("/dev/zero", "character device")] {
+            let r = try f.run(["serve", absent, "--listen", "127.0.0.1:0", "--requirepass-file", file], timeout: 30)
+            r.expect(2, "--requirepass-file \(file)")
+            #expect(r.err.contains(says) && r.err.contains("--requirepass-file"), "--requirepass-file \(file): \(r.err)")
+        }
+        let ends = closeOnExecPipe()
+        let password = Array("client pw\n".utf8)
+        _ = password.withUnsafeBytes { write(ends.write, $0.baseAddress, $0.count) }
+        close(ends.write)
+        // Read, so serve goes on to open the store, which is absent.
+        let piped = try ToolProcess.run(["serve", absent, "--listen", "127.0.0.1:0", "--requirepass-file", "/dev/fd/3", "--key-file", f.keyFile].map { Array($0.utf8) },
+                                        timeout: 30, inherited: [(child: 3, parent: ends.read)])
+        close(ends.read)
+        piped.expect(2, "--requirepass-file from a pipe")
+        #expect(piped.err.contains("there is no store"), "\(piped.err)")
+    }
+
     /// A password given through a pipe (`--password-file <(command)`) is not a FIFO to refuse.
     @Test func aPasswordFromAPipeIsAccepted() throws {
         let f = ToolFixture()
