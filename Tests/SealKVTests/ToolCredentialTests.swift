@@ -65,6 +65,50 @@ struct ToolCredentialTests {
         try ToolProcess.run(["get", f.path("c.sealkv"), "k"], environment: ["SEALKV_PASSWORD": ""]).expect(2, "get without the flag")
     }
 
+    /// `passwd` names the new credential's own options: `--new-password-file` and `--new-key-file`,
+    /// not the current credential's `--password-file` and `--key-file`.
+    @Test func passwdNamesTheNewCredentialsOptions() throws {
+        let f = ToolFixture()
+        let store = try f.store("n.sealkv")
+        let noSource = try f.run(["passwd", store])
+        noSource.expect(2, "passwd with no new credential and no terminal")
+        #expect(noSource.err.contains("--new-password-file") && noSource.err.contains("--new-key-file"), "\(noSource.err)")
+        let folder = try f.run(["passwd", store, "--new-password-file", f.dir])
+        folder.expect(2, "a folder as the new password file")
+        #expect(folder.err.contains("new password file") && folder.err.contains("directory"), "\(folder.err)")
+        TestSupport.writeFile(f.path("short.key"), [UInt8](repeating: 1, count: 31))
+        let key = try f.run(["passwd", store, "--new-key-file", f.path("short.key")])
+        key.expect(2, "a 31-byte new key file")
+        #expect(key.err.contains("new key file") && key.err.contains("31"), "\(key.err)")
+        let both = try f.run(["passwd", store, "--new-key-file", f.path("short.key"), "--new-password-file", f.path("short.key")])
+        both.expect(2, "both new credential files")
+        #expect(both.err.contains("--new-key-file") && both.err.contains("--new-password-file"), "\(both.err)")
+    }
+
+    /// `serve --requirepass-file` is read like the store's credential files: a directory, a FIFO or a
+    /// device is refused at once and named, with the option, and a pipe (`<(command)`) is accepted.
+    @Test func theClientPasswordFileIsReadLikeEveryCredentialFile() throws {
+        let f = ToolFixture()
+        let fifo = f.path("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let absent = f.path("absent.sealkv")
+        for (file, says) in [(f.dir, "directory"), (fifo, "FIFO"), ("/dev/zero", "character device")] {
+            let r = try f.run(["serve", absent, "--listen", "127.0.0.1:0", "--requirepass-file", file], timeout: 30)
+            r.expect(2, "--requirepass-file \(file)")
+            #expect(r.err.contains(says) && r.err.contains("--requirepass-file"), "--requirepass-file \(file): \(r.err)")
+        }
+        let ends = closeOnExecPipe()
+        let password = Array("client pw\n".utf8)
+        _ = password.withUnsafeBytes { write(ends.write, $0.baseAddress, $0.count) }
+        close(ends.write)
+        // Read, so serve goes on to open the store, which is absent.
+        let piped = try ToolProcess.run(["serve", absent, "--listen", "127.0.0.1:0", "--requirepass-file", "/dev/fd/3", "--key-file", f.keyFile].map { Array($0.utf8) },
+                                        timeout: 30, inherited: [(child: 3, parent: ends.read)])
+        close(ends.read)
+        piped.expect(2, "--requirepass-file from a pipe")
+        #expect(piped.err.contains("there is no store"), "\(piped.err)")
+    }
+
     /// A password given through a pipe (`--password-file <(command)`) is not a FIFO to refuse.
     @Test func aPasswordFromAPipeIsAccepted() throws {
         let f = ToolFixture()

@@ -113,4 +113,19 @@ struct ToolMessageTests {
         #expect(put.err.contains("replaces the refused commit"), "\(put.err)")
         try f.run(["check", store, "--strict"]).expect(0, "after the write")
     }
+
+    /// `page` on a meta slot lists the commit's fields one per line, each label apart from its
+    /// value (the longest, "catalog.entries", once ran into its number: "catalog.entrie0").
+    @Test func aMetaPagesLabelsStandApartFromTheirValues() throws {
+        let f = ToolFixture()
+        let store = try f.store("p.sealkv", lines: ToolFixture.lines(10))
+        let shown = try f.run(["page", store, "0"])
+        shown.expect(0, "page 0")
+        let lines = shown.out.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("catalog.entries ") }, "\(shown.out)")
+        for line in lines {
+            let label = line.prefix { $0 != " " }
+            #expect(line.count > label.count && !label.hasSuffix("0") && !label.hasSuffix("1"), "label and value run together: '\(line)'")
+        }
+    }
 }

@@ -86,4 +86,22 @@ struct ToolTerminalTests {
             if command.contains("--timing") { #expect(shown.contains("page by page"), "\(shown.suffix(300))") }
         }
     }
+
+    /// `load` measures its progress by the bytes of its input read, and its bar is drawn at most
+    /// ten times a second: the last line read must still be shown as 100%, whether the input is
+    /// named or redirected into standard input.
+    @Test func loadsProgressBarReachesOneHundredPercent() throws {
+        let f = ToolFixture()
+        let input = f.path("in.jsonl")
+        TestSupport.writeFile(input, Array((ToolFixture.lines(6000, valueSize: 200).joined(separator: "\n") + "\n").utf8))
+        for (name, arguments, stdin) in [("named", [input], ToolProcess.Input.null), ("redirected", [], .file(input))] {
+            let store = try f.store("l-\(name).sealkv")
+            let terminal = try PseudoTerminal()
+            let running = try Self.start(["load", store] + arguments + ["--key-file", f.keyFile], terminal: terminal,
+                                         stdin: stdin, stderrOnTerminal: true)
+            Self.finish(running, terminal).expect(0, "load, input \(name)")
+            let shown = terminal.transcript
+            #expect(shown.contains("100%"), "load, input \(name): \(shown.suffix(300))")
+        }
+    }
 }

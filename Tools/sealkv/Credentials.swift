@@ -31,6 +31,13 @@ struct CredentialSource {
     var environmentVariable: String
     var prompt: String
     var allowEmpty = false
+    /// The options that give the files, as messages name them (`passwd` has its own for the new
+    /// credential).
+    var passwordFileOption = "--password-file"
+    var keyFileOption = "--key-file"
+    /// What messages call the files: "the password file", "the new key file".
+    var passwordFileRole = "the password file"
+    var keyFileRole = "the key file"
 
     /// The longest password accepted from a file or the terminal.
     static let passwordLimit = 4096
@@ -38,13 +45,13 @@ struct CredentialSource {
     func credential(confirmNew: Bool = false) throws -> Credential {
         if let keyFile {
             if let passwordFile {
-                throw ToolFailure("give either a key file ('\(keyFile)') or a password file ('\(passwordFile)'), not both.", exitCode: 2)
+                throw ToolFailure("give either \(keyFileOption) ('\(keyFile)') or \(passwordFileOption) ('\(passwordFile)'), not both.", exitCode: 2)
             }
             return try readKeyFile(keyFile)
         }
         if let passwordFile {
-            return try withSecretFile(passwordFile, what: "the password file", limit: Self.passwordLimit) { bytes in
-                try password(firstLine(of: bytes), from: "the password file '\(passwordFile)'")
+            return try withSecretFile(passwordFile, what: passwordFileRole, limit: Self.passwordLimit) { bytes in
+                try password(firstLine(of: bytes), from: "\(passwordFileRole) '\(passwordFile)'")
             }
         }
         if let secret = EnvironmentSecrets.captured[environmentVariable] {
@@ -53,7 +60,7 @@ struct CredentialSource {
         guard let typed = try Terminal.readSecret(prompt: prompt, confirm: confirmNew, limit: Self.passwordLimit, body: { bytes in
             try password(bytes, from: "the prompt")
         }) else {
-            throw ToolFailure("no credential: set \(environmentVariable), or pass --password-file or --key-file (there is no terminal to ask on).", exitCode: 2)
+            throw ToolFailure("no credential: set \(environmentVariable), or pass \(passwordFileOption) or \(keyFileOption) (there is no terminal to ask on).", exitCode: 2)
         }
         return typed
     }
@@ -70,9 +77,9 @@ struct CredentialSource {
     }
 
     private func readKeyFile(_ path: String) throws -> Credential {
-        try withSecretFile(path, what: "the key file", limit: 32) { bytes in
+        try withSecretFile(path, what: keyFileRole, limit: 32) { bytes in
             guard bytes.count == 32 else {
-                throw ToolFailure("the key file '\(path)' holds \(bytes.count) bytes; a key file holds exactly 32 raw bytes (no newline), e.g. from `head -c 32 /dev/urandom`.", exitCode: 2)
+                throw ToolFailure("\(keyFileRole) '\(path)' holds \(bytes.count) bytes; a key file holds exactly 32 raw bytes (no newline), e.g. from `head -c 32 /dev/urandom`.", exitCode: 2)
             }
             return try Credential.key(bytes)
         }
@@ -92,7 +99,7 @@ func withSecretFile<R>(_ path: String, what: String, limit: Int, _ body: (Unsafe
     return try withUnsafeTemporaryAllocation(byteCount: limit + 1, alignment: 16) { buffer in
         defer { wipe(buffer.baseAddress!, count: buffer.count) }
         guard let count = try file.readAll(into: buffer, limit: limit) else {
-            throw ToolFailure("\(what) '\(path)' is longer than \(limit) bytes; it does not look like \(what == "the key file" ? "a key file (32 raw bytes)" : "a password file").", exitCode: 2)
+            throw ToolFailure("\(what) '\(path)' is longer than \(limit) bytes; it does not look like \(what.hasSuffix("key file") ? "a key file (32 raw bytes)" : "a password file").", exitCode: 2)
         }
         return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
     }

@@ -107,7 +107,9 @@ struct PageCommand: ParsableCommand {
 
         """
         if let meta = d.meta {
-            for k in meta.keys.sorted() { out += "\(k.padding(toLength: 14, withPad: " ", startingAt: 0))\(meta[k]!)\n" }
+            // Each label apart from its value, however long ("catalog.entries" is 15 characters).
+            let width = max(14, (meta.keys.map(\.count).max() ?? 0) + 1)
+            for k in meta.keys.sorted() { out += "\(k.padding(toLength: width, withPad: " ", startingAt: 0))\(meta[k]!)\n" }
         } else if d.info.number < 2 {
             out += "this meta slot does not authenticate (torn, damaged or never written)\n"
         }

@@ -39,6 +39,8 @@ struct LoadCommand: ParsableCommand {
             if loader.isFull(at: reader.lineNumber) { try loader.commit() }
             bar.update(done: reader.lineNumber, total: nil, fraction: file.size.map { Double(reader.consumed) / Double(max(1, $0)) })
         }
+        // All of the input is read: 100 %, even if the last draw was skipped or the file changed size.
+        bar.update(done: reader.lineNumber, total: nil, fraction: file.size.map { _ in 1 })
         try loader.commit()
         bar.finish()
         printError("loaded \(loader.loaded) entries" + (loader.expired > 0 ? "; skipped \(loader.expired) whose expiry time had already passed" : ""))

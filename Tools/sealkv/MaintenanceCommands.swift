@@ -60,7 +60,9 @@ struct PasswdCommand: ParsableCommand {
         let db = try openStore(path, store, writable: true, credential: current)
         defer { db.close() }
         let new = try CredentialSource(passwordFile: newPasswordFile, keyFile: newKeyFile, environmentVariable: "SEALKV_NEW_PASSWORD",
-                                       prompt: "New password: ", allowEmpty: store.credentials.allowEmptyPassword).credential(confirmNew: true)
+                                       prompt: "New password: ", allowEmpty: store.credentials.allowEmptyPassword,
+                                       passwordFileOption: "--new-password-file", keyFileOption: "--new-key-file",
+                                       passwordFileRole: "the new password file", keyFileRole: "the new key file").credential(confirmNew: true)
         try storeCall(store: path) { try db.changePassword(from: current, to: new, kdf: kdf?.strength) }
         printError("password changed")
     }

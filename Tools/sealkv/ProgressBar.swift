@@ -26,9 +26,10 @@ final class ProgressBar {
     }
 
     /// Draws `done` of `total` units (at most ten times a second, and always at 100 %). Without a
-    /// total, the count and rate; `fraction` gives the share done when units are not the measure.
+    /// total, the count and rate; `fraction` gives the share done when units are not the measure
+    /// (a `fraction` of 1 is 100 % too, and always drawn).
     func update(done: Int, total: Int?, fraction: Double? = nil) {
-        let complete = total.map { done >= $0 } ?? false
+        let complete = total.map { done >= $0 } ?? fraction.map { $0 >= 1 } ?? false
         guard enabled, Date().timeIntervalSince(lastDraw) > 0.1 || complete else { return }
         lastDraw = Date()
         let elapsed = max(Date().timeIntervalSince(started), 0.001)

@@ -129,33 +129,16 @@ struct ServeCommand: ParsableCommand {
         return .nanoseconds(Int64(s * 1e9))
     }
 
-    /// The first line of the password file, read with a small bound, from a regular file only.
+    /// The first line of the `--requirepass-file`, read like every credential file: without
+    /// blocking, from a regular file or a pipe (`<(pass show redis)`), with a bound of 4 KiB.
     static func readPassword(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw ToolFailure("cannot read the password file '\(path)': \(String(cString: strerror(errno))).", exitCode: 2) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ToolFailure("the password file '\(path)' is not a regular file; give a file holding the password on its first line.", exitCode: 2)
-        }
-        let limit = 4096
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
-        var count = 0
-        while count < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else {
-                wipe(&bytes)
-                throw ToolFailure("cannot read the password file '\(path)': \(String(cString: strerror(errno))).", exitCode: 2)
+        try withSecretFile(path, what: "--requirepass-file", limit: CredentialSource.passwordLimit) { bytes in
+            let line = firstLine(of: bytes)
+            guard !line.isEmpty else {
+                throw ToolFailure("--requirepass-file '\(path)' is empty: its first line must hold the password clients give to AUTH.", exitCode: 2)
             }
-            if n == 0 { break }
-            count += n
+            return Array(line)
         }
-        defer { wipe(&bytes) }
-        guard count <= limit else { throw ToolFailure("the password file '\(path)' is larger than \(limit) bytes; it should hold the password on its first line.", exitCode: 2) }
-        let line = Array(bytes[..<count].prefix { $0 != 0x0A && $0 != 0x0D })
-        guard !line.isEmpty else { throw ToolFailure("the password file '\(path)' is empty: its first line must hold the password.", exitCode: 2) }
-        return line
     }
 
     static func wipe(_ bytes: inout [UInt8]) {
