@@ -94,4 +94,42 @@ struct PageCacheTests {
         fill(from: 20_000, count: 1000)
         #expect(cache.count == cache.capacity)
     }
+
+    /// With default options the cache sizes itself from the store and grows with it; a fixed size
+    /// stays fixed. Growth keeps what was cached.
+    @Test func theDefaultCacheGrowsWithTheStore() throws {
+        let small = CacheSizing(fixed: nil)
+        #expect(small.target(fileBytes: 1 << 20) == CacheSizing.automaticMinimum)
+        #expect(small.target(fileBytes: 400 << 20) == min(small.maximum, 500 << 20))
+        #expect(small.maximum <= CacheSizing.automaticCeiling && small.maximum >= CacheSizing.automaticMinimum)
+        #expect(CacheSizing(fixed: 4 << 20).target(fileBytes: 1 << 30) == 4 << 20)
+
+        let cache = PageCache(byteCount: 64 * FileFormat.pageSize, maximumByteCount: 1024 * FileFormat.pageSize)
+        let before = cache.capacity
+        let page = [UInt8](repeating: 7, count: FileFormat.pageSize)
+        page.withUnsafeBytes { cache.insert(page: 42, tag: .zero, from: $0.baseAddress!) }
+        cache.grow(toBytes: 512 * FileFormat.pageSize)
+        #expect(cache.capacity > before && cache.capacity <= 512)
+        #expect(cache.contains(PageLink(page: 42, txnID: 0, tag: .zero)))
+        for n in 0..<600 { page.withUnsafeBytes { cache.insert(page: UInt64(1000 + n), tag: .zero, from: $0.baseAddress!) } }
+        #expect(cache.count <= cache.capacity)
+        cache.grow(toBytes: 1 << 30)
+        #expect(cache.capacity == cache.maximumCapacity)
+        cache.grow(toBytes: 0)
+        #expect(cache.capacity == cache.maximumCapacity, "a cache never shrinks")
+    }
+
+    @Test func aStoreWrittenWithDefaultOptionsGetsALargerCache() throws {
+        var options = TestSupport.options()
+        options.cacheSize = nil
+        let db = try Database.open(storage: MemoryStorage(), credential: .password("p"), options: options, create: true)
+        let initial = try db.stats().cacheCapacityPages
+        #expect(initial * FileFormat.pageSize <= CacheSizing.automaticMinimum)
+        try db.write { tx in for i in 0..<70_000 { try tx.put("key-\(i)", [UInt8](repeating: UInt8(i & 0xFF), count: 1000)) } }
+        let stats = try db.stats()
+        #expect(stats.fileBytes > UInt64(CacheSizing.automaticMinimum))
+        #expect(stats.cacheCapacityPages > initial, "the cache did not grow with a \(stats.fileBytes)-byte store")
+        #expect(UInt64(stats.cacheCapacityPages * FileFormat.pageSize) >= stats.fileBytes, "a store that fits in memory should fit in the default cache")
+        try TestSupport.expectClean(db)
+    }
 }

@@ -1,13 +1,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 
 /// Anonymous memory for decrypted pages: excluded from core dumps (`MADV_DONTDUMP`), locked
 /// against swapping where `RLIMIT_MEMLOCK` allows (best effort, never an error), and zeroed before
 /// it is unmapped.
 ///
-/// The whole arena is locked, and so made resident, at once. Locking on fault instead
+/// The whole arena is locked, and so made resident, at once (unless it is created with
+/// `lockingAll: false`, for a cache that grows into a reservation: then ``lock(offset:count:)``
+/// locks each part as it comes into use). Locking on fault instead
 /// (`mlock2(MLOCK_ONFAULT)`) was measured: the faults then land in the first reads, and a cold
 /// scan of the benchmark ran 30 % slower, while its peak RSS did not change (the writer borrows
 /// the cache's slots rather than adding memory, see ``PageCache``).
@@ -15,13 +18,14 @@ final class SecureArena: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
     /// How many of `byteCount` bytes mlock accepted.
-    let lockedBytes: Int
+    var lockedBytes: Int { locked.load(ordering: .relaxed) }
+    private let locked = Atomic<Int>(0)
 
     /// Arenas this large are aligned to 2 MiB and offered transparent huge pages: a cache of many
     /// megabytes read at random otherwise spends much of each lookup on TLB misses.
     static let hugePageSize = 2 << 20
 
-    init(byteCount: Int) {
+    init(byteCount: Int, lockingAll: Bool = true) {
         let size = max(FileFormat.pageSize, (byteCount + FileFormat.pageSize - 1) / FileFormat.pageSize * FileFormat.pageSize)
         let huge = size >= 2 * Self.hugePageSize
         let reserve = huge ? size + Self.hugePageSize : size
@@ -42,7 +46,13 @@ final class SecureArena: @unchecked Sendable {
         base = p
         self.byteCount = size
         _ = madvise(p, size, MADV_DONTDUMP)
-        lockedBytes = mlock(p, size) == 0 ? size : 0
+        if lockingAll { lock(offset: 0, count: size) }
+    }
+
+    /// Locks `count` bytes at `offset` against swapping, best effort (never an error).
+    func lock(offset: Int, count: Int) {
+        guard count > 0, offset >= 0, offset + count <= byteCount else { return }
+        if mlock(base + offset, count) == 0 { locked.add(count, ordering: .relaxed) }
     }
 
     /// One byte per page, bit 0 set where the page is resident (`mincore`; all set if it fails).

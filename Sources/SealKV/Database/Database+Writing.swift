@@ -74,6 +74,7 @@ extension Database {
         do throws(SealKVError) {
             try Commit.run(group.transaction, writer: &ws, in: commits)
             if let log = group.transaction.changeLog { observers.publish(group.transaction.txnID, log) }
+            pager.fitCacheToStore()
             group.finish(nil)
             return nil
         } catch {

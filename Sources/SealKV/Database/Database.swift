@@ -47,7 +47,7 @@ public final class Database: Sendable {
         self.path = path
         self.options = options
         recovery = opened.recovery
-        pager = Pager(storage: storage, sealer: opened.sealer, cacheBytes: options.cacheSize)
+        pager = Pager(storage: storage, sealer: opened.sealer, cacheSizing: CacheSizing(fixed: options.cacheSize))
         shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot,
                                        lockFile: lockFile, isWriter: options.mode != .readOnly))
         writer = Locked(WriterState(header: opened.header, freeList: nil,
@@ -178,6 +178,7 @@ public final class Database: Sendable {
         s.header = newer.header
         s.lastDurable = newer.state.txnID
         s.durableSlot = newer.slot
+        pager.fitCacheToStore()
     }
 
     /// Makes every commit durable (for `Durability.noSync`; a no-op cost otherwise).

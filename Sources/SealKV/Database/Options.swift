@@ -23,8 +23,11 @@ public struct Options: Sendable {
     public var kdf: KDFStrength = .interactive
     /// How commits reach the disk.
     public var durability: Durability = .oneSync
-    /// Size of the decrypted page cache in bytes (default 64 MiB).
-    public var cacheSize: Int = 64 << 20
+    /// Bytes of decrypted pages to cache, or nil (the default) to size the cache from the store:
+    /// a quarter more than the file, at least 64 MiB, growing with the store as it is written,
+    /// up to an eighth of the machine's memory (or of the cgroup's limit) and at most 8 GiB.
+    /// Memory is taken as pages are cached, not up front. A number fixes the size.
+    public var cacheSize: Int? = nil
     /// How batch reads reach the kernel: io_uring, POSIX, or automatic choice.
     public var ioEngine: IOEngine = .automatic
     /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
@@ -69,8 +72,8 @@ public struct Options: Sendable {
     /// the machine's memory would fail to map (or overflow its size computation) deep inside open.
     func validate() throws(SealKVError) {
         let memory = UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) * UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
-        if cacheSize < 0 || (memory > 0 && UInt64(cacheSize) > memory) {
-            throw SealKVError(.invalidArgument, "Options.cacheSize is \(cacheSize) bytes, which is negative or more than this machine's \(memory) bytes of memory; choose a smaller cache (the default is 64 MiB).")
+        if let cacheSize, cacheSize < 0 || (memory > 0 && UInt64(cacheSize) > memory) {
+            throw SealKVError(.invalidArgument, "Options.cacheSize is \(cacheSize) bytes, which is negative or more than this machine's \(memory) bytes of memory; choose a smaller cache, or nil to let it size itself.")
         }
         if scanReadAhead < 0 {
             throw SealKVError(.invalidArgument, "Options.scanReadAhead is \(scanReadAhead); use 0 to turn read-ahead off, or a positive number of leaves.")
@@ -85,7 +88,7 @@ public struct Options: Sendable {
 
     /// Options with the given fields changed (every public option has a parameter).
     public init(mode: OpenMode = .createIfMissing, kdf: KDFStrength = .interactive, durability: Durability = .oneSync,
-                cacheSize: Int = 64 << 20, ioEngine: IOEngine = .automatic, scanReadAhead: Int = 32,
+                cacheSize: Int? = nil, ioEngine: IOEngine = .automatic, scanReadAhead: Int = 32,
                 minimumTxnID: UInt64 = 0, metaSlot: Int? = nil, verifyNewestCommit: Bool = true,
                 recoveryNotice: (@Sendable (RecoveryReport) -> Void)? = nil, lockTimeout: Duration = .seconds(1),
                 expiredEntriesSweptPerCommit: Int = 32) {

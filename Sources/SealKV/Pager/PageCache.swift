@@ -27,41 +27,77 @@ final class PageCache: @unchecked Sendable {
         /// would bounce one cache line between every reading core).
         var hits: UInt64 = 0
         var misses: UInt64 = 0
+        /// Slots in use (the shard grows into its share of the arena as the cache grows).
+        var active: Int { slotPages.count }
         init(slots: Int) {
             index = PageIndex(capacity: slots)
             slotPages = Array(repeating: .max, count: slots)
         }
+        /// Slots the shard may lend: it keeps an eighth (at least two) for reads.
+        var lendable: Int { max(0, active - max(2, active / 8)) }
         var count: Int { slotPages.reduce(0) { $0 + ($1 >= PageCache.lentSlot ? 0 : 1) } }
     }
 
     private let arena: SecureArena
     private let shards: [Locked<Shard>]
+    /// Slots each shard may grow to (its share of the arena).
     private let slotsPerShard: Int
     private let shardCount: Int
-    /// Slots each shard may lend: it keeps an eighth (at least two) for reads.
-    private let lendablePerShard: Int
+    /// Slots each shard uses now; grows, never shrinks (``grow(toBytes:)``).
+    private let activePerShard: Atomic<Int>
+    private let growth = Mutex(())
     /// The shard the next ``lend(upTo:)`` starts from.
     private let nextLender = Atomic<Int>(0)
     /// Slots lent out now, over all shards (read without taking every shard's lock).
     private let lentTotal = Atomic<Int>(0)
 
-    /// Capacity in pages.
-    let capacity: Int
+    /// Capacity in pages now.
+    var capacity: Int { activePerShard.load(ordering: .relaxed) * shardCount }
+    /// The most pages the cache can grow to.
+    let maximumCapacity: Int
     var lockedBytes: Int { arena.lockedBytes }
     var hits: UInt64 { shards.reduce(0) { $0 + $1.withLock { $0.hits } } }
     var misses: UInt64 { shards.reduce(0) { $0 + $1.withLock { $0.misses } } }
 
     /// A cache of about `byteCount` bytes (at least 16 pages).
-    init(byteCount: Int) {
+    /// A cache of `byteCount` bytes that can grow to `maximumByteCount` (the arena reserves that
+    /// much address space; memory is taken as slots come into use).
+    init(byteCount: Int, maximumByteCount: Int? = nil) {
         let pages = max(16, byteCount / FileFormat.pageSize)
+        let maxPages = max(pages, (maximumByteCount ?? byteCount) / FileFormat.pageSize)
         let shards = pages >= 64 * 16 ? 64 : max(1, pages / 16)
-        let slots = pages / shards
         shardCount = shards
-        slotsPerShard = slots
-        capacity = slotsPerShard * shardCount
-        lendablePerShard = max(0, slots - max(2, slots / 8))
-        arena = SecureArena(byteCount: capacity * FileFormat.pageSize)
-        self.shards = (0..<shards).map { _ in Locked(Shard(slots: slots)) }
+        slotsPerShard = maxPages / shards
+        maximumCapacity = slotsPerShard * shards
+        let active = pages / shards
+        activePerShard = Atomic(active)
+        arena = SecureArena(byteCount: maximumCapacity * FileFormat.pageSize, lockingAll: maximumCapacity == active * shards)
+        self.shards = (0..<shards).map { _ in Locked(Shard(slots: active)) }
+        if arena.lockedBytes == 0 && maximumCapacity != active * shards { lockSlots(from: 0, to: active) }
+    }
+
+    /// Grows the cache to hold `byteCount` bytes (up to its maximum). Cached pages stay.
+    func grow(toBytes byteCount: Int) {
+        growth.withLock { _ in
+            let old = activePerShard.load(ordering: .relaxed)
+            let new = min(slotsPerShard, max(old, byteCount / FileFormat.pageSize / shardCount))
+            guard new > old else { return }
+            lockSlots(from: old, to: new)
+            for s in shards {
+                s.withLock { sh in
+                    sh.slotPages.append(contentsOf: repeatElement(Self.emptySlot, count: new - sh.slotPages.count))
+                    sh.index = sh.index.resized(capacity: new)
+                }
+            }
+            activePerShard.store(new, ordering: .relaxed)
+        }
+    }
+
+    /// Locks slots `from..<to` of every shard against swapping (best effort).
+    private func lockSlots(from: Int, to: Int) {
+        for s in 0..<shardCount {
+            arena.lock(offset: (s * slotsPerShard + from) * FileFormat.pageSize, count: (to - from) * FileFormat.pageSize)
+        }
     }
 
     @inline(__always) private func shard(of page: UInt64) -> Int { Int(truncatingIfNeeded: page % UInt64(shardCount)) }
@@ -103,7 +139,7 @@ final class PageCache: @unchecked Sendable {
                 sh.index[at].tag = tag
                 sh.index[at].referenced = false
             } else {
-                let victim = Self.evictVictim(&sh, slots: slotsPerShard)
+                let victim = Self.evictVictim(&sh, slots: sh.active)
                 sh.index.insert(PageIndex.Entry(page: page, tag: tag, slot: Int32(victim), referenced: false))
                 sh.slotPages[victim] = page
                 slot = victim
@@ -143,8 +179,8 @@ final class PageCache: @unchecked Sendable {
         var s = first % shardCount
         while out.count < count && exhausted < shardCount {
             let got: UnsafeMutableRawPointer? = shards[s].withLock { sh in
-                guard sh.lent < lendablePerShard else { return nil }
-                let slot = Self.evictVictim(&sh, slots: slotsPerShard)
+                guard sh.lent < sh.lendable else { return nil }
+                let slot = Self.evictVictim(&sh, slots: sh.active)
                 sh.slotPages[slot] = Self.lentSlot
                 sh.lent += 1
                 let p = slotPointer(shard: s, slot: slot)
@@ -160,7 +196,7 @@ final class PageCache: @unchecked Sendable {
 
     /// Whether `buffer` is one of this cache's slots (lent by ``lend(upTo:)``).
     func owns(_ buffer: UnsafeMutableRawPointer) -> Bool {
-        buffer >= arena.base && buffer < arena.base + capacity * FileFormat.pageSize
+        buffer >= arena.base && buffer < arena.base + maximumCapacity * FileFormat.pageSize
     }
 
     /// Takes back a lent slot (already zeroed by its borrower) as an empty slot.
@@ -182,7 +218,7 @@ final class PageCache: @unchecked Sendable {
     func removeAll() {
         for s in 0..<shardCount {
             shards[s].withLock { sh in
-                for slot in 0..<slotsPerShard where sh.slotPages[slot] < Self.lentSlot {
+                for slot in 0..<sh.active where sh.slotPages[slot] < Self.lentSlot {
                     secureZero(slotPointer(shard: s, slot: slot), count: FileFormat.pageSize)
                     sh.slotPages[slot] = Self.emptySlot
                 }

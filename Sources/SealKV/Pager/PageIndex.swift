@@ -18,6 +18,13 @@ struct PageIndex {
     private let mask: Int
     private let shift: UInt64
 
+    /// The same entries in a table for up to `capacity` pages (a cache that grew).
+    func resized(capacity: Int) -> PageIndex {
+        var bigger = PageIndex(capacity: capacity)
+        for entry in entries where entry.page != Self.empty { bigger.insert(entry) }
+        return bigger
+    }
+
     /// An index for up to `capacity` pages (the table is kept at most half full).
     init(capacity: Int) {
         var size = 16

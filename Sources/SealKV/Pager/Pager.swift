@@ -5,15 +5,31 @@ final class Pager: Sendable {
     let keys: KeyRing
     let cache: PageCache
     let buffers: PageBufferPool
+    /// How large the cache is, and how it grows with the store.
+    let cacheSizing: CacheSizing
 
     /// The sealer for new pages and metas.
     var sealer: PageSealer { keys.current }
 
-    init(storage: any PageStorage, sealer: PageSealer, cacheBytes: Int) {
+    init(storage: any PageStorage, sealer: PageSealer, cacheSizing: CacheSizing) {
         self.storage = storage
         keys = KeyRing(sealer)
-        cache = PageCache(byteCount: cacheBytes)
+        self.cacheSizing = cacheSizing
+        cache = PageCache(byteCount: cacheSizing.target(fileBytes: storage.pageCount * UInt64(FileFormat.pageSize)),
+                          maximumByteCount: cacheSizing.maximum)
         buffers = PageBufferPool()
+    }
+
+    /// A pager whose cache holds `cacheBytes`, always.
+    convenience init(storage: any PageStorage, sealer: PageSealer, cacheBytes: Int) {
+        self.init(storage: storage, sealer: sealer, cacheSizing: CacheSizing(fixed: cacheBytes))
+    }
+
+    /// Grows a self-sizing cache to what the store's file now needs (after a commit, or after a
+    /// reader followed another process's commits).
+    func fitCacheToStore() {
+        guard cacheSizing.fixed == nil else { return }
+        cache.grow(toBytes: cacheSizing.target(fileBytes: storage.pageCount * UInt64(FileFormat.pageSize)))
     }
 
     /// Runs `body` on the authenticated plaintext of `link`'s page, from the cache or, on a miss,

@@ -56,7 +56,7 @@ protocol EngineWriter: AnyObject {
 
 /// The engines, by name, and how to open one in a folder.
 enum Engines {
-    static let all = ["sealkv", "lmdb", "sqlite", "sqlcipher"]
+    static let all = ["sealkv", "sealkv-defaults", "lmdb", "sqlite", "sqlcipher"]
     /// The engines whose read-only handle in another process reads beside a writer process.
     static let multiProcess: Set<String> = ["sealkv", "lmdb"]
 
@@ -70,7 +70,7 @@ enum Engines {
     }
 
     /// The engines that are B+trees and report their shape.
-    static let bTrees: Set<String> = ["sealkv", "sealkv-posix", "lmdb"]
+    static let bTrees: Set<String> = ["sealkv", "sealkv-posix", "sealkv-defaults", "lmdb"]
 
     /// Opens `name` in `directory`; `readAhead: false` turns SealKV's scan read-ahead off (the
     /// peers have no such switch and ignore it).
@@ -78,6 +78,7 @@ enum Engines {
         switch name {
         case "sealkv": return try SealKVEngine(directory: directory, readAhead: readAhead)
         case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true, readAhead: readAhead)
+        case "sealkv-defaults": return try SealKVEngine(directory: directory, readAhead: readAhead, defaults: true)
         case "lmdb": return try LMDBEngine(directory: directory)
         case "sqlite": return try SQLEngine(directory: directory, cipher: false)
         case "sqlcipher": return try SQLEngine(directory: directory, cipher: true)

@@ -7,9 +7,10 @@ final class SealKVEngine: Engine {
     let database: Database
     let path: String
 
-    init(directory: String, posix: Bool = false, readAhead: Bool = true) throws {
+    init(directory: String, posix: Bool = false, readAhead: Bool = true, defaults: Bool = false) throws {
         path = directory + "/bench.sealkv"
-        var options = Options(kdf: .interactive, durability: .oneSync, cacheSize: Self.cacheBytes)
+        // `defaults`: `Options()` untouched, as a user who writes `Database.open(at:credential:)` gets.
+        var options = defaults ? Options() : Options(kdf: .interactive, durability: .oneSync, cacheSize: Self.cacheBytes)
         options.ioEngine = posix ? .posix : .automatic
         if !readAhead { options.scanReadAhead = 0 }
         database = try Database.open(at: path, credential: .password("benchmark password"), options: options)

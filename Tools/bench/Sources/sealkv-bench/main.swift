@@ -139,19 +139,22 @@ struct Summary {
     }
 
     /// SealKV / peer: above 1 is better for SealKV (for sizes, peer / SealKV, so the same holds).
-    func ratio(_ metric: String, _ peer: String) -> Double? {
-        guard let s = values["sealkv"]?[metric], let p = values[peer]?[metric], s > 0, p > 0 else { return nil }
+    func ratio(_ metric: String, _ peer: String, of engine: String = "sealkv") -> Double? {
+        guard let s = values[engine]?[metric], let p = values[peer]?[metric], s > 0, p > 0 else { return nil }
         return Self.sizeMetrics.contains(metric) ? p / s : s / p
     }
 
     var markdown: String {
-        let peers = engines.filter { $0 != "sealkv" }
+        let peers = engines.filter { !$0.hasPrefix("sealkv") }
+        // With default options beside the tuned configuration: their ratio to LMDB too.
+        let defaultsColumn = engines.contains("sealkv-defaults") && engines.contains("lmdb")
         func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |\n" }
-        var out = row(["workload"] + engines + peers.map { "SealKV/\($0)" })
-        out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count) + "\n"
+        var out = row(["workload"] + engines + peers.map { "SealKV/\($0)" } + (defaultsColumn ? ["defaults/lmdb"] : []))
+        out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count + (defaultsColumn ? 1 : 0)) + "\n"
         for metric in Workload.names + Self.sizeMetrics {
             let rates = engines.map { e in values[e]?[metric].map { format(metric, $0) } ?? "–" }
-            let ratios = peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }
+            var ratios = peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }
+            if defaultsColumn { ratios.append(ratio(metric, "lmdb", of: "sealkv-defaults").map { String(format: "%.2fx", $0) } ?? "–") }
             out += row([metric] + rates + ratios)
         }
         let trees = engines.compactMap { e in shapes[e].map { t in
@@ -163,7 +166,7 @@ struct Summary {
 
     /// A bar chart of SealKV's ratio to each peer per workload, on a log scale.
     var svg: String {
-        let peers = engines.filter { $0 != "sealkv" }
+        let peers = engines.filter { !$0.hasPrefix("sealkv") }
         let metrics = Workload.names + Self.sizeMetrics
         let colors = ["lmdb": "#4e79a7", "sqlite": "#59a14f", "sqlcipher": "#e15759"]
         let rowHeight = 12 * max(1, peers.count) + 10
