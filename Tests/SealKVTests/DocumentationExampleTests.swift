@@ -169,6 +169,30 @@ struct DocumentationExampleTests {
         #expect(seen == "now")
     }
 
+    @Test(.timeLimit(.minutes(1))) func observeChanges() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let db = try await Database.open(at: dir + "/users.sealkv", credential: .password(TestSupport.password),
+                                         options: TestSupport.options())
+        defer { db.close() }
+        try await db.put("user:1", "alice")
+
+        let changes = try await db.observe(prefix: "user:")
+        var users = try await db.read { tx in
+            Dictionary(uniqueKeysWithValues: try tx.prefix("user:").map { ($0.key, $0.value) })
+        }
+        let writes = Task {
+            try await db.put("user:2", "bob")
+            try await db.delete("user:1")
+        }
+        for await batch in changes {
+            for change in batch.changes { users[change.key] = change.value }   // nil: removed
+            if users == [Array("user:2".utf8): Array("bob".utf8)] { break }      // the test's own end
+        }
+        try await writes.value
+        #expect(users == [Array("user:2".utf8): Array("bob".utf8)])
+    }
+
     @Test func transactionsAndConcurrency() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
