@@ -23,7 +23,7 @@ struct CrashtestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read.") var readers = 1
     @Option(parsing: .unconditional, help: .hidden) var credentialIndex = 0
 
-    @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, or all.") var workload = "all"
+    @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, concurrent (four writer threads), or all.") var workload = "all"
     @Option(parsing: .unconditional, help: "Operations per workload run.") var ops = 200
     @Option(parsing: .unconditional, help: "Seed of the workload and of the sampled states.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Stop after this many states per run (0: no limit).") var maxStates = 0
