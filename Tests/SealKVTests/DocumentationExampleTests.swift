@@ -77,8 +77,8 @@ struct DocumentationExampleTests {
 
         var options = Options()
         options.mode = .createNew      // fail if a file exists at the path
-        options.kdf = .moderate        // Argon2id with 256 MiB per guess, for a store that may leave your control
-        options.cacheSize = 256 << 20  // decrypted page cache, in bytes (default 64 MiB)
+        options.kdf = .moderate        // Argon2id at 256 MiB a guess: for files that travel
+        options.cacheSize = 256 << 20  // decrypted page cache (default 64 MiB)
         let archive = try Database.open(at: dir + "/archive.sealkv", credential: .password(password), options: options)
         archive.close()
 
