@@ -16,10 +16,10 @@ public struct KillReport: Sendable {
     /// Rounds whose reopen found the commit the child was making when it died (issued, never
     /// acknowledged) rather than the last acknowledged one.
     public var recoveredUnacknowledged = 0
-    /// Snapshots reader processes read beside the writers, and how many of them could be compared
-    /// with contents a writer acknowledged for the same commit (all of them matched, or there is a
-    /// violation).
+    /// Snapshots reader processes read beside the writers.
     public var readerSnapshots = 0
+    /// Those of ``readerSnapshots`` that could be compared with contents a writer acknowledged for
+    /// the same commit (all of them matched, or there is a violation).
     public var readerSnapshotsCompared = 0
     /// Reader processes killed with SIGKILL (holding a snapshot or not) and started again.
     public var readersKilled = 0

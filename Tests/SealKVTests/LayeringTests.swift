@@ -33,7 +33,8 @@ struct LayeringTests {
 
     @Test func dependenciesPointDownward() throws {
         let fm = FileManager.default
-        let folders = try fm.contentsOfDirectory(atPath: Self.sources.path).filter { !$0.hasPrefix(".") }.sorted()
+        // The DocC catalog (SealKV.docc) holds articles, not code: it is no layer.
+        let folders = try fm.contentsOfDirectory(atPath: Self.sources.path).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".docc") }.sorted()
         #expect(Set(folders) == Set(Self.layers), "Sources/SealKV's folders \(folders) are not the layers \(Self.layers): place a new folder in the layer map here and in Docs/DESIGN.md")
         var declaredIn: [String: Int] = [:]
         var files: [(layer: Int, name: String, code: String)] = []

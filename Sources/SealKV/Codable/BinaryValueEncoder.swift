@@ -1,4 +1,5 @@
-/// Encodes `Encodable` values in SealKV's compact binary encoding (see ``BinaryValue``).
+/// Encodes `Encodable` values in SealKV's compact binary encoding (specified in
+/// <doc:FileFormat#Codable-values>).
 public struct BinaryValueEncoder {
     /// An encoder.
     public init() {}

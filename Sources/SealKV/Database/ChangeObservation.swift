@@ -24,7 +24,7 @@ public struct CommittedChanges: Sendable {
 }
 
 /// An `AsyncSequence` of the changes that commits made to one key, a prefix or a namespace; see
-/// ``Database/observe(key:in:)``.
+/// ``Database/observe(key:in:)-5xew4``.
 ///
 /// Only committed changes appear, in commit order, after the commit is durable (in `noSync` mode:
 /// once it is committed). A consumer slower than the writers gets coalesced batches (see

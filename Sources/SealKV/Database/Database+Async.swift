@@ -9,7 +9,7 @@ import Synchronization
 /// tasks. Errors are `SealKVError`, or what the closure threw, or `CancellationError`.
 extension Database {
     /// Opens (by default creating) the store at `path`, deriving the key off the cooperative pool.
-    /// See ``open(at:credential:options:)-(String,_,_)`` for what it throws.
+    /// See ``open(at:credential:options:)-13jae`` for what it throws.
     public static func open(at path: String, credential: Credential, options: Options = Options()) async throws(SealKVError) -> Database {
         do {
             return try await BlockingExecutor.opening.run { () throws -> Database in
@@ -28,7 +28,7 @@ extension Database {
     }
 
     /// Runs `body` in a write transaction and commits it, on a thread of the store's own; returns
-    /// once the commit is durable. Writers calling at once share commits (see ``write(_:)-(_)``).
+    /// once the commit is durable. Writers calling at once share commits (see ``write(_:)-1yr3a``).
     ///
     /// Cancellation before the commit rolls the transaction back and throws `CancellationError`:
     /// a task cancelled before its closure runs, or while it runs, makes no change. Once the
@@ -55,29 +55,29 @@ extension Database {
         try await executor.run { () throws in try self.sync() }
     }
 
-    /// ``backup(to:overwrite:progress:)``, off the cooperative pool.
+    /// ``backup(to:overwrite:progress:)-9w0pf``, off the cooperative pool.
     public func backup(to path: String, overwrite: Bool = false, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws {
         try await executor.run { try self.backup(to: path, overwrite: overwrite, progress: progress) }
     }
 
-    /// ``compact(to:overwrite:progress:)``, off the cooperative pool.
+    /// ``compact(to:overwrite:progress:)-vrnd``, off the cooperative pool.
     public func compact(to path: String, overwrite: Bool = false, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws {
         try await executor.run { try self.compact(to: path, overwrite: overwrite, progress: progress) }
     }
 
-    /// ``rekey(credential:progress:)``, off the cooperative pool; `progress` is called on the
+    /// ``rekey(credential:progress:)-2lora``, off the cooperative pool; `progress` is called on the
     /// store's thread as pages are re-sealed.
     @discardableResult
     public func rekey(credential: Credential, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws -> RekeyReport {
         try await executor.run { try self.rekey(credential: credential, progress: progress) }
     }
 
-    /// ``changePassword(from:to:kdf:)``, with the key derivations off the cooperative pool.
+    /// ``changePassword(from:to:kdf:)-4jgl4``, with the key derivations off the cooperative pool.
     public func changePassword(from old: Credential, to new: Credential, kdf: KDFStrength? = nil) async throws {
         try await executor.run { try self.changePassword(from: old, to: new, kdf: kdf) }
     }
 
-    /// ``check(readBatch:progress:)``, off the cooperative pool.
+    /// ``check(readBatch:progress:)-98gjx``, off the cooperative pool.
     public func check(readBatch: Int = 64, progress: (@Sendable (OperationProgress) -> Void)? = nil) async throws -> CheckReport {
         try await executor.run { try self.check(readBatch: readBatch, progress: progress) }
     }

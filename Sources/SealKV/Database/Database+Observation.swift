@@ -6,8 +6,8 @@ import Glibc
 /// namespace.
 ///
 /// ```swift
-/// let changes = try db.observe(prefix: "user:")
-/// var users = try db.read { tx in Dictionary(uniqueKeysWithValues: try tx.prefix("user:").map { ($0.key, $0.value) }) }
+/// let changes = try await db.observe(prefix: "user:")
+/// var users = try await db.read { tx in Dictionary(uniqueKeysWithValues: try tx.prefix("user:").map { ($0.key, $0.value) }) }
 /// for await batch in changes {
 ///     for change in batch.changes { users[change.key] = change.value }
 /// }
@@ -28,19 +28,19 @@ extension Database {
         try observe(ChangeFilter(namespace: namespace, prefix: [], exactKey: false))
     }
 
-    /// ``observe(key:in:)``, waiting for the writer off the cooperative pool.
+    /// ``observe(key:in:)-5xew4``, waiting for the writer off the cooperative pool.
     public func observe<K: ByteString>(key: K, in namespace: String = "") async throws -> ChangeObservation {
         let filter = ChangeFilter(namespace: namespace, prefix: key.byteArray, exactKey: true)
         return try await executor.run { try self.observe(filter) }
     }
 
-    /// ``observe(prefix:in:)``, waiting for the writer off the cooperative pool.
+    /// ``observe(prefix:in:)-7udjb``, waiting for the writer off the cooperative pool.
     public func observe<K: ByteString>(prefix: K, in namespace: String = "") async throws -> ChangeObservation {
         let filter = ChangeFilter(namespace: namespace, prefix: prefix.byteArray, exactKey: false)
         return try await executor.run { try self.observe(filter) }
     }
 
-    /// ``observe(namespace:)``, waiting for the writer off the cooperative pool.
+    /// ``observe(namespace:)-68got``, waiting for the writer off the cooperative pool.
     public func observe(namespace: String) async throws -> ChangeObservation {
         let filter = ChangeFilter(namespace: namespace, prefix: [], exactKey: false)
         return try await executor.run { try self.observe(filter) }

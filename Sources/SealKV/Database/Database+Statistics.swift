@@ -1,7 +1,7 @@
 extension Database {
     /// The store's vital signs: its size, entries per namespace, free pages, cache figures, live
     /// readers and keys. Cheap: it runs as a reader and reads only the catalog and the free-page
-    /// tree, never the data (``check(readBatch:progress:)`` counts pages by kind, reading them all).
+    /// tree, never the data (``check(readBatch:progress:)-98gjx`` counts pages by kind, reading them all).
     public func stats() throws -> Statistics {
         let (state, entries, freePages) = try read { (tx) throws -> (CommitState, [String: UInt64], Int) in
             var entries: [String: UInt64] = ["": tx.mainTree.entries]

@@ -34,7 +34,7 @@ public struct Options: Sendable {
     /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.
     public var scanReadAhead: Int = 32
     /// Entries whose time to live has run out that each write commit deletes, at most (0: none;
-    /// they then stay stored, reading as absent, until ``Database/sweepExpired(limit:)``). A commit
+    /// they then stay stored, reading as absent, until ``Database/sweepExpired(limit:)-10mm8``). A commit
     /// with nothing due costs one look at the expiry index's first entry.
     public var expiredEntriesSweptPerCommit = 32
     /// How long a writable open waits for another process's writer to close the store before it

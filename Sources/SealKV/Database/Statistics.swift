@@ -18,7 +18,7 @@ public struct Statistics: Sendable {
     public let highWaterMark: UInt64
     /// Bytes of the file (at least ``highWaterMark`` pages; growth is preallocated in chunks).
     public let fileBytes: UInt64
-    /// Levels of the default namespace's tree. (Pages by kind come from ``Database/check(readBatch:progress:)``,
+    /// Levels of the default namespace's tree. (Pages by kind come from ``Database/check(readBatch:progress:)-98gjx``,
     /// which reads every page; these statistics read only the catalog and the free-page tree.)
     public let depth: UInt32
     /// Entries per namespace ("" is the default namespace).

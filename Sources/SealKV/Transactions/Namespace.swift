@@ -92,7 +92,7 @@ public struct Namespace {
     }
     /// Stores `value` at `key`, expiring at `expiresAt` (Unix time in milliseconds, as stored).
     /// - Throws: `invalidArgument` if that time is not after the transaction's time
-    ///   (``ReadTransaction/now``): delete the key instead.
+    ///   (``Transaction/now``): delete the key instead.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, expiresAt: UInt64) throws(SealKVError) {
         let w = try writer()
         try w.put(key, value, namespace: name, expiry: try WriteTransaction.validExpiry(expiresAt, now: w.now))

@@ -112,7 +112,7 @@ extension WriteTransaction {
 
     /// Stores `value` at `key` in the default namespace, expiring at `expiresAt` (Unix time in
     /// milliseconds, as stored).
-    /// - Throws: `invalidArgument` if that time is not after ``ReadTransaction/now``: delete the
+    /// - Throws: `invalidArgument` if that time is not after ``Transaction/now``: delete the
     ///   key instead.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, expiresAt: UInt64) throws(SealKVError) {
         try put(key, value, namespace: "", expiry: try Self.validExpiry(expiresAt, now: now))
@@ -120,7 +120,7 @@ extension WriteTransaction {
 
     /// Sets (or, with nil, clears) the time at which `key` in the default namespace expires,
     /// keeping its value. Returns false, changing nothing, when the key is absent.
-    /// - Throws: `invalidArgument` if `expiresAt` is not after ``ReadTransaction/now``.
+    /// - Throws: `invalidArgument` if `expiresAt` is not after ``Transaction/now``.
     @discardableResult
     public func setExpiration<K: ByteString>(of key: K, to expiresAt: UInt64?) throws(SealKVError) -> Bool {
         try setExpiration(of: key, namespace: "", to: expiresAt)
