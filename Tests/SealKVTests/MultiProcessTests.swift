@@ -33,6 +33,13 @@ struct MultiProcessTests {
             #expect(r.status == 0, "\(command[0]) beside a serving writer: \(r.stderr)")
             if command[0] == "get" { #expect(r.stdout == "value") }
         }
+        // Many short-lived readers, one after another, each claiming the reader slot the one
+        // before it left: a claim's start time must never look like a reused pid's to the writer
+        // (it reclaimed such slots under live readers, and their pages were overwritten).
+        for round in 0..<12 {
+            let r = try Tool.run(["check", server.store])
+            #expect(r.status == 0, "check \(round) beside a serving writer: \(r.stdout.prefix(400))\(r.stderr)")
+        }
         let backup = server.directory + "/hot.sealkv"
         let b = try Tool.run(["backup", server.store, backup])
         #expect(b.status == 0, "backup of a served store: \(b.stderr)")

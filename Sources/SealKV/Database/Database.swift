@@ -153,19 +153,34 @@ public final class Database: Sendable {
         guard !s.isWriter, let lockFile = s.lockFile else {
             return s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
         }
+        var triesWithoutProgress = 0
         while true {
             let seen = lockFile.committedTxnID
-            if seen != s.lastSeenCommit {
+            let before = s.current.txnID
+            // Follow what was published since this handle last looked (not what it saw at open:
+            // a dead writer's last txnid may name a commit recovery refused), or, when a live
+            // writer published past the snapshot, whatever it takes to be safe (below).
+            if seen != s.lastSeenCommit || triesWithoutProgress > 0 {
                 s.lastSeenCommit = seen
-                if seen > s.current.txnID { try followWriter(&s, upTo: seen) }
+                if seen > before { try followWriter(&s, upTo: seen) }
             }
             let slot = s.readers.register(ReaderInfo(txnID: s.current.txnID, started: started))
             guard s.publishOldestReader() else {
                 s.readers.remove(slot)
                 throw SealKVError(.locked, "every slot of '\(lockFile.path)' is taken by live processes reading the store; close some of them.")
             }
-            if lockFile.committedTxnID == seen { return slot }
+            // The snapshot is safe only if no newer commit was published before the slot became
+            // visible: a writer that took its reuse bound from a newer commit without seeing this
+            // slot may reuse pages the snapshot reaches. So the check is against the snapshot
+            // itself, not merely against what was seen before (a published txnid below it is a
+            // writer that has not yet committed past it, or none).
+            if lockFile.committedTxnID <= s.current.txnID || lockFile.liveWriterCommitted == nil { return slot }
             s.readers.remove(slot)
+            triesWithoutProgress = s.current.txnID > before ? 0 : triesWithoutProgress + 1
+            if triesWithoutProgress > 1000 {
+                _ = s.publishOldestReader()
+                throw SealKVError(.corrupted, "the writer published commit \(seen), but no meta slot of the file holds it intact, so this handle cannot read it safely; reopen the store, and run `sealkv check` if this persists.")
+            }
         }
     }
 

@@ -168,6 +168,9 @@ final class LockFile: @unchecked Sendable {
     /// if the handle has none. Returns false when every slot is taken by live processes.
     func publishOldest(_ txnID: UInt64?, since: UInt64) -> Bool {
         guard !isClosed else { return true }
+        // A slot taken from this process (it must never be, but a writer would then not see
+        // this reader): claim another.
+        if let own = ownSlot, sealkv_load32(slot(own)) != UInt32(bitPattern: pid) { ownSlot = nil }
         if ownSlot == nil {
             guard txnID != nil else { return true }
             guard let claimed = claimSlot() else { return false }
@@ -200,6 +203,7 @@ final class LockFile: @unchecked Sendable {
         guard !isClosed, let i = ownSlot else { return }
         let s = slot(i)
         sealkv_store64(s + 16, Self.idle)
+        sealkv_store64(s + 8, 0)
         sealkv_store32(s, 0)
         ownSlot = nil
     }
@@ -243,6 +247,10 @@ final class LockFile: @unchecked Sendable {
             aliveChecked[i] = now
             return false
         }
+        // Forget the dead owner's start time before the slot can be claimed again: a claimant
+        // stores its own start time only after its pid, and a start time left from the previous
+        // owner would make its fresh slot look like a reused pid's, to be reclaimed under it.
+        sealkv_store64(s + 8, 0)
         if sealkv_cas32(s, raw, 0) { sealkv_store64(s + 16, Self.idle) }
         aliveChecked[i] = nil
         return true
