@@ -9,7 +9,7 @@ public final class RedisServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let state: ServerState
     let committer: GroupCommitter
-    /// The settings, without the password (the state keeps only its digest).
+    /// The settings (the password in them is only a digest).
     private let configuration: ServerConfiguration
     /// The TCP address to bind, resolved once and checked.
     private let address: SocketAddress?
@@ -39,9 +39,7 @@ public final class RedisServer: Sendable {
             }
         }
         self.address = address
-        var kept = configuration
-        kept.password = nil
-        self.configuration = kept
+        self.configuration = configuration
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         state = ServerState(database: database, configuration: configuration)
         committer = GroupCommitter(database: database, statistics: state.statistics)

@@ -13,9 +13,9 @@ public struct ServerConfiguration: Sendable {
     public var port = 6380
     /// A Unix-domain socket to listen on as well (or instead).
     public var unixPath: String? = nil
-    /// Clients must authenticate with this password (nil: no password). The server keeps only a
-    /// keyed digest of it; the caller wipes its own copy.
-    public var password: [UInt8]? = nil
+    /// Clients must authenticate with this password (nil: no password). Only its keyed digest
+    /// exists here, so the caller can wipe its own copy as soon as it is set.
+    public var password: ClientPassword? = nil
     /// Most clients connected at once. A client connecting beyond it takes the place of one that
     /// has not sent a complete request (or not authenticated) for the longest time, if any has
     /// waited at least ``ClientLimits/evictionGrace``; otherwise it gets an error and is closed.

@@ -42,9 +42,7 @@ struct ServeCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         signal(SIGPIPE, SIG_IGN)
         var config = try serverConfiguration()
-        var password = try requirepassFile.map(Self.readPassword) ?? []
-        defer { Self.wipe(&password) }
-        if requirepassFile != nil { config.password = password }
+        if let requirepassFile { config.password = try Self.readPassword(requirepassFile) }
         if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
             throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
         }
@@ -53,8 +51,6 @@ struct ServeCommand: ParsableCommand {
         let bound: [String]
         do {
             server = try RedisServer(database: database, configuration: config)
-            config.password = nil
-            Self.wipe(&password)
             bound = try server.start()
         } catch {
             database.close()
@@ -130,18 +126,15 @@ struct ServeCommand: ParsableCommand {
     }
 
     /// The first line of the `--requirepass-file`, read like every credential file: without
-    /// blocking, from a regular file or a pipe (`<(pass show redis)`), with a bound of 4 KiB.
-    static func readPassword(_ path: String) throws -> [UInt8] {
+    /// blocking, from a regular file or a pipe (`<(pass show redis)`), with a bound of 4 KiB, into
+    /// a buffer wiped as soon as the password's digest is made (the server keeps only that).
+    static func readPassword(_ path: String) throws -> ClientPassword {
         try withSecretFile(path, what: "--requirepass-file", limit: CredentialSource.passwordLimit) { bytes in
             let line = firstLine(of: bytes)
             guard !line.isEmpty else {
                 throw ToolFailure("--requirepass-file '\(path)' is empty: its first line must hold the password clients give to AUTH.", exitCode: 2)
             }
-            return Array(line)
+            return ClientPassword(line)
         }
-    }
-
-    static func wipe(_ bytes: inout [UInt8]) {
-        for i in bytes.indices { bytes[i] = 0 }
     }
 }
