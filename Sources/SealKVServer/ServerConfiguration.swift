@@ -76,15 +76,17 @@ public struct ServerConfiguration: Sendable {
             if !ok { throw SealKVError(.invalidArgument, message) }
         }
         let c = clientLimits
-        try require(maxClients >= 1, "--max-clients must be at least 1.")
-        try require(limits.maxBulkLength >= 1024, "--max-bulk must be at least 1024 bytes.")
-        try require(limits.maxRequestBytes >= limits.maxBulkLength, "--max-request must be at least --max-bulk.")
-        try require(c.outputPauseBytes >= 4096, "--client-output-pause must be at least 4096 bytes.")
-        try require(c.outputLimitBytes > c.outputPauseBytes, "--client-output-limit must be larger than --client-output-pause.")
-        try require(c.maxClientMemory >= c.outputLimitBytes + limits.maxRequestBytes,
-                    "--max-client-memory must be at least --client-output-limit plus --max-request, so one client's largest request and reply fit.")
+        let bulk = limits.maxBulkLength, request = limits.maxRequestBytes
+        try require(maxClients >= 1, "--max-clients must be at least 1; it is \(maxClients).")
+        try require(bulk >= 1024, "--max-bulk must be at least 1024 bytes (1k); it is \(bulk) bytes.")
+        try require(request >= bulk, "--max-request must be at least --max-bulk (\(bulk) bytes); it is \(request) bytes.")
+        try require(c.outputPauseBytes >= 4096, "--client-output-pause must be at least 4096 bytes (4k); it is \(c.outputPauseBytes) bytes.")
+        try require(c.outputLimitBytes > c.outputPauseBytes,
+                    "--client-output-limit must be larger than --client-output-pause (\(c.outputPauseBytes) bytes); it is \(c.outputLimitBytes) bytes.")
+        try require(c.maxClientMemory >= c.outputLimitBytes + request,
+                    "--max-client-memory must be at least --client-output-limit plus --max-request (\(c.outputLimitBytes + request) bytes), so one client's largest request and reply fit; it is \(c.maxClientMemory) bytes.")
         for (name, t) in [("--request-timeout", c.requestTimeout), ("--client-output-timeout", c.outputTimeout)] {
-            try require(t.nanoseconds > 0, "\(name) must be positive.")
+            try require(t.nanoseconds > 0, "\(name) must be positive; it is \(t.nanoseconds) ns.")
         }
     }
 }

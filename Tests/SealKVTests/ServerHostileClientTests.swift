@@ -185,16 +185,16 @@ struct ServerHostileClientTests {
         let store = dir + "/s.sealkv"
         #expect(try Tool.run(["init", store]).status == 0)
         let cases: [([String], String)] = [
-            (["--max-bulk", "0"], "--max-bulk must be a positive size"), (["--max-bulk", "lots"], "--max-bulk must be a positive size"),
+            (["--max-bulk", "0"], "--max-bulk: 0 is out of range"), (["--max-bulk", "lots"], "--max-bulk: 'lots' is not a size"),
             (["--max-bulk", "100"], "--max-bulk must be at least 1024 bytes"),
             (["--max-request", "1m"], "--max-request must be at least --max-bulk"),
-            (["--request-timeout", "-1"], "--request-timeout must not be negative"),
-            (["--request-timeout", "inf"], "--request-timeout must be a number of seconds"),
+            (["--request-timeout", "-1"], "--request-timeout: '-1' is not a number of seconds"),
+            (["--request-timeout", "inf"], "--request-timeout: 'inf' is not a number of seconds"),
             (["--client-output-limit", "512k"], "--client-output-limit must be larger than --client-output-pause"),
             (["--max-client-memory", "16m"], "--max-client-memory must be at least"),
-            (["--max-clients", "0"], "--max-clients must be between 1 and 1000000"),
-            (["--idle-timeout", "-5"], "--idle-timeout must not be negative"),
-            (["--idle-timeout", "99999999999"], "--idle-timeout must be between 0 and 31536000 seconds"),
+            (["--max-clients", "0"], "--max-clients: 0 is out of range; give a whole number of clients from 1 to 1000000"),
+            (["--idle-timeout", "-5"], "--idle-timeout: -5 is out of range"),
+            (["--idle-timeout", "99999999999"], "--idle-timeout: 99999999999 is out of range; give a whole number of seconds from 0 to 31536000"),
         ]
         for (arguments, message) in cases {
             let r = try Tool.run(["serve", store, "--listen", "127.0.0.1:0"] + arguments)

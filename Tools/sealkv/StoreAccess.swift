@@ -16,15 +16,16 @@ struct StoreOptions: ParsableArguments {
 
     /// The oldest txnid accepted: `--min-txn`, else `SEALKV_MIN_TXN`, else 0.
     func minimumTxnID() throws -> UInt64 {
-        if let minTxn { return try NumericArgument.integer(minTxn, "--min-txn", in: 0...UInt64.max) }
+        if let minTxn { return try NumericArgument.integer(minTxn, "--min-txn", in: 0...UInt64.max, note: "a txnid") }
         return try minimumTxnIDFromEnvironment()
     }
 }
 
-/// `SEALKV_MIN_TXN`, or 0 when it is not set.
+/// `SEALKV_MIN_TXN`, or 0 when it is not set or set to nothing (`SEALKV_MIN_TXN=`, as a script
+/// that clears it leaves it).
 func minimumTxnIDFromEnvironment() throws -> UInt64 {
-    guard let text = getenv("SEALKV_MIN_TXN").map({ String(cString: $0) }) else { return 0 }
-    return try NumericArgument.integer(text, "SEALKV_MIN_TXN", in: 0...UInt64.max)
+    guard let text = getenv("SEALKV_MIN_TXN").map({ String(cString: $0) }), !text.isEmpty else { return 0 }
+    return try NumericArgument.integer(text, "SEALKV_MIN_TXN", in: 0...UInt64.max, note: "a txnid; unset it to accept any")
 }
 
 /// Opens a store for a command: existing stores only; read-only unless the command writes. Warns on
