@@ -32,7 +32,7 @@ public final class RedisServer: Sendable {
             do {
                 address = try SocketAddress.makeAddressResolvingHost(host, port: configuration.port)
             } catch {
-                throw SealKVError(.invalidArgument, "cannot resolve the address \(host) to listen on: \(error).")
+                throw ListenerProblems.unresolvable(host)
             }
             if configuration.password == nil, let address, !ServerConfiguration.isLoopback(address) {
                 throw SealKVError(.invalidArgument, "refusing to listen on \(host), which resolves to \(address.ipAddress ?? "?"), not a loopback address, without a password: pass --requirepass-file.")
@@ -46,6 +46,9 @@ public final class RedisServer: Sendable {
     }
 
     /// Binds the listeners; returns the addresses bound (a port of 0 picks a free one).
+    /// - Throws: `invalidArgument` with a message naming `--listen` or `--unix` when an address
+    ///   cannot be listened on (in use, not this machine's, a socket path too long or in a missing
+    ///   folder, a file that is not a socket, another server on that socket).
     @discardableResult
     public func start() throws -> [String] {
         reportRecovery()
@@ -53,19 +56,30 @@ public final class RedisServer: Sendable {
         var bound: [String] = []
         do {
             if let address, let host = configuration.host {
-                let channel = try bootstrap.bind(to: address).wait()
+                let channel: any Channel
+                do {
+                    channel = try bootstrap.bind(to: address).wait()
+                } catch {
+                    throw ListenerProblems.tcpBindFailure(error, host: host, port: configuration.port)
+                }
                 listeners.withLockedValue { $0.append(channel) }
-                bound.append("\(host):\(channel.localAddress?.port ?? configuration.port)")
+                bound.append(ListenerProblems.endpoint(host, channel.localAddress?.port ?? configuration.port))
             }
             if let path = configuration.unixPath {
-                let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+                try ListenerProblems.checkUnixPath(path)
+                let channel: any Channel
+                do {
+                    channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+                } catch {
+                    throw ListenerProblems.unixBindFailure(error, path: path)
+                }
                 listeners.withLockedValue { $0.append(channel) }
                 bound.append(path)
             }
         } catch {
             for l in listeners.withLockedValue({ $0 }) { try? l.close().wait() }
             try? group.syncShutdownGracefully()
-            throw SealKVError(.ioError, "could not listen on \(configuration.host.map { "\($0):\(configuration.port)" } ?? configuration.unixPath ?? "?"): \(error). Choose another address or stop what uses it.")
+            throw error
         }
         state.listening.withLockedValue { $0 = bound }
         startSweeping()
