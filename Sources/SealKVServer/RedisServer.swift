@@ -105,7 +105,8 @@ public final class RedisServer: Sendable {
 
     /// Logs how the store was opened when recovery refused its newest commit.
     private func reportRecovery() {
-        if let warning = state.database.recovery.warning { state.log("warning: \(warning)") }
+        guard configuration.logsRecoveryFallback, let warning = state.database.recovery.warning else { return }
+        state.log("warning: \(warning)")
     }
 
     /// Deletes expired keys in the background, at most 10,000 per second.

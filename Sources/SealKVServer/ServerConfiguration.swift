@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var clientLimits = ClientLimits()
     /// Event-loop threads (default: one per core).
     public var threads = System.coreCount
+    /// Log a warning at ``RedisServer/start()`` when recovery refused the store's newest commit and
+    /// opened the one before it. The `sealkv` tool turns it off: it has warned already, while
+    /// opening the store, in the words of its own flags.
+    public var logsRecoveryFallback = true
     /// Where the server reports what it did to a client on its own (closed it past a limit,
     /// evicted it) and how the store was opened. Default: standard error.
     public var log: @Sendable (String) -> Void = ServerConfiguration.standardErrorLog

@@ -214,7 +214,7 @@ struct ServerHostileClientTests {
     }
 
     /// A store whose newest commit was torn opens at the previous one; `serve` says so in its log
-    /// and in INFO's persistence section.
+    /// (once, in the tool's words) and in INFO's persistence section.
     @Test func aFallbackAtOpenIsLoggedAndShownInInfo() throws {
         let server = try ServeProcess { path in
             let options = TestSupport.options(.openExisting)
@@ -230,7 +230,9 @@ struct ServerHostileClientTests {
             bytes.replaceSubrange(size..<(size + 4096), with: [UInt8](repeating: 0, count: 4096))
             TestSupport.writeFile(path, bytes)
         }
-        #expect(server.log.contains("warning: the newest commit (transaction 2, meta slot"), "\(server.log)")
+        #expect(server.log.contains("warning: the newest commit of '\(server.store)' (transaction 2, meta slot"), "\(server.log)")
+        #expect(server.log.components(separatedBy: "warning").count == 2, "not warned exactly once: \(server.log)")
+        #expect(server.log.contains("--min-txn") && !server.log.contains("minimum transaction"), "not in the tool's words: \(server.log)")
         let c = try RawClient(port: server.port)
         guard case .bulk(let text?) = c.call("INFO", "persistence") else { Issue.record("no INFO"); return }
         let info = String(decoding: text, as: UTF8.self)

@@ -46,6 +46,8 @@ struct ServeCommand: ParsableCommand {
         if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
             throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
         }
+        // openStore has warned already if recovery fell back, in the tool's words.
+        config.logsRecoveryFallback = false
         let database = try openStore(db, store, writable: true)
         let server: RedisServer
         let bound: [String]
