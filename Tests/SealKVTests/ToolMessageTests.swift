@@ -65,6 +65,25 @@ struct ToolMessageTests {
         Self.expectToolWords(backup, "backup into a read-only folder")
     }
 
+    /// Counts agree with their nouns, durations are in units a person reads ("0.6 ms", not
+    /// "0.000641993 seconds"), and `page` on a meta slot says `pages`, not the field `pageCount`.
+    @Test func countsDurationsAndFieldsReadAsEnglish() throws {
+        let f = ToolFixture()
+        let store = try f.store("e.sealkv")
+        let loaded = try f.run(["load", store], stdin: .bytes(Array("{\"key\":\"a\",\"value\":\"b\"}\n".utf8)))
+        loaded.expect(0, "load")
+        #expect(loaded.err.contains("loaded 1 entry") && !loaded.err.contains("entries"), "\(loaded.err)")
+        let check = try f.run(["check", store, "--timing"])
+        check.expect(0, "check")
+        #expect(!check.out.contains("seconds") && !check.out.contains("1 pages"), "\(check.out)")
+        let pattern = try Regex(#"every invariant holds \(\d+(\.\d)? (µs|ms|s)\)"#)
+        #expect(check.out.contains(pattern), "\(check.out)")
+        #expect(check.out.contains(try Regex(#"page by page, synchronously: \d+(\.\d)? (µs|ms|s)\n"#)), "\(check.out)")
+        let meta = try f.run(["page", store, "0"])
+        meta.expect(0, "page 0")
+        #expect(!meta.out.contains("pageCount") && meta.out.contains("\npages "), "\(meta.out)")
+    }
+
     /// `--min-txn` and `SEALKV_MIN_TXN` refuse a store whose newest commit is older.
     @Test func aRolledBackStoreIsRefusedOnRequest() throws {
         let f = ToolFixture()

@@ -53,7 +53,7 @@ struct StatCommand: ParsableCommand {
         entries       \(s.entries[""] ?? 0) in the default namespace\(namespaces.isEmpty ? "" : ", " + namespaces.map { "\($0) \(s.entries[$0]!)" }.joined(separator: ", "))
         namespaces    \(namespaces.isEmpty ? "-" : namespaces.joined(separator: ", "))
         free pages    \(s.freePages)
-        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \($0.age)\($0.processID.map { ", process \($0)" } ?? "")" }.joined(separator: "; "))
+        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \(formatDuration($0.age)) old\($0.processID.map { ", process \($0)" } ?? "")" }.joined(separator: "; "))
         io engine     \(s.ioEngine)
         recovery      \(recovery.fellBack ? "fell back: " + (recoveryWarning(recovery, path: path, writable: false) ?? "") : "opened the newest commit (slot \(recovery.chosenSlot))")
         """)
@@ -107,9 +107,10 @@ struct PageCommand: ParsableCommand {
 
         """
         if let meta = d.meta {
+            let fields = Self.metaFields(meta, shownTxnID: d.info.txnID)
             // Each label apart from its value, however long ("catalog.entries" is 15 characters).
-            let width = max(14, (meta.keys.map(\.count).max() ?? 0) + 1)
-            for k in meta.keys.sorted() { out += "\(k.padding(toLength: width, withPad: " ", startingAt: 0))\(meta[k]!)\n" }
+            let width = max(14, (fields.map(\.label.count).max() ?? 0) + 1)
+            for (label, value) in fields { out += "\(label.padding(toLength: width, withPad: " ", startingAt: 0))\(value)\n" }
         } else if d.info.number < 2 {
             out += "this meta slot does not authenticate (torn, damaged or never written)\n"
         }
@@ -127,6 +128,23 @@ struct PageCommand: ParsableCommand {
             }
         }
         print(out, terminator: "")
+    }
+}
+
+extension PageCommand {
+    /// A meta slot's fields in the tool's words, sorted by label: the page count as `pages` (as
+    /// `stat` says it), the library's `pageCount` never; the txnid left out when the line above
+    /// shows it already.
+    static func metaFields(_ meta: [String: String], shownTxnID: UInt64) -> [(label: String, value: String)] {
+        var fields: [(label: String, value: String)] = []
+        for (key, value) in meta {
+            switch key {
+            case "pageCount": fields.append(("pages", "\(value) (the high-water mark of this commit)"))
+            case "txnid" where value == "\(shownTxnID)": continue
+            default: fields.append((key, value))
+            }
+        }
+        return fields.sorted { $0.label < $1.label }
     }
 }
 
@@ -210,9 +228,9 @@ struct CheckCommand: ParsableCommand {
         print("meta          \(slots.joined(separator: ", ")); opened slot \(db.recovery.chosenSlot)\(db.recovery.fellBack ? " (the newer commit was torn or damaged)" : "")")
         for p in report.problems { print(p.page.map { "page \($0): " } ?? "", p.message, separator: "") }
         for w in warnings { print("warning: ", w.page.map { "page \($0): " } ?? "", w.message, separator: "") }
-        print(report.isClean ? "ok: \(report.pagesRead) pages authenticated, every invariant holds (\(report.totalTime))"
-                             : "\(report.problems.count) problem(s) found")
-        if let sequential { print("page by page, synchronously: \(sequential)") }
+        print(report.isClean ? "ok: \(counted(report.pagesRead, "page")) authenticated, every invariant holds (\(formatDuration(report.totalTime)))"
+                             : "\(counted(report.problems.count, "problem")) found")
+        if let sequential { print("page by page, synchronously: \(formatDuration(sequential))") }
     }
 }
 
