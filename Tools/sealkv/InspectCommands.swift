@@ -169,9 +169,14 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let slot = try meta.map { try NumericArgument.integer($0, "--meta", in: 0...1) }
+        let slot = try meta.map { try NumericArgument.integer($0, "--meta", in: 0...1, note: "the two meta slots") }
         // Without --meta, open as every command does (recovery included); with it, the slot as it is.
-        let db = try openStore(path, store, writable: false, slot: slot, verify: slot == nil)
+        let db: Database
+        do {
+            db = try openStore(path, store, writable: false, slot: slot, verify: slot == nil)
+        } catch let failure as ToolFailure where slot != nil && failure.message.contains("meta slot \(slot!) does not authenticate") {
+            throw ToolFailure("meta slot \(slot!) of '\(path)' does not authenticate (torn, damaged or never written), so it holds no commit to check; the store opens the commit in the other slot, which `sealkv check '\(path)'` (without --meta) verifies.", exitCode: 2)
+        }
         defer { db.close() }
         dropFromOSCache(path)
         let bar = ProgressBar("check", unit: "pages")
@@ -196,8 +201,33 @@ struct CheckCommand: ParsableCommand {
         }
         let failures = report.problems.count + (strict ? warnings.count : 0)
         if failures > 0 {
-            throw ToolFailure("check found \(report.problems.count) problem(s)\(strict && !warnings.isEmpty ? " and \(warnings.count) warning(s), which --strict counts" : "")", exitCode: 1)
+            let found = counted(report.problems.count, "problem") + (strict && !warnings.isEmpty ? " and \(counted(warnings.count, "warning")), which --strict counts" : "")
+            throw ToolFailure("check found \(found)\(report.problems.isEmpty ? "" : "; " + advice(db.recovery, slot: slot) + ".")", exitCode: 1)
         }
+    }
+
+    /// What to do about problems found in the commit checked: restore from a backup, unless
+    /// `--meta` chose a commit the store does not open (damage there may be expected).
+    func advice(_ recovery: RecoveryReport, slot: Int?) -> String {
+        guard let slot, let checked = recovery.slotTxnIDs[slot], let other = recovery.slotTxnIDs[1 - slot] else {
+            return "restore '\(path)' from a backup"
+        }
+        if checked > other {
+            return "meta slot \(slot) holds the newest commit (transaction \(checked)), which recovery refuses, so every command opens transaction \(other) in slot \(1 - slot) instead. A crash or power cut during that commit leaves exactly this, and the next write replaces it; if there was none, the file was damaged: restore it from a backup"
+        }
+        return "meta slot \(slot) holds the older commit (transaction \(checked)), whose pages later commits may reuse, so problems there are expected; the store opens transaction \(other) in slot \(1 - slot), which `sealkv check` without --meta verifies"
+    }
+
+    /// A problem's message as check reports it: without the page number a second time, and
+    /// without the library's advice to run check (the user is running it; the last line says
+    /// what to do).
+    static func problemMessage(_ problem: CheckReport.Problem) -> String {
+        var message = problem.message
+        if let advice = message.range(of: " Run `sealkv check` and restore from a backup.") { message.removeSubrange(advice) }
+        if let page = problem.page, let repeated = message.range(of: ") page \(page) ") {
+            message.replaceSubrange(repeated, with: ") ")
+        }
+        return message
     }
 
     /// A warning to report: the checker's, or the tool's own about recovery.
@@ -217,7 +247,7 @@ struct CheckCommand: ParsableCommand {
             "metaSlots": report.metaSlots.map { $0.map { $0 as Any } ?? NSNull() },
             "openedSlot": db.recovery.chosenSlot, "fellBack": db.recovery.fellBack,
             "refusedReason": refusalReason(db.recovery).map { $0 as Any } ?? NSNull(),
-            "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
+            "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": Self.problemMessage($0)] },
             "warnings": warnings.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
             "pagesByKind": Dictionary(uniqueKeysWithValues: report.pagesByKind.map { ($0.key.rawValue, $0.value) }), "entries": report.entries, "timing": timingFields,
         ] as [String: Any]))
@@ -226,7 +256,7 @@ struct CheckCommand: ParsableCommand {
     private func printText(_ report: CheckReport, _ warnings: [Finding], db: Database, sequential: Duration?) {
         let slots = report.metaSlots.enumerated().map { "slot \($0.offset): " + ($0.element.map { "txn \($0)" } ?? "invalid") }
         print("meta          \(slots.joined(separator: ", ")); opened slot \(db.recovery.chosenSlot)\(db.recovery.fellBack ? " (the newer commit was torn or damaged)" : "")")
-        for p in report.problems { print(p.page.map { "page \($0): " } ?? "", p.message, separator: "") }
+        for p in report.problems { print(p.page.map { "page \($0): " } ?? "", Self.problemMessage(p), separator: "") }
         for w in warnings { print("warning: ", w.page.map { "page \($0): " } ?? "", w.message, separator: "") }
         print(report.isClean ? "ok: \(counted(report.pagesRead, "page")) authenticated, every invariant holds (\(formatDuration(report.totalTime)))"
                              : "\(counted(report.problems.count, "problem")) found")

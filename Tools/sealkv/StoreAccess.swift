@@ -66,8 +66,10 @@ func recoveryWarning(_ recovery: RecoveryReport, path: String, writable: Bool) -
     let slot = recovery.refusedSlot.map { ", meta slot \($0)" } ?? ""
     let reason = refusalReason(recovery) ?? "its pages do not authenticate"
     let consequence = writable ? " This command writes, so it replaces the refused commit." : ""
+    let inspect = recovery.refusedSlot.map { " (`sealkv check --meta \($0)` lists what is damaged in it)" } ?? ""
     return "the newest commit of '\(path)' (\(refused)\(slot)) is incomplete, so transaction \(recovery.openedTxnID), the commit before it, was opened: \(reason)."
-        + " A crash or power cut during a commit leaves exactly this; if there was none, the file was damaged or rolled back: compare with the newest transaction you know of and pass it as --min-txn.\(consequence)"
+        + " A crash or power cut during a commit leaves exactly this; if there was none, the file was damaged\(inspect) or rolled back:"
+        + " compare with the newest transaction you know of and pass it as --min-txn.\(consequence)"
 }
 
 /// Why recovery refused the newest commit, without the library's advice for damage ("restore from
