@@ -1,3 +1,4 @@
+import Foundation
 import SealKV
 
 /// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same workload.
@@ -24,6 +25,13 @@ protocol WorkloadJournal: AnyObject {
     func acknowledge(_ database: Database) throws
     /// `Database.sync()` returned (no-sync mode's durability point).
     func synced(_ database: Database)
+    /// Whether commits may be acknowledged from several threads at once (a kill-mode child can:
+    /// each acknowledgement names the snapshot it digested). Elsewhere concurrent writers take turns.
+    var acceptsConcurrentWriters: Bool { get }
+}
+
+extension WorkloadJournal {
+    var acceptsConcurrentWriters: Bool { false }
 }
 
 /// The credentials of harness stores: index 0 is the store's first raw key, each password change
@@ -61,6 +69,43 @@ public final class WorkloadContext {
     public func commit(_ body: (WriteTransaction) throws -> Void) throws {
         try database.write(body)
         try journal.acknowledge(database)
+    }
+
+    /// Runs `writers` threads at once, each making `commitsEach` commits with `body(tx, writer,
+    /// commit)` and acknowledging each when its `write` returns, so their commits share fsyncs
+    /// (group commit). Where the journal cannot take acknowledgements from several threads (states
+    /// and fault modes), the writers take turns instead. The interleaving of threads is not
+    /// replayed by a seed.
+    public func commitConcurrently(writers: Int, commitsEach: Int, _ body: @escaping @Sendable (WriteTransaction, Int, Int) throws -> Void) throws {
+        guard journal.acceptsConcurrentWriters else {
+            for n in 0..<commitsEach {
+                for w in 0..<writers { try commit { tx in try body(tx, w, n) } }
+            }
+            return
+        }
+        final class Failure: @unchecked Sendable {
+            let lock = NSLock()
+            var error: (any Error)?
+        }
+        let failure = Failure()
+        let done = DispatchGroup()
+        let (database, journal) = (self.database, UncheckedJournal(self.journal))
+        for w in 0..<writers {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    for n in 0..<commitsEach {
+                        try database.write { tx in try body(tx, w, n) }
+                        try journal.journal.acknowledge(database)
+                    }
+                } catch {
+                    failure.lock.lock(); failure.error = failure.error ?? error; failure.lock.unlock()
+                }
+            }
+        }
+        done.wait()
+        if let error = failure.error { throw error }
     }
 
     /// `Database.sync()`, recorded as the durability point of no-sync mode.
@@ -208,13 +253,37 @@ extension CrashWorkload {
         }
     }
 
+    /// Four writer threads at once, each putting keys of its own and overwriting shared ones, one
+    /// to three puts a commit: their commits share fsyncs through group commit. Meant for kill mode
+    /// (`--mode kill --workload concurrent`), where every writer's acknowledged commits must survive.
+    public static let concurrent = CrashWorkload(name: "concurrent") { ctx in
+        try ctx.commit { tx in for i in 0..<500 { try tx.put("shared-\(i)", [UInt8](repeating: 1, count: 200)) } }
+        let seed = ctx.random.next()
+        try ctx.commitConcurrently(writers: 4, commitsEach: max(1, ctx.operations / 8)) { tx, writer, n in
+            var rng = SeededGenerator(seed: seed ^ (UInt64(writer) << 32 | UInt64(n)))
+            try tx.put("writer-\(writer)-\(n)", value(&rng, overflowOneIn: 30))
+            for _ in 0..<Int.random(in: 0...2, using: &rng) { try tx.put(key(&rng, space: 500).replacingKeyPrefix(), value(&rng)) }
+        }
+    }
+
     /// The built-in workloads small enough for every mode in CI (all but `bulk`, whose states-mode
     /// run takes minutes: each of its commits writes hundreds of pages, each a crash point).
     public static let all: [CrashWorkload] = [.mixed, .namespaces, .shrink, .rotation]
 
     /// Every built-in workload.
-    public static let builtIn: [CrashWorkload] = all + [.bulk]
+    public static let builtIn: [CrashWorkload] = all + [.bulk, .concurrent]
 
     /// The built-in workload named `name`.
     public static func named(_ name: String) -> CrashWorkload? { builtIn.first { $0.name == name } }
+}
+
+/// A journal handed to writer threads; the kill-mode child's journal writes each line in one call.
+private struct UncheckedJournal: @unchecked Sendable {
+    let journal: any WorkloadJournal
+    init(_ journal: any WorkloadJournal) { self.journal = journal }
+}
+
+private extension Array where Element == UInt8 {
+    /// A `key-N` key as `shared-N`, so writers overwrite the keys the workload filled.
+    func replacingKeyPrefix() -> [UInt8] { Array("shared-".utf8) + dropFirst(4) }
 }

@@ -82,11 +82,13 @@ enum ServerInfo {
             var st = stat()
             if stat(path, &st) == 0 { fileBytes = Int64(st.st_size) }
         }
-        let perCommit = s.commits == 0 ? 0 : (Double(s.writes) / Double(s.commits) * 100).rounded() / 100
+        // Every commit since the server opened the store went through it (it is the store's writer).
+        let commits = Int(db.currentTxnID - server.openedTxnID)
+        let perCommit = commits == 0 ? 0 : (Double(s.writes) / Double(commits) * 100).rounded() / 100
         var fields: [(String, String)] = [
             ("loading", "0"), ("async_loading", "0"), ("aof_enabled", "0"), ("rdb_bgsave_in_progress", "0"),
             ("store_path", db.path ?? "(memory)"), ("store_txnid", "\(db.currentTxnID)"), ("store_file_bytes", "\(fileBytes)"),
-            ("store_durability", "\(db.options.durability)"), ("group_commits", "\(s.commits)"), ("committed_writes", "\(s.writes)"),
+            ("store_durability", "\(db.options.durability)"), ("group_commits", "\(commits)"), ("committed_writes", "\(s.writes)"),
             ("writes_per_commit", "\(perCommit)"), ("failed_commits", "\(s.failedCommits)"),
             ("recovery_fell_back", r.fellBack ? "1" : "0"), ("recovery_opened_txnid", "\(r.openedTxnID)"),
             ("recovery_slot_txnids", r.slotTxnIDs.map { $0.map(String.init) ?? "invalid" }.joined(separator: ",")),

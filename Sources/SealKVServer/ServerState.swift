@@ -5,12 +5,12 @@ import SealKV
 /// Counters shown by INFO.
 final class ServerStatistics: Sendable {
     struct Counts {
-        var commits = 0, writes = 0, failedCommits = 0, commands = 0, connections = 0, rejected = 0
+        var writes = 0, failedCommits = 0, commands = 0, connections = 0, rejected = 0
         var evicted = 0, closedForOutput = 0, requestTimeouts = 0, expiredSwept = 0
     }
     private let counts = NIOLockedValueBox(Counts())
 
-    func committed(writes n: Int) { counts.withLockedValue { $0.commits += 1; $0.writes += n } }
+    func committed(writes n: Int) { counts.withLockedValue { $0.writes += n } }
     func failedCommit() { counts.withLockedValue { $0.failedCommits += 1 } }
     func commands(_ n: Int) { counts.withLockedValue { $0.commands += n } }
     func connected() { counts.withLockedValue { $0.connections += 1 } }
@@ -36,6 +36,8 @@ final class ServerState: Sendable {
     let watches = WatchRegistry()
     let cursors = ScanCursors()
     let started = NIODeadline.now()
+    /// The store's newest commit when the server started (INFO counts commits from it).
+    let openedTxnID: UInt64
     /// The configured log, unthrottled (for what the server says once, like how it opened).
     let log: @Sendable (String) -> Void
     private let clientLog: ThrottledLog
@@ -46,6 +48,7 @@ final class ServerState: Sendable {
 
     init(database: Database, configuration: ServerConfiguration) {
         self.database = database
+        openedTxnID = database.currentTxnID
         namespacePerDatabase = configuration.namespacePerDatabase
         limits = configuration.limits
         clientLimits = configuration.clientLimits

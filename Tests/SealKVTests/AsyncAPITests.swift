@@ -9,6 +9,37 @@ import Glibc
 /// serving other tasks; cancellation before the commit rolls back; concurrent tasks share commits.
 @Suite("Async API")
 struct AsyncAPITests {
+    /// The README's async example, compiled and run.
+    @Test func readmeAsyncExample() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        // --- README async example begins ---
+        let db = try await Database.open(at: dir + "/store.sealkv", credential: .password("p@ssw0rd"))
+        try await db.write { tx in                        // the closure runs on a store thread
+            try tx.put("user:1", "alice")
+            try tx.put("user:1:visits", encoding: 1)        // Codable values
+        }
+        try await db.put("motd", "hello")                 // one-call forms: put, get, delete, update,
+        let name = try await db.namespace("").getString("user:1")   // compareAndSwap, getOrInsert
+        let visits = try await db.update("user:1:visits", as: Int.self) { ($0 ?? 0) + 1 }
+        let changes = try await db.observe(prefix: "user:")     // committed changes, in commit order
+        Task {
+            for await batch in changes { for change in batch.changes { print(change.key, change.value as Any) } }
+        }
+        // --- README async example ends ---
+        #expect(name == "alice" && visits == 2)
+        #expect(try await db.get("motd") == Array("hello".utf8))
+        #expect(try await db.delete("motd"))
+        #expect(try await db.compareAndSwap("user:1", expected: Array("alice".utf8), new: Array("bob".utf8)))
+        #expect(try await db.getOrInsert("fresh") { "made" } == Array("made".utf8))
+        #expect(try await db.namespace("ns").count() == 0)
+        var iterator = try await db.observe(key: "user:2").makeAsyncIterator()
+        try await db.namespace("").put("user:2", "carol")
+        let batch = await iterator.next()
+        #expect(batch?.changes == [ObservedChange(key: Array("user:2".utf8), value: Array("carol".utf8))])
+        db.close()
+    }
+
     @Test func durableWritesDoNotBlockTheCooperativePool() async throws {
         // Every sync waits until a task on the cooperative pool releases it. Writers that blocked
         // the pool's threads (about one per core) would keep that task from running, and the

@@ -247,6 +247,20 @@ struct ToolTests {
         #expect(compared > 50, "only \(compared) reader snapshots could be compared with acknowledged contents")
     }
 
+    /// Kill mode with four writer threads sharing commits (group commit): every writer's
+    /// acknowledged commits survive SIGKILL at random moments.
+    @Test func crashtestKillModeWithConcurrentWritersLosesNothing() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let r = try Tool.run(["crashtest", "--mode", "kill", "--workload", "concurrent", "--rounds", "8", "--ops", "240",
+                              "--durability", "one-sync", "--dir", dir, "--json"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let fields = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect((fields["violations"] as! [Any]).isEmpty, "\(r.stdout)")
+        #expect(fields["killed"] as! Int >= 5, "\(r.stdout)")
+        #expect(fields["acknowledgedCommits"] as! Int > 100, "\(r.stdout)")
+    }
+
     /// Fault mode through the tool: exit 0 and a run for each kind of fault.
     @Test func crashtestFaultModeFindsNoViolation() throws {
         let r = try Tool.run(["crashtest", "--mode", "faults", "--workload", "namespaces", "--ops", "30", "--durability", "one-sync", "--json"])

@@ -23,7 +23,7 @@ struct CrashtestCommand: ParsableCommand {
     @Option(name: .customLong("readers"), parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read (0 to 64).") var readersText = "1"
     @Option(name: .customLong("credential-index"), parsing: .unconditional, help: .hidden) var credentialIndexText = "0"
 
-    @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, or all.") var workload = "all"
+    @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, concurrent (four writer threads), or all.") var workload = "all"
     @Option(name: .customLong("ops"), parsing: .unconditional, help: "Operations per workload run (1 to 10000000).") var opsText = "200"
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of the workload and of the sampled states.") var seedText = "1"
     @Option(name: .customLong("max-states"), parsing: .unconditional, help: "Stop after this many states per run (0: no limit).") var maxStatesText = "0"

@@ -39,6 +39,7 @@ extension Database {
             keyDerivation: header.kdfAlgorithm == FileFormat.kdfArgon2id
                 ? "argon2id (\(header.strength.opsLimit) passes, \(header.strength.memLimit >> 20) MiB)" : "raw 256-bit key",
             durability: options.durability,
+            syncCalls: storage.syncCalls,
             recovery: recovery)
     }
 }

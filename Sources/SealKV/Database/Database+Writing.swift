@@ -73,6 +73,7 @@ extension Database {
         sweepSomeExpiredEntries(group.transaction)
         do throws(SealKVError) {
             try Commit.run(group.transaction, writer: &ws, in: commits)
+            if let log = group.transaction.changeLog { observers.publish(group.transaction.txnID, log) }
             group.finish(nil)
             return nil
         } catch {

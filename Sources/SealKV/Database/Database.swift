@@ -40,6 +40,8 @@ public final class Database: Sendable {
     let waitingWriters = Atomic<Int>(0)
     /// The store's own threads, on which `async` calls run their blocking work.
     let executor = BlockingExecutor(maximumThreads: 64)
+    /// Who observes the commits of this handle.
+    let observers = ObserverRegistry()
 
     init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore, lockFile: LockFile? = nil) {
         self.path = path
@@ -72,7 +74,9 @@ public final class Database: Sendable {
                                       heldTailEnd: heldTailEnd,
                                       reuseFreedPagesAtOnce: options.deliberateBugs.has(.reuseFreedPagesInSameCommit))
         let space = WriteSpace(pager: pager, txnID: base.txnID + 1, allocator: allocator)
-        return WriteTransaction(space: space, base: base, configuration: transactionConfiguration, sealer: pager.sealer)
+        let tx = WriteTransaction(space: space, base: base, configuration: transactionConfiguration, sealer: pager.sealer)
+        tx.changeLog = observers.changeLogForNewTransaction()
+        return tx
     }
 
     deinit {
@@ -103,6 +107,7 @@ public final class Database: Sendable {
             }
         }
         guard wasOpen else { return }
+        observers.finishAll()
         pager.cache.removeAll()
         storage.close()
     }

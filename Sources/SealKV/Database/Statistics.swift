@@ -48,6 +48,9 @@ public struct Statistics: Sendable {
     public let keyDerivation: String
     /// How commits reach the disk.
     public let durability: Durability
+    /// fdatasync calls this handle has made since it opened (commits that share a group commit
+    /// share one; 0 for an in-memory store).
+    public let syncCalls: UInt64
     /// What opening found: whether recovery refused a torn or damaged newest commit.
     public let recovery: RecoveryReport
 }

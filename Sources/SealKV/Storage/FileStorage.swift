@@ -237,7 +237,12 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         Syscalls.startWriteback(fd, from: first * size, bytes: (last - first + 1) * size)
     }
 
+    /// fdatasync calls made, for statistics.
+    private let syncsMade = Atomic<UInt64>(0)
+    var syncCalls: UInt64 { syncsMade.load(ordering: .relaxed) }
+
     func sync() throws(SealKVError) {
+        syncsMade.add(1, ordering: .relaxed)
         let rc = Syscalls.fdatasync(fd)
         if rc != 0 { throw SealKVError.system("fdatasync", path: path, errno: rc) }
     }

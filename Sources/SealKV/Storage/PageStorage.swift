@@ -29,6 +29,8 @@ package protocol PageStorage: AnyObject, Sendable {
     func startWriteback(_ writes: [PageWrite])
     /// Makes every completed write durable (fdatasync).
     func sync() throws(SealKVError)
+    /// How many syncs reached the device since the backend opened (0 for backends without one).
+    var syncCalls: UInt64 { get }
     /// Reads the size again, for a reader whose file another process writes (a no-op elsewhere).
     func refreshSize() throws(SealKVError)
     /// Grows or shrinks the file to `pages` pages.
@@ -38,6 +40,7 @@ package protocol PageStorage: AnyObject, Sendable {
 }
 
 extension PageStorage {
+    package var syncCalls: UInt64 { 0 }
     package func startWriteback(_ writes: [PageWrite]) {}
 
     package func refreshSize() throws(SealKVError) {}

@@ -64,3 +64,8 @@ extension Array where Element == UInt8 {
         return try result!.get()
     }
 }
+
+extension ByteString {
+    /// A copy of the bytes, for handing a key or value to another thread.
+    var byteArray: [UInt8] { withBytes { Array($0) } }
+}

@@ -43,6 +43,7 @@ extension WriteTransaction {
             namedTrees[name] = nil
             changedNamespaces.remove(name)
             droppedNamespaces.insert(name)
+            changeLog?.recordDrop(namespace: name)
         }
         return true
     }
@@ -63,6 +64,7 @@ extension WriteTransaction {
             let replaced = try mutate(TreeID(namespace: namespace)) { (m) throws(SealKVError) in try m.put(k, v, expiry: expiry) }
             if let old = replaced?.expiry { try removeExpiryIndex(old, namespace: namespace, key: k) }
             if let expiry { try addExpiryIndex(expiry, namespace: namespace, key: k) }
+            changeLog?.recordSet(namespace: namespace, key: k, value: v)
         }
     }
 
@@ -79,6 +81,7 @@ extension WriteTransaction {
             let tree = TreeID(namespace: namespace)
             guard try descriptor(of: tree) != nil else { return false }
             guard let removed = try mutate(tree, { (m) throws(SealKVError) in try m.delete(k) }) else { return false }
+            changeLog?.recordSet(namespace: namespace, key: k, value: nil)
             if let old = removed.expiry {
                 try removeExpiryIndex(old, namespace: namespace, key: k)
                 // An entry that had already expired was not there as far as readers could tell.
@@ -179,7 +182,10 @@ extension WriteTransaction {
                 guard let t = try descriptor(of: tree) else { return }
                 let current = try item.entry.key.withBytes { (k) throws(SealKVError) -> UInt64? in try TreeReader(t, in: pages).storedExpiry(of: k) }
                 guard current == item.entry.expiry else { return }
-                _ = try item.entry.key.withBytes { (k) throws(SealKVError) in try mutate(tree) { (m) throws(SealKVError) in try m.delete(k) } }
+                _ = try item.entry.key.withBytes { (k) throws(SealKVError) in
+                    let removed = try mutate(tree) { (m) throws(SealKVError) in try m.delete(k) }
+                    if removed != nil { changeLog?.recordSet(namespace: item.entry.namespace, key: k, value: nil) }
+                }
                 deleted += 1
             }
         }

@@ -10,6 +10,7 @@ extension WriteTransaction {
         fileprivate var namedTrees: [String: TreeDescriptor]
         fileprivate var droppedNamespaces: Set<String>
         fileprivate var changedNamespaces: Set<String>
+        fileprivate var changesRecorded: Int
     }
 
     /// Marks the transaction as it is now, so the changes that follow can be discarded alone
@@ -17,7 +18,8 @@ extension WriteTransaction {
     /// its own changes). Pages dirtied before it are copied, not changed, until it is kept.
     func savepoint() -> Savepoint {
         Savepoint(pages: space.savepoint(), mainTree: mainTree, catalog: catalog, expiryTree: expiryTree, freeTree: freeTree,
-                  namedTrees: namedTrees, droppedNamespaces: droppedNamespaces, changedNamespaces: changedNamespaces)
+                  namedTrees: namedTrees, droppedNamespaces: droppedNamespaces, changedNamespaces: changedNamespaces,
+                  changesRecorded: changeLog?.entries.count ?? 0)
     }
 
     /// Keeps the changes made since the savepoint.
@@ -35,6 +37,7 @@ extension WriteTransaction {
         namedTrees = savepoint.namedTrees
         droppedNamespaces = savepoint.droppedNamespaces
         changedNamespaces = savepoint.changedNamespaces
+        changeLog?.truncate(to: savepoint.changesRecorded)
         deferredError = nil
         version &+= 1
     }

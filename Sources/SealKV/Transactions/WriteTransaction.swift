@@ -9,6 +9,8 @@ public final class WriteTransaction: ReadTransaction {
     var changedNamespaces: Set<String> = []
     /// The sealer this commit seals with (a rekey installs a new one).
     var commitSealer: PageSealer
+    /// The changes observers of this handle want, or nil when nobody observes.
+    var changeLog: ChangeLog?
 
     init(space: WriteSpace, base: CommitState, configuration: TransactionConfiguration, sealer: PageSealer) {
         self.space = space

@@ -14,6 +14,10 @@ protocol Engine: AnyObject {
     func scan() throws -> Int
     /// A handle for reading from another thread.
     func makeReader() throws -> any EngineReader
+    /// A handle for durable single-put transactions from another thread, beside other writers.
+    func makeWriter() throws -> any EngineWriter
+    /// fdatasync/fsync calls the store has made, for engines that count them (nil for the peers).
+    var syncCalls: UInt64? { get }
     /// Closes the store, flushing what it holds.
     func close()
     /// The files the store consists of (for their size, and to drop them from the OS cache).
@@ -24,6 +28,7 @@ protocol Engine: AnyObject {
 
 extension Engine {
     func treeShape() throws -> TreeShape? { nil }
+    var syncCalls: UInt64? { nil }
 }
 
 /// Depth and page counts of a B+tree, to compare page layouts (how many children a branch holds
@@ -40,6 +45,12 @@ struct TreeShape: Codable, Equatable {
 /// Reads on one thread.
 protocol EngineReader: AnyObject {
     func get(_ key: [UInt8]) throws -> Bool
+    func close()
+}
+
+/// Durable one-put transactions on one thread.
+protocol EngineWriter: AnyObject {
+    func put(_ key: [UInt8], _ value: [UInt8]) throws
     func close()
 }
 

@@ -108,6 +108,15 @@ final class LMDBEngine: Engine {
     }
 
     func makeReader() throws -> any EngineReader { Reader(engine: self) }
+    /// LMDB's writers take turns on its writer mutex; each commit syncs on its own.
+    func makeWriter() throws -> any EngineWriter { Writer(engine: self) }
+
+    final class Writer: EngineWriter {
+        let engine: LMDBEngine
+        init(engine: LMDBEngine) { self.engine = engine }
+        func put(_ key: [UInt8], _ value: [UInt8]) throws { try engine.put([(key, value)]) }
+        func close() {}
+    }
 
     final class Reader: EngineReader {
         let engine: LMDBEngine

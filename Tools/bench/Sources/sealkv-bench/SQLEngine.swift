@@ -155,6 +155,32 @@ final class SQLEngine: Engine {
     }
 
     func makeReader() throws -> any EngineReader { Reader(connection: try Connection(api: api, path: path, cipher: cipher)) }
+    /// A connection of its own that waits for the write lock (busy_timeout) rather than failing.
+    func makeWriter() throws -> any EngineWriter {
+        let connection = try Connection(api: api, path: path, cipher: cipher)
+        try connection.exec("PRAGMA busy_timeout = 60000")
+        return Writer(connection: connection)
+    }
+
+    final class Writer: EngineWriter {
+        let connection: Connection
+        init(connection: Connection) { self.connection = connection }
+        func put(_ key: [UInt8], _ value: [UInt8]) throws {
+            let api = connection.api
+            let s = try connection.statement("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", &connection.putStmt)
+            try connection.exec("BEGIN IMMEDIATE")
+            _ = key.withUnsafeBytes { api.bindBlob(s, 1, $0.baseAddress, Int32($0.count), SQLEngine.transient) }
+            _ = value.withUnsafeBytes { api.bindBlob(s, 2, $0.baseAddress, Int32($0.count), SQLEngine.transient) }
+            guard api.step(s) == 101 else {
+                _ = api.reset(s)
+                try? connection.exec("ROLLBACK")
+                throw BenchError("sqlite put: \(String(cString: api.errmsg(connection.db)!))")
+            }
+            _ = api.reset(s)
+            try connection.exec("COMMIT")
+        }
+        func close() { connection.close() }
+    }
 
     final class Reader: EngineReader {
         let connection: Connection

@@ -36,6 +36,16 @@ final class SealKVEngine: Engine {
     }
 
     func makeReader() throws -> any EngineReader { Reader(database: database) }
+    func makeWriter() throws -> any EngineWriter { Writer(database: database) }
+    var syncCalls: UInt64? { try? database.stats().syncCalls }
+
+    /// Writes through the shared handle: concurrent writers share commits (group commit).
+    final class Writer: EngineWriter {
+        let database: Database
+        init(database: Database) { self.database = database }
+        func put(_ key: [UInt8], _ value: [UInt8]) throws { try database.write { tx in try tx.put(key, value) } }
+        func close() {}
+    }
 
     final class Reader: EngineReader {
         let database: Database

@@ -47,8 +47,13 @@ struct Measurement: Codable {
 
 /// The workloads, in the order they run on one store.
 enum Workload {
-    static let names = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts", "readers-1", "readers-2",
-                        "cold-reads", "cold-scan", "cold-scan-no-readahead"]
+    static let names = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts",
+                        "writers-1", "writers-4", "writers-16", "writers-64",
+                        "writers-1-fsyncs", "writers-4-fsyncs", "writers-16-fsyncs", "writers-64-fsyncs",
+                        "readers-1", "readers-2", "cold-reads", "cold-scan", "cold-scan-no-readahead"]
+    /// Writer counts of the concurrent-writer workload; the peers, which cannot share a sync between
+    /// transactions, run 1 and 16 only.
+    static let writerCounts = [1, 4, 16, 64]
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
@@ -123,6 +128,13 @@ enum Workload {
             })
         }
 
+        // concurrent writers, each doing durable single-put transactions, 2 seconds each.
+        for writers in writerCounts where wanted("writers-\(writers)") && (name.hasPrefix("sealkv") || writers == 1 || writers == 16) {
+            let (commits, syncs) = try concurrentWriters(engine, writers: writers, keys: n)
+            m.rates["writers-\(writers)"] = commits
+            if let syncs { m.rates["writers-\(writers)-fsyncs"] = syncs }
+        }
+
         // concurrent readers with one writer, 2 seconds each.
         for readers in [1, 2] where wanted("readers-\(readers)") {
             m.rates["readers-\(readers)"] = try concurrentReads(engine, readers: readers, keys: n)
@@ -152,6 +164,51 @@ enum Workload {
         m.fileBytesAfterDelete = sumFiles()
         m.peakRSSBytes = peakRSS()
         return m
+    }
+
+    /// Durable single-put transactions per second, all writers together, and syncs per second
+    /// (for engines that count them), over 2 seconds.
+    static func concurrentWriters(_ engine: any Engine, writers: Int, keys n: Int) throws -> (commits: Double, syncs: Double?) {
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var stop = false
+            var error: (any Error)?
+            var counts: [Int]
+            let handles: [any EngineWriter]
+            init(_ handles: [any EngineWriter]) { self.handles = handles; counts = Array(repeating: 0, count: handles.count) }
+            var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
+        }
+        let shared = Shared(try (0..<writers).map { _ in try engine.makeWriter() })
+        let syncsBefore = engine.syncCalls
+        let group = DispatchGroup()
+        let start = ContinuousClock.now
+        for w in 0..<writers {
+            let thread = Thread {
+                var rng = Mix(state: UInt64(w + 1) * 104_729)
+                var done = 0
+                while !shared.stopped {
+                    let i = Int.random(in: 0..<n, using: &rng)
+                    do { try shared.handles[w].put(key(i), value(i, 20_000 + done)) } catch {
+                        shared.lock.lock(); shared.error = error; shared.stop = true; shared.lock.unlock()
+                        break
+                    }
+                    done += 1
+                }
+                shared.lock.lock(); shared.counts[w] = done; shared.lock.unlock()
+                group.leave()
+            }
+            group.enter()
+            thread.start()
+        }
+        usleep(2_000_000)
+        shared.lock.lock(); shared.stop = true; shared.lock.unlock()
+        group.wait()
+        let elapsed = seconds(ContinuousClock.now - start)
+        for h in shared.handles { h.close() }
+        if let e = shared.error { throw e }
+        var syncs: Double? = nil
+        if let before = syncsBefore, let after = engine.syncCalls { syncs = Double(after - before) / elapsed }
+        return (Double(shared.counts.reduce(0, +)) / elapsed, syncs)
     }
 
     /// Reads per second, all readers together, while a writer commits 100-key batches.
@@ -206,6 +263,7 @@ final class Closed: Engine {
     func get(_ key: [UInt8]) throws -> Bool { throw BenchError("closed") }
     func scan() throws -> Int { throw BenchError("closed") }
     func makeReader() throws -> any EngineReader { throw BenchError("closed") }
+    func makeWriter() throws -> any EngineWriter { throw BenchError("closed") }
     func close() {}
     var files: [String] { [] }
 }
