@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SealKVCrashHarness", targets: ["SealKVCrashHarness"]),
         .executable(name: "sealkv", targets: ["sealkv"]),
         .executable(name: "sealkv-demo", targets: ["sealkv-demo"]),
+        .executable(name: "sealkv-async-example", targets: ["sealkv-async-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,14 @@ let package = Package(
             name: "sealkv-demo",
             dependencies: ["SealKV"],
             path: "Tools/demo"
+        ),
+        // An example client of the async API: warnings are errors, so a strict-concurrency
+        // diagnostic the API causes in client code fails the build.
+        .executableTarget(
+            name: "sealkv-async-example",
+            dependencies: ["SealKV"],
+            path: "Tools/async-example",
+            swiftSettings: [.unsafeFlags(["-warnings-as-errors"])]
         ),
         .testTarget(
             name: "SealKVTests",

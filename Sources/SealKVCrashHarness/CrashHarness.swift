@@ -56,15 +56,26 @@ public struct CrashHarness {
         } else {
             // The initial image is durable, so the commit it recovers to is acknowledged (and synced)
             // before opening it for writing writes anything.
-            let k = try Recovery.open(storage: storage, credential: credential, unlockCache: unlockCache).state.txnID
+            let recovered = try Recovery.open(storage: storage, credential: credential, unlockCache: unlockCache)
+            let k = recovered.state.txnID
             storage.mark(.issued(k))
             storage.mark(.acknowledged(k))
             storage.mark(.synced(k))
+            // After a fallback, the writable open retires the refused slot with an empty commit
+            // numbered past the refused one: issued by the open itself.
+            if let refused = recovered.recovery.refusedTxnID { storage.mark(.issued(max(k, refused) + 1)) }
             db = try Database.open(storage: storage, credential: credential, options: options())
         }
         defer { db.close() }
         recorder.observe(db)
         try recorder.acknowledge(db)
+        // That empty commit has the recovered commit's pages and contents: until it is durable,
+        // a crash may recover either.
+        let recoveredTxnID = db.recovery.openedTxnID
+        if !initial.isEmpty, recorder.references[recoveredTxnID] == nil, var same = recorder.references[db.currentTxnID] {
+            same.txnID = recoveredTxnID
+            recorder.references[recoveredTxnID] = same
+        }
         let context = WorkloadContext(database: db, random: SeededGenerator(seed: seed), operations: operations, journal: recorder)
         try configuration.workload.run(context)
         return recorder

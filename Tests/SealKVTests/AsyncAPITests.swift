@@ -40,6 +40,24 @@ struct AsyncAPITests {
         db.close()
     }
 
+    /// The example client (an actor over the async API, built with warnings as errors in Swift 6
+    /// mode) runs: 64 concurrent tasks, an observer, a cancelled write.
+    @Test func theExampleClientRuns() throws {
+        let binary = URL(fileURLWithPath: ToolProcess.binary).deletingLastPathComponent().appendingPathComponent("sealkv-async-example").path
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [dir + "/example"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("64 visits") && text.contains("observer saw 8 sessions") && text.contains("left nothing"), "\(text)")
+    }
+
     @Test func durableWritesDoNotBlockTheCooperativePool() async throws {
         // Every sync waits until a task on the cooperative pool releases it. Writers that blocked
         // the pool's threads (about one per core) would keep that task from running, and the

@@ -85,7 +85,9 @@ struct RecoveryTests {
             }
             let reopened = try TestSupport.reopen(bytes)
             #expect(reopened.recovery.fellBack, "page \(p) missing, yet the newest commit was accepted")
-            #expect(try reopened.read { tx in (tx.snapshotTxnID, try tx.getString("new")) } == (1, nil))
+            // The contents of commit 1, under commit 3: the writable open retired the refused 2.
+            #expect(reopened.recovery.openedTxnID == 1)
+            #expect(try reopened.read { tx in (tx.snapshotTxnID, try tx.getString("new")) } == (3, nil))
             try TestSupport.expectClean(reopened)
         }
     }
@@ -111,7 +113,8 @@ struct RecoveryTests {
             #expect(report.warning?.contains("transaction 2") == true)
             let check = try db.check()
             #expect(check.problems.isEmpty, "\(check.problems)")
-            #expect(check.txnID == 1)
+            // A writable open retires the refused slot with an empty commit numbered past it.
+            #expect(check.txnID == (mode == .readOnly ? 1 : 3))
             #expect(check.warnings.contains { $0.message == report.warning })
             #expect(try db.stats().recovery == report)
             db.close()
@@ -124,6 +127,34 @@ struct RecoveryTests {
         #expect(!told.withLock { $0 })
         #expect(db.recovery.warning == nil && db.recovery.openedTxnID == 2)
         #expect(try db.check().warnings.isEmpty)
+    }
+
+    /// After a fallback, the next commit must not reuse the refused commit's txnid: a caller who
+    /// saw that txnid (and passes it as `minimumTxnID`) would be satisfied by other contents.
+    @Test func aCommitAfterAFallbackNeverReusesTheRefusedTxnID() throws {
+        let (before, after) = try twoCommits()
+        let p = (2..<(before.count / 4096)).first { p in before[(p * 4096)..<((p + 1) * 4096)] != after[(p * 4096)..<((p + 1) * 4096)] }!
+        var torn = after
+        torn.replaceSubrange((p * 4096)..<((p + 1) * 4096), with: before[(p * 4096)..<((p + 1) * 4096)])
+        let storage = MemoryStorage(bytes: torn)
+        let db = try Database.open(storage: storage, credential: .password(TestSupport.password), options: TestSupport.options(.openExisting))
+        #expect(db.recovery.refusedTxnID == 2 && db.recovery.openedTxnID == 1)
+        #expect(db.currentTxnID == 3, "the writable open retired the refused txnid 2 with txnid \(db.currentTxnID)")
+        try db.write { tx in try tx.put("after the fallback", "x") }
+        #expect(db.currentTxnID == 4)
+        try TestSupport.expectClean(db)
+        db.close()
+        var options = TestSupport.options(.openExisting)
+        options.minimumTxnID = 4
+        let again = try Database.open(storage: MemoryStorage(bytes: storage.snapshot()), credential: .password(TestSupport.password), options: options)
+        #expect(try again.read { try $0.getString("after the fallback") } == "x")
+        #expect(try again.check().problems.isEmpty)
+        // Closed without a commit after the fallback: the next session does not reuse 2 either.
+        let storage2 = MemoryStorage(bytes: torn)
+        try Database.open(storage: storage2, credential: .password(TestSupport.password), options: TestSupport.options(.openExisting)).close()
+        let later = try Database.open(storage: MemoryStorage(bytes: storage2.snapshot()), credential: .password(TestSupport.password), options: TestSupport.options(.openExisting))
+        try later.write { tx in try tx.put("k", "v") }
+        #expect(later.currentTxnID > 2)
     }
 
     /// Found by the crash harness (compound crash, no-sync): after a fallback the refused slot still
@@ -141,12 +172,12 @@ struct RecoveryTests {
         let damaged = MemoryStorage(bytes: bytes)
         let reopened = try Database.open(storage: damaged, credential: .password(TestSupport.password), options: TestSupport.options())
         #expect(reopened.recovery.fellBack)
-        #expect(reopened.currentTxnID == 1)
+        #expect(reopened.currentTxnID == 3, "the refused commit 2 is retired by an empty commit 3")
         try reopened.sync()   // nothing to commit: cuts the tail the lost commit had grown
         reopened.close()
         #expect(damaged.snapshot().count < bytes.count, "the tail was not cut, so this test proves nothing")
         let again = try TestSupport.reopen(damaged.snapshot())
-        #expect(again.currentTxnID == 1)
+        #expect(again.currentTxnID == 3)
         #expect(try again.read { try $0.getString("a") } == "1")
         try TestSupport.expectClean(again)
     }

@@ -177,22 +177,28 @@ package enum Recovery {
         return best
     }
 
-    /// Readies a store that was just opened for writing:
+    /// Readies a store that was just opened for writing, and returns the state its writer starts
+    /// from:
     /// 1. The commit recovery chose may exist only in the OS cache (after a process crash): sync it
     ///    before any commit builds on it.
     /// 2. If recovery fell back, the refused slot still holds a newer commit whose meta authenticates
-    ///    but whose pages did not all persist. Overwrite it with the chosen commit (and sync) before
-    ///    anything else is written: a later cut of the file's tail could otherwise leave that slot
-    ///    claiming pages the file no longer holds, which the next open must take for truncation.
-    static func prepareForWriting(_ opened: OpenedStore, storage: any PageStorage) throws(SealKVError) {
+    ///    but whose pages did not all persist. Overwrite it (and sync) before anything else is
+    ///    written: a later cut of the file's tail could otherwise leave that slot claiming pages the
+    ///    file no longer holds, which the next open must take for truncation. What goes there is
+    ///    the chosen commit's trees under the next txnid past the refused one, an empty commit,
+    ///    so that the refused txnid never comes to name other contents, in this session or a later one.
+    static func prepareForWriting(_ opened: OpenedStore, storage: any PageStorage) throws(SealKVError) -> OpenedStore {
         try storage.sync()
-        guard opened.recovery.fellBack else { return }
+        guard opened.recovery.fellBack, let refusedTxnID = opened.recovery.refusedTxnID else { return opened }
+        var retired = opened
+        retired.state.txnID = max(opened.state.txnID, refusedTxnID) + 1
+        retired.slot = opened.slot ^ 1
         var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
-        let refused = opened.slot ^ 1
         try page.withMutableBytes { (p) throws(SealKVError) in
-            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: opened.state, slot: refused)
-            try storage.writePages([PageWrite(page: refused, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
+            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: retired.state, slot: retired.slot)
+            try storage.writePages([PageWrite(page: retired.slot, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
         }
+        return retired
     }
 
     /// Cheap checks of a meta's numbers before any page is read.

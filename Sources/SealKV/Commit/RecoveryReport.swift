@@ -7,7 +7,7 @@ package struct OpenedStore {
     package var state: CommitState
     var slot: UInt64
     /// What recovery saw, for `stat` and `check`.
-    var recovery: RecoveryReport
+    package var recovery: RecoveryReport
 }
 
 /// What opening found in the two meta slots.

@@ -58,12 +58,12 @@ extension Database {
             if readOnly, let lockFile { try protectPublishedCommit(lockFile) }
             defer { if readOnly { _ = lockFile?.publishOldest(nil, since: 0) } }
             let newestAllowed = readOnly ? lockFile?.liveWriterCommitted : nil
-            let opened = try Recovery.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit,
+            var opened = try Recovery.open(storage: storage, credential: credential, verifyNewest: options.verifyNewestCommit,
                                            slot: options.metaSlot, newestAllowed: newestAllowed)
             try checkFreshness(opened, options)
             if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
             if !readOnly {
-                try Recovery.prepareForWriting(opened, storage: storage)
+                opened = try Recovery.prepareForWriting(opened, storage: storage)
                 lockFile?.markWriter(true)
                 lockFile?.publishCommitted(opened.state.txnID)
             }
@@ -128,11 +128,11 @@ extension Database {
                                         PageWrite(page: 1, bytes: b.baseAddress! + FileFormat.pageSize)], sync: true)
             }
         }
-        let opened = try Recovery.open(storage: storage, credential: credential,
+        var opened = try Recovery.open(storage: storage, credential: credential,
                                           verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
         try checkFreshness(opened, options)
         if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
-        if options.mode != .readOnly { try Recovery.prepareForWriting(opened, storage: storage) }
+        if options.mode != .readOnly { opened = try Recovery.prepareForWriting(opened, storage: storage) }
         return Database(path: nil, options: options, storage: storage, opened: opened)
     }
 

@@ -57,6 +57,18 @@ protocol EngineWriter: AnyObject {
 /// The engines, by name, and how to open one in a folder.
 enum Engines {
     static let all = ["sealkv", "lmdb", "sqlite", "sqlcipher"]
+    /// The engines whose read-only handle in another process reads beside a writer process.
+    static let multiProcess: Set<String> = ["sealkv", "lmdb"]
+
+    /// A read-only handle on the store `name` keeps in `directory`, for a process of its own.
+    static func openReadOnly(_ name: String, directory: String) throws -> any EngineReader {
+        switch name {
+        case "sealkv": return try SealKVEngine.ReadOnlyHandle(directory: directory)
+        case "lmdb": return try LMDBEngine.ReadOnlyHandle(directory: directory)
+        default: throw BenchError("\(name) has no read-only handle for another process")
+        }
+    }
+
     /// The engines that are B+trees and report their shape.
     static let bTrees: Set<String> = ["sealkv", "sealkv-posix", "lmdb"]
 

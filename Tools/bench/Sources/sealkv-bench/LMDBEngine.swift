@@ -108,6 +108,42 @@ final class LMDBEngine: Engine {
     }
 
     func makeReader() throws -> any EngineReader { Reader(engine: self) }
+
+    /// A read-only environment in another process (MDB_RDONLY), sharing the writer's lock file.
+    final class ReadOnlyHandle: EngineReader {
+        private var env: OpaquePointer?
+        private var dbi = MDB_dbi()
+        init(directory: String) throws {
+            func check(_ rc: Int32, _ what: String) throws {
+                if rc != 0 { throw BenchError("lmdb \(what): \(String(cString: mdb_strerror(rc)))") }
+            }
+            try check(mdb_env_create(&env), "env_create")
+            try check(mdb_env_set_mapsize(env, 64 << 30), "set_mapsize")
+            try check(mdb_env_set_maxreaders(env, 64), "set_maxreaders")
+            try check(mdb_env_open(env, directory, UInt32(MDB_RDONLY), 0o600), "env_open")
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "txn_begin")
+            try check(mdb_dbi_open(txn, nil, 0, &dbi), "dbi_open")
+            mdb_txn_abort(txn)
+        }
+        func get(_ key: [UInt8]) throws -> Bool {
+            var txn: OpaquePointer?
+            guard mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0 else { throw BenchError("lmdb read txn_begin failed") }
+            defer { mdb_txn_abort(txn) }
+            var k = key
+            return k.withUnsafeMutableBytes { kb in
+                var mk = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+                var v = MDB_val()
+                guard mdb_get(txn, dbi, &mk, &v) == 0 else { return false }
+                // Read the value in full, as the other workloads do.
+                var sum: UInt8 = 0
+                let bytes = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+                for b in bytes { sum &+= b }
+                return v.mv_size > 0 || sum == 0
+            }
+        }
+        func close() { mdb_env_close(env); env = nil }
+    }
     /// LMDB's writers take turns on its writer mutex; each commit syncs on its own.
     func makeWriter() throws -> any EngineWriter { Writer(engine: self) }
 

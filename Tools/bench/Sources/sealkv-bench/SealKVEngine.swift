@@ -36,6 +36,19 @@ final class SealKVEngine: Engine {
     }
 
     func makeReader() throws -> any EngineReader { Reader(database: database) }
+
+    /// A read-only handle in another process (coordinated through the lock file), with the same
+    /// cache as the writer's.
+    final class ReadOnlyHandle: EngineReader {
+        let database: Database
+        init(directory: String) throws {
+            var options = Options(kdf: .interactive, durability: .oneSync, cacheSize: SealKVEngine.cacheBytes)
+            options.mode = .readOnly
+            database = try Database.open(at: directory + "/bench.sealkv", credential: .password("benchmark password"), options: options)
+        }
+        func get(_ key: [UInt8]) throws -> Bool { try database.read { tx in try tx.get(key) != nil } }
+        func close() { database.close() }
+    }
     func makeWriter() throws -> any EngineWriter { Writer(database: database) }
     var syncCalls: UInt64? { try? database.stats().syncCalls }
 

@@ -50,7 +50,7 @@ enum Workload {
     static let names = ["fill", "batch-updates", "hot-reads", "hot-scan", "durable-puts",
                         "writers-1", "writers-4", "writers-16", "writers-64",
                         "writers-1-fsyncs", "writers-4-fsyncs", "writers-16-fsyncs", "writers-64-fsyncs",
-                        "readers-1", "readers-2", "cold-reads", "cold-scan", "cold-scan-no-readahead"]
+                        "readers-1", "readers-2", "reader-process", "cold-reads", "cold-scan", "cold-scan-no-readahead"]
     /// Writer counts of the concurrent-writer workload; the peers, which cannot share a sync between
     /// transactions, run 1 and 16 only.
     static let writerCounts = [1, 4, 16, 64]
@@ -140,6 +140,11 @@ enum Workload {
             m.rates["readers-\(readers)"] = try concurrentReads(engine, readers: readers, keys: n)
         }
 
+        // a reader in another process (read-only handle) beside this process's writer.
+        if wanted("reader-process") && Engines.multiProcess.contains(name) {
+            m.rates["reader-process"] = try readerInAnotherProcess(engine, name: name, directory: directory, keys: n)
+        }
+
         // cold random reads and a cold scan: OS cache dropped and the store reopened.
         if wanted("cold-reads") {
             try reopen(cold: true)
@@ -209,6 +214,60 @@ enum Workload {
         var syncs: Double? = nil
         if let before = syncsBefore, let after = engine.syncCalls { syncs = Double(after - before) / elapsed }
         return (Double(shared.counts.reduce(0, +)) / elapsed, syncs)
+    }
+
+    /// Reads per second of a read-only handle in a child process, while this process commits
+    /// 100-key batches: how the store serves a reader process beside a writer process.
+    static func readerInAnotherProcess(_ engine: any Engine, name: String, directory: String, keys n: Int) throws -> Double {
+        final class Flag: @unchecked Sendable {
+            let lock = NSLock()
+            var stop = false
+            var error: (any Error)?
+            var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
+        }
+        final class Box: @unchecked Sendable { let engine: any Engine; init(_ e: any Engine) { engine = e } }
+        let flag = Flag(), box = Box(engine)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            var rng = Mix(state: 4242)
+            var round = 30_000
+            while !flag.stopped {
+                let batch = (0..<100).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, round)) }
+                do { try box.engine.put(batch) } catch { flag.lock.lock(); flag.error = error; flag.lock.unlock(); break }
+                round += 1
+            }
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.arguments = ["--reader-child", name, "--keys", "\(n)", "--dir", directory]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        flag.lock.lock(); flag.stop = true; flag.lock.unlock()
+        group.wait()
+        if let e = flag.error { throw e }
+        guard process.terminationStatus == 0, let rate = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw BenchError("the \(name) reader process failed (status \(process.terminationStatus))")
+        }
+        return rate
+    }
+
+    /// The reader process's side: opens the store read-only, reads random keys for 2 seconds (each
+    /// get its own read transaction) and returns gets per second.
+    static func readFromThisProcess(_ name: String, directory: String, keys n: Int) throws -> Double {
+        let reader = try Engines.openReadOnly(name, directory: directory)
+        defer { reader.close() }
+        var rng = Mix(state: 777)
+        var done = 0, found = 0
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(2) {
+            for _ in 0..<64 where try reader.get(key(Int.random(in: 0..<n, using: &rng))) { found += 1 }
+            done += 64
+        }
+        guard found == done else { throw BenchError("\(name) reader process: \(done - found) of \(done) existing keys were not found") }
+        return Double(done) / seconds(ContinuousClock.now - start)
     }
 
     /// Reads per second, all readers together, while a writer commits 100-key batches.

@@ -11,6 +11,7 @@ import Glibc
 ///     sealkv-bench --guard [--record]       regression guard against Tools/bench/baseline.json
 ///     sealkv-bench --child ENGINE --keys N --dir D   (internal: one engine, one JSON line)
 ///     sealkv-bench --child ENGINE --keys N --dir D --shape   (internal: the tree after the fill)
+///     sealkv-bench --reader-child ENGINE --keys N --dir D    (internal: reads from another process)
 struct Arguments {
     var keys = 1_000_000
     var runs = 3
@@ -24,6 +25,8 @@ struct Arguments {
     var shape = false
     /// Workloads to run (the fill always runs: the others start from it); nil runs them all.
     var only: Set<String>? = nil
+    /// Read-only random gets for 2 seconds on the store in `directory`, beside its writer.
+    var readerChild: String? = nil
 
     init(_ args: [String]) throws {
         var i = 0
@@ -43,6 +46,7 @@ struct Arguments {
             case "--guard": guardMode = true
             case "--record": record = true
             case "--shape": shape = true
+            case "--reader-child": readerChild = try value()
             case "--only":
                 let names = Set(try value().split(separator: ",").map(String.init))
                 let unknown = names.subtracting(Workload.names)
@@ -194,6 +198,10 @@ func machine() -> String {
 
 func main() throws {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()))
+    if let engine = args.readerChild, let directory = args.directory {
+        print(try Workload.readFromThisProcess(engine, directory: directory, keys: args.keys))
+        return
+    }
     if let engine = args.child {
         let directory = args.directory ?? NSTemporaryDirectory()
         if args.shape {
