@@ -9,7 +9,7 @@ public final class RedisServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let state: ServerState
     let committer: GroupCommitter
-    /// The settings, without the password (the state keeps only its digest).
+    /// The settings (the password in them is only a digest).
     private let configuration: ServerConfiguration
     /// The TCP address to bind, resolved once and checked.
     private let address: SocketAddress?
@@ -32,22 +32,23 @@ public final class RedisServer: Sendable {
             do {
                 address = try SocketAddress.makeAddressResolvingHost(host, port: configuration.port)
             } catch {
-                throw SealKVError(.invalidArgument, "cannot resolve the address \(host) to listen on: \(error).")
+                throw ListenerProblems.unresolvable(host)
             }
             if configuration.password == nil, let address, !ServerConfiguration.isLoopback(address) {
                 throw SealKVError(.invalidArgument, "refusing to listen on \(host), which resolves to \(address.ipAddress ?? "?"), not a loopback address, without a password: pass --requirepass-file.")
             }
         }
         self.address = address
-        var kept = configuration
-        kept.password = nil
-        self.configuration = kept
+        self.configuration = configuration
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         state = ServerState(database: database, configuration: configuration)
         committer = GroupCommitter(database: database, statistics: state.statistics)
     }
 
     /// Binds the listeners; returns the addresses bound (a port of 0 picks a free one).
+    /// - Throws: `invalidArgument` with a message naming `--listen` or `--unix` when an address
+    ///   cannot be listened on (in use, not this machine's, a socket path too long or in a missing
+    ///   folder, a file that is not a socket, another server on that socket).
     @discardableResult
     public func start() throws -> [String] {
         reportRecovery()
@@ -55,19 +56,30 @@ public final class RedisServer: Sendable {
         var bound: [String] = []
         do {
             if let address, let host = configuration.host {
-                let channel = try bootstrap.bind(to: address).wait()
+                let channel: any Channel
+                do {
+                    channel = try bootstrap.bind(to: address).wait()
+                } catch {
+                    throw ListenerProblems.tcpBindFailure(error, host: host, port: configuration.port)
+                }
                 listeners.withLockedValue { $0.append(channel) }
-                bound.append("\(host):\(channel.localAddress?.port ?? configuration.port)")
+                bound.append(ListenerProblems.endpoint(host, channel.localAddress?.port ?? configuration.port))
             }
             if let path = configuration.unixPath {
-                let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+                try ListenerProblems.checkUnixPath(path)
+                let channel: any Channel
+                do {
+                    channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+                } catch {
+                    throw ListenerProblems.unixBindFailure(error, path: path)
+                }
                 listeners.withLockedValue { $0.append(channel) }
                 bound.append(path)
             }
         } catch {
             for l in listeners.withLockedValue({ $0 }) { try? l.close().wait() }
             try? group.syncShutdownGracefully()
-            throw SealKVError(.ioError, "could not listen on \(configuration.host.map { "\($0):\(configuration.port)" } ?? configuration.unixPath ?? "?"): \(error). Choose another address or stop what uses it.")
+            throw error
         }
         state.listening.withLockedValue { $0 = bound }
         startSweeping()
@@ -93,7 +105,8 @@ public final class RedisServer: Sendable {
 
     /// Logs how the store was opened when recovery refused its newest commit.
     private func reportRecovery() {
-        if let warning = state.database.recovery.warning { state.log("warning: \(warning)") }
+        guard configuration.logsRecoveryFallback, let warning = state.database.recovery.warning else { return }
+        state.log("warning: \(warning)")
     }
 
     /// Deletes expired keys in the background, at most 10,000 per second.

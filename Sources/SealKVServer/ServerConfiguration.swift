@@ -13,9 +13,9 @@ public struct ServerConfiguration: Sendable {
     public var port = 6380
     /// A Unix-domain socket to listen on as well (or instead).
     public var unixPath: String? = nil
-    /// Clients must authenticate with this password (nil: no password). The server keeps only a
-    /// keyed digest of it; the caller wipes its own copy.
-    public var password: [UInt8]? = nil
+    /// Clients must authenticate with this password (nil: no password). Only its keyed digest
+    /// exists here, so the caller can wipe its own copy as soon as it is set.
+    public var password: ClientPassword? = nil
     /// Most clients connected at once. A client connecting beyond it takes the place of one that
     /// has not sent a complete request (or not authenticated) for the longest time, if any has
     /// waited at least ``ClientLimits/evictionGrace``; otherwise it gets an error and is closed.
@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     public var clientLimits = ClientLimits()
     /// Event-loop threads (default: one per core).
     public var threads = System.coreCount
+    /// Log a warning at ``RedisServer/start()`` when recovery refused the store's newest commit and
+    /// opened the one before it. The `sealkv` tool turns it off: it has warned already, while
+    /// opening the store, in the words of its own flags.
+    public var logsRecoveryFallback = true
     /// Where the server reports what it did to a client on its own (closed it past a limit,
     /// evicted it) and how the store was opened. Default: standard error.
     public var log: @Sendable (String) -> Void = ServerConfiguration.standardErrorLog
@@ -76,15 +80,17 @@ public struct ServerConfiguration: Sendable {
             if !ok { throw SealKVError(.invalidArgument, message) }
         }
         let c = clientLimits
-        try require(maxClients >= 1, "--max-clients must be at least 1.")
-        try require(limits.maxBulkLength >= 1024, "--max-bulk must be at least 1024 bytes.")
-        try require(limits.maxRequestBytes >= limits.maxBulkLength, "--max-request must be at least --max-bulk.")
-        try require(c.outputPauseBytes >= 4096, "--client-output-pause must be at least 4096 bytes.")
-        try require(c.outputLimitBytes > c.outputPauseBytes, "--client-output-limit must be larger than --client-output-pause.")
-        try require(c.maxClientMemory >= c.outputLimitBytes + limits.maxRequestBytes,
-                    "--max-client-memory must be at least --client-output-limit plus --max-request, so one client's largest request and reply fit.")
+        let bulk = limits.maxBulkLength, request = limits.maxRequestBytes
+        try require(maxClients >= 1, "--max-clients must be at least 1; it is \(maxClients).")
+        try require(bulk >= 1024, "--max-bulk must be at least 1024 bytes (1k); it is \(bulk) bytes.")
+        try require(request >= bulk, "--max-request must be at least --max-bulk (\(bulk) bytes); it is \(request) bytes.")
+        try require(c.outputPauseBytes >= 4096, "--client-output-pause must be at least 4096 bytes (4k); it is \(c.outputPauseBytes) bytes.")
+        try require(c.outputLimitBytes > c.outputPauseBytes,
+                    "--client-output-limit must be larger than --client-output-pause (\(c.outputPauseBytes) bytes); it is \(c.outputLimitBytes) bytes.")
+        try require(c.maxClientMemory >= c.outputLimitBytes + request,
+                    "--max-client-memory must be at least --client-output-limit plus --max-request (\(c.outputLimitBytes + request) bytes), so one client's largest request and reply fit; it is \(c.maxClientMemory) bytes.")
         for (name, t) in [("--request-timeout", c.requestTimeout), ("--client-output-timeout", c.outputTimeout)] {
-            try require(t.nanoseconds > 0, "\(name) must be positive.")
+            try require(t.nanoseconds > 0, "\(name) must be positive; it is \(t.nanoseconds) ns.")
         }
     }
 }

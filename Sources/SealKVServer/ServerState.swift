@@ -1,4 +1,3 @@
-import CSodium
 import NIOConcurrencyHelpers
 import NIOCore
 import SealKV
@@ -44,9 +43,8 @@ final class ServerState: Sendable {
     private let clientLog: ThrottledLog
     /// Where the server listens, as INFO shows it.
     let listening = NIOLockedValueBox<[String]>([])
-    /// Keyed BLAKE2b of the password under a random key made at start; the password itself is not kept.
-    private let passwordDigest: [UInt8]?
-    private let digestKey: [UInt8]
+    /// What clients must AUTH with: a keyed digest of the password, not the password.
+    private let password: ClientPassword?
 
     init(database: Database, configuration: ServerConfiguration) {
         self.database = database
@@ -61,10 +59,7 @@ final class ServerState: Sendable {
         self.statistics = statistics
         clients = ClientRegistry(maxClients: configuration.maxClients, maxMemory: configuration.clientLimits.maxClientMemory,
                                  evictionGrace: configuration.clientLimits.evictionGrace, statistics: statistics)
-        var key = [UInt8](repeating: 0, count: 32)
-        randombytes_buf(&key, key.count)
-        digestKey = key
-        passwordDigest = configuration.password.map { Self.digest($0, key: key) }
+        password = configuration.password
     }
 
     /// Logs what the server did to a client (closed it past a limit, evicted it), at most 20
@@ -72,19 +67,11 @@ final class ServerState: Sendable {
     func logClient(_ line: String) { clientLog.write(line) }
 
     /// Whether clients must authenticate.
-    var requiresPassword: Bool { passwordDigest != nil }
+    var requiresPassword: Bool { password != nil }
 
-    private static func digest(_ bytes: [UInt8], key: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        _ = crypto_generichash(&out, out.count, bytes, UInt64(bytes.count), key, key.count)
-        return out
-    }
-
-    /// Compares in constant time (both sides hashed first, so the length is not revealed either).
+    /// Whether `candidate` is the password (false when none is set).
     func checkPassword(_ candidate: [UInt8]) -> Bool {
-        guard let passwordDigest else { return false }
-        let d = Self.digest(candidate, key: digestKey)
-        return sodium_memcmp(d, passwordDigest, 32) == 0
+        password?.matches(candidate) ?? false
     }
 
     /// The namespace database `index` maps to ("" for 0, "db3" for 3).

@@ -185,16 +185,16 @@ struct ServerHostileClientTests {
         let store = dir + "/s.sealkv"
         #expect(try Tool.run(["init", store]).status == 0)
         let cases: [([String], String)] = [
-            (["--max-bulk", "0"], "--max-bulk must be a positive size"), (["--max-bulk", "lots"], "--max-bulk must be a positive size"),
+            (["--max-bulk", "0"], "--max-bulk: 0 is out of range"), (["--max-bulk", "lots"], "--max-bulk: 'lots' is not a size"),
             (["--max-bulk", "100"], "--max-bulk must be at least 1024 bytes"),
             (["--max-request", "1m"], "--max-request must be at least --max-bulk"),
-            (["--request-timeout", "-1"], "--request-timeout must not be negative"),
-            (["--request-timeout", "inf"], "--request-timeout must be a number of seconds"),
+            (["--request-timeout", "-1"], "--request-timeout: '-1' is not a number of seconds"),
+            (["--request-timeout", "inf"], "--request-timeout: 'inf' is not a number of seconds"),
             (["--client-output-limit", "512k"], "--client-output-limit must be larger than --client-output-pause"),
             (["--max-client-memory", "16m"], "--max-client-memory must be at least"),
-            (["--max-clients", "0"], "--max-clients must be between 1 and 1000000"),
-            (["--idle-timeout", "-5"], "--idle-timeout must not be negative"),
-            (["--idle-timeout", "99999999999"], "--idle-timeout must be between 0 and 31536000 seconds"),
+            (["--max-clients", "0"], "--max-clients: 0 is out of range; give a whole number of clients from 1 to 1000000"),
+            (["--idle-timeout", "-5"], "--idle-timeout: -5 is out of range"),
+            (["--idle-timeout", "99999999999"], "--idle-timeout: 99999999999 is out of range; give a whole number of seconds from 0 to 31536000"),
         ]
         for (arguments, message) in cases {
             let r = try Tool.run(["serve", store, "--listen", "127.0.0.1:0"] + arguments)
@@ -214,7 +214,7 @@ struct ServerHostileClientTests {
     }
 
     /// A store whose newest commit was torn opens at the previous one; `serve` says so in its log
-    /// and in INFO's persistence section.
+    /// (once, in the tool's words) and in INFO's persistence section.
     @Test func aFallbackAtOpenIsLoggedAndShownInInfo() throws {
         let server = try ServeProcess { path in
             let options = TestSupport.options(.openExisting)
@@ -230,7 +230,9 @@ struct ServerHostileClientTests {
             bytes.replaceSubrange(size..<(size + 4096), with: [UInt8](repeating: 0, count: 4096))
             TestSupport.writeFile(path, bytes)
         }
-        #expect(server.log.contains("warning: the newest commit (transaction 2, meta slot"), "\(server.log)")
+        #expect(server.log.contains("warning: the newest commit of '\(server.store)' (transaction 2, meta slot"), "\(server.log)")
+        #expect(server.log.components(separatedBy: "warning").count == 2, "not warned exactly once: \(server.log)")
+        #expect(server.log.contains("--min-txn") && !server.log.contains("minimum transaction"), "not in the tool's words: \(server.log)")
         let c = try RawClient(port: server.port)
         guard case .bulk(let text?) = c.call("INFO", "persistence") else { Issue.record("no INFO"); return }
         let info = String(decoding: text, as: UTF8.self)

@@ -312,7 +312,7 @@ struct ServerTests {
     }
 
     @Test func authIsRequiredAndNonLoopbackNeedsAPassword() throws {
-        let t = try TestServer { $0.password = Array("s3cret".utf8) }
+        let t = try TestServer { $0.password = ClientPassword(Array("s3cret".utf8)) }
         let c = try RawClient(port: t.port)
         #expect(c.call("GET", "a") == .error("NOAUTH Authentication required."))
         #expect(c.call("AUTH", "wrong") == .error("WRONGPASS invalid username-password pair or user is disabled."))

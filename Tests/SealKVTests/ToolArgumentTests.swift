@@ -47,6 +47,49 @@ struct ToolArgumentTests {
         try f.run(["get", store, "k"]).expect(1, "nothing was stored")
     }
 
+    /// Every numeric option of every command says which flag, what was given and what it accepts,
+    /// where the argument parser alone said only "The value 'abc' is invalid for '--rounds
+    /// <rounds>'"; `--ttl` and the other durations take plain decimal seconds only.
+    @Test func aRefusedNumberIsNamedWithWhatIsAccepted() throws {
+        let f = ToolFixture()
+        let store = try f.store("a.sealkv")
+        let cases: [([String], [String])] = [
+            (["crashtest", "--rounds", "abc", "--mode", "kill"], ["--rounds", "'abc'", "from 1 to 1000000"]),
+            (["crashtest", "--ops", "1.5"], ["--ops", "'1.5'", "whole number", "from 1 to 10000000"]),
+            (["crashtest", "--max-states", "1e3"], ["--max-states", "'1e3'", "0: no limit"]),
+            (["crashtest", "--readers", "many", "--mode", "kill"], ["--readers", "'many'", "from 0 to 64"]),
+            (["crashtest", "--seed", "x"], ["--seed", "'x'", "whole number"]),
+            (["crashtest", "--sector", "abc"], ["--sector", "'abc'", "512"]),
+            (["crashtest", "--sector", "1000"], ["--sector", "1000", "512, 1024, 2048 or 4096"]),
+            (["crashtest", "--full-check-every", "often"], ["--full-check-every", "'often'", "0: never"]),
+            (["scan", store, "--limit", "1.5"], ["--limit", "'1.5'", "whole number"]),
+            (["load", store, "--batch", "0"], ["--batch", "0 is out of range", "from 1 to 1000000"]),
+            (["check", store, "--meta", "2"], ["--meta", "2 is out of range", "from 0 to 1"]),
+            (["get", store, "k", "--min-txn", "x"], ["--min-txn", "'x'", "whole number"]),
+            (["put", store, "k", "v", "--ttl", "1e3"], ["--ttl", "'1e3'", "number of seconds", "like 30 or 2.5"]),
+            (["put", store, "k", "v", "--ttl", "0.0005"], ["--ttl", "'0.0005'", "three digits after the point"]),
+        ]
+        for (arguments, says) in cases {
+            let r = arguments[0] == "crashtest" ? try ToolProcess.run(arguments) : try f.run(arguments, stdin: .bytes([]))
+            r.expect(2, arguments.joined(separator: " "))
+            for part in says { #expect(r.err.contains(part), "\(arguments.joined(separator: " ")): no \"\(part)\" in: \(r.err)") }
+            #expect(!r.err.contains("is invalid for"), "the argument parser's words: \(r.err)")
+        }
+    }
+
+    /// `SEALKV_MIN_TXN=` (set to nothing, as a script that clears it leaves it) means no minimum;
+    /// a value that is not a number is refused naming the variable and how to unset it.
+    @Test func anEmptyMinimumTxnIDVariableIsUnset() throws {
+        let f = ToolFixture()
+        let store = try f.store("e.sealkv", lines: ToolFixture.lines(1))
+        let empty = try f.run(["get", store, "key-0000000"], environment: ["SEALKV_MIN_TXN": ""])
+        empty.expect(0, "SEALKV_MIN_TXN=")
+        #expect(empty.out == "vvvvvvvvvvvvvvvv", "\(empty.out)")
+        let bad = try f.run(["get", store, "key-0000000"], environment: ["SEALKV_MIN_TXN": "soon"])
+        bad.expect(2, "SEALKV_MIN_TXN=soon")
+        #expect(bad.err.contains("SEALKV_MIN_TXN") && bad.err.contains("'soon'") && bad.err.contains("unset it"), "\(bad.err)")
+    }
+
     /// A time to live with a fraction is kept to the millisecond.
     @Test func aFractionalTimeToLiveIsKept() throws {
         let f = ToolFixture()

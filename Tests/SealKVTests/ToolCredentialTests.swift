@@ -6,7 +6,7 @@ import Glibc
 
 /// Every way the tool gets a credential fails clearly when it cannot be read, reads a bounded
 /// amount, and refuses an empty password unless told otherwise; the environment's password does
-/// not stay readable in /proc while the tool runs.
+/// not stay readable in /proc while the tool runs, nor any password in a running server's memory.
 @Suite("sealkv tool: credentials")
 struct ToolCredentialTests {
     /// A password or key file that is a directory, missing, a FIFO without a writer, or an endless
@@ -145,5 +145,36 @@ struct ToolCredentialTests {
         let leaked = TestSupport.contains(environ, Array(secret.utf8))
         #expect(readable, "could not read the server's environment")
         #expect(!leaked, "the password is readable in /proc/\(server.pid)/environ")
+    }
+
+    /// While `serve` runs, no password it was given lies in its memory outside memory excluded from
+    /// core dumps (`sodium_malloc`'s): not the store's `SEALKV_PASSWORD`, which it needs only to
+    /// open the store; not `SEALKV_NEW_PASSWORD`, which it has no use for and must not even copy;
+    /// not the `--requirepass-file` password, of which it keeps only a keyed digest.
+    @Test func noPasswordStaysInTheServersMemory() throws {
+        let f = ToolFixture()
+        let tag = UInt32.random(in: 0...UInt32.max)
+        let storePassword = "store-secret-\(tag)-a", newPassword = "new-secret-\(tag)-b", clientPassword = "client-secret-\(tag)-c"
+        let store = f.path("m.sealkv")
+        try ToolProcess.run(["init", store], environment: ["SEALKV_PASSWORD": storePassword]).expect(0, "init")
+        TestSupport.writeFile(f.path("requirepass"), Array((clientPassword + "\n").utf8))
+        let server = try ToolProcess.start(["serve", store, "--listen", "127.0.0.1:0", "--requirepass-file", f.path("requirepass")].map { Array($0.utf8) },
+                                           environment: ["SEALKV_PASSWORD": storePassword, "SEALKV_NEW_PASSWORD": newPassword])
+        defer {
+            server.signal(SIGTERM)
+            _ = server.finish(timeout: 60)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while server.isRunning && !String(decoding: server.stderr, as: UTF8.self).contains("SIGTERM stops") && Date() < deadline { usleep(10_000) }
+        #expect(server.isRunning, "serve did not start: \(String(decoding: server.stderr, as: UTF8.self))")
+        let secrets = [storePassword, newPassword, clientPassword].map { Array($0.utf8) }
+        guard let found = ProcessMemory.occurrences(of: secrets, in: server.pid) else {
+            print("skipped: /proc/\(server.pid)/mem cannot be read here")
+            return
+        }
+        let exposed = found[Array(storePassword.utf8), default: []].filter { !$0.excludedFromCoreDumps }
+        #expect(exposed.isEmpty, "SEALKV_PASSWORD lies in ordinary memory: \(exposed)")
+        #expect(found[Array(newPassword.utf8), default: []].isEmpty, "SEALKV_NEW_PASSWORD was copied: \(found[Array(newPassword.utf8)] ?? [])")
+        #expect(found[Array(clientPassword.utf8), default: []].isEmpty, "the --requirepass-file password is kept: \(found[Array(clientPassword.utf8)] ?? [])")
     }
 }

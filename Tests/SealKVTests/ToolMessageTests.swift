@@ -63,6 +63,88 @@ struct ToolMessageTests {
         let backup = try f.run(["backup", store, mountPoint + "/b.sealkv"])
         backup.expect(2, "backup into a read-only folder")
         Self.expectToolWords(backup, "backup into a read-only folder")
+        // A new file there (a copy, a store) cannot be made: say that, not that reads still work.
+        for arguments in [["backup", store, mountPoint + "/b.sealkv"], ["compact", store, mountPoint + "/c.sealkv"], ["init", mountPoint + "/n.sealkv"]] {
+            let r = try f.run(arguments)
+            r.expect(2, arguments.joined(separator: " "))
+            #expect(r.err.contains("cannot create '\(arguments.last!)'") && r.err.contains("read-only file system")
+                    && r.err.contains("writable file system") && !r.err.contains("still work"), "\(arguments.joined(separator: " ")): \(r.err)")
+        }
+    }
+
+    /// A file that is not a store (or was cut short) is named in the message: "the file" leaves
+    /// the user guessing which one, as does a lock file's path taken by a folder.
+    @Test func aFileThatIsNotAStoreIsNamed() throws {
+        let f = ToolFixture()
+        var rng = SeededRandom(seed: 4)
+        let stray = f.path("stray.bin")
+        TestSupport.writeFile(stray, (0..<16384).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        for arguments in [["get", stray, "k"], ["check", stray], ["stat", stray]] {
+            let r = try f.run(arguments)
+            r.expect(2, arguments.joined(separator: " "))
+            #expect(r.err.contains("'\(stray)'") && r.err.contains("not a SealKV store"), "\(arguments.joined(separator: " ")): \(r.err)")
+        }
+        let store = try f.store("t.sealkv", lines: ToolFixture.lines(300))
+        let whole = TestSupport.readFile(store)
+        TestSupport.writeFile(store, Array(whole.prefix(2 * 4096)))
+        let cut = try f.run(["get", store, "k"])
+        cut.expect(2, "a store cut short")
+        #expect(cut.err.contains("'\(store)'") && cut.err.contains("truncated"), "\(cut.err)")
+        let locked = try f.store("l.sealkv")
+        _ = unlink(locked + "-lock")
+        #expect(mkdir(locked + "-lock", 0o700) == 0)
+        let folder = try f.run(["get", locked, "k"])
+        folder.expect(2, "a folder where the lock file belongs")
+        #expect(folder.err.contains("'\(locked)-lock'") && folder.err.contains("is a directory") && folder.err.contains("move"), "\(folder.err)")
+    }
+
+    /// `check --meta N` on the commit recovery refused lists its damage and says what that means
+    /// and what to do, without telling the user to run `sealkv check` (the command running).
+    @Test func checkingARefusedCommitGivesAdviceThatLeadsSomewhere() throws {
+        let f = ToolFixture()
+        let store = try f.store("c.sealkv", lines: ToolFixture.lines(200))
+        try f.run(["put", store, "newest", "v"]).expect(0, "put")
+        let pages = try f.run(["pages", store, "--json"]).out.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let newest = pages.compactMap { $0["txnid"] as? Int }.max() ?? 0
+        let page = try #require(pages.first { $0["txnid"] as? Int == newest && $0["kind"] as? String == "leaf" }?["page"] as? Int)
+        var bytes = TestSupport.readFile(store)
+        bytes[page * 4096 + 1000] ^= 1
+        TestSupport.writeFile(store, bytes)
+        let stat = try JSONSerialization.jsonObject(with: Data(try f.run(["stat", store, "--json"]).stdout)) as? [String: Any]
+        let opened = try #require((stat?["recovery"] as? [String: Any])?["openedSlot"] as? Int)
+        let slot = 1 - opened
+        let check = try f.run(["check", store])
+        check.expect(0, "check")
+        #expect(check.err.contains("`sealkv check --meta \(slot)` lists what is damaged"), "the warning does not say how to look closer: \(check.err)")
+        let refused = try f.run(["check", store, "--meta", "\(slot)"])
+        refused.expect(1, "check --meta \(slot)")
+        #expect(refused.out.contains("page \(page): ") && !refused.out.contains("page \(page): (namespace '') page \(page)"), "\(refused.out)")
+        #expect(!refused.out.contains("sealkv check") && !refused.err.contains("Run `sealkv check`"), "circular advice: \(refused.out) \(refused.err)")
+        #expect(refused.err.contains("newest commit (transaction \(newest))") && refused.err.contains("recovery refuses")
+                && refused.err.contains("restore it from a backup"), "\(refused.err)")
+        let json = try f.run(["check", store, "--meta", "\(slot)", "--json"])
+        #expect(!json.out.contains("sealkv check"), "\(json.out)")
+    }
+
+    /// Counts agree with their nouns, durations are in units a person reads ("0.6 ms", not
+    /// "0.000641993 seconds"), and `page` on a meta slot says `pages`, not the field `pageCount`.
+    @Test func countsDurationsAndFieldsReadAsEnglish() throws {
+        let f = ToolFixture()
+        let store = try f.store("e.sealkv")
+        let loaded = try f.run(["load", store], stdin: .bytes(Array("{\"key\":\"a\",\"value\":\"b\"}\n".utf8)))
+        loaded.expect(0, "load")
+        #expect(loaded.err.contains("loaded 1 entry") && !loaded.err.contains("entries"), "\(loaded.err)")
+        let check = try f.run(["check", store, "--timing"])
+        check.expect(0, "check")
+        #expect(!check.out.contains("seconds") && !check.out.contains("1 pages"), "\(check.out)")
+        let pattern = try Regex(#"every invariant holds \(\d+(\.\d)? (µs|ms|s)\)"#)
+        #expect(check.out.contains(pattern), "\(check.out)")
+        #expect(check.out.contains(try Regex(#"page by page, synchronously: \d+(\.\d)? (µs|ms|s)\n"#)), "\(check.out)")
+        let meta = try f.run(["page", store, "0"])
+        meta.expect(0, "page 0")
+        #expect(!meta.out.contains("pageCount") && meta.out.contains("\npages "), "\(meta.out)")
     }
 
     /// `--min-txn` and `SEALKV_MIN_TXN` refuse a store whose newest commit is older.

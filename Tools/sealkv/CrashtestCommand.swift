@@ -16,30 +16,43 @@ struct CrashtestCommand: ParsableCommand {
         """)
 
     @Option(help: "states, kill or faults.") var mode = "states"
-    @Option(parsing: .unconditional, help: "Kill mode: child processes to start and kill.") var rounds = 20
+    @Option(name: .customLong("rounds"), parsing: .unconditional, help: "Kill mode: child processes to start and kill (1 to 1000000).") var roundsText = "20"
     @Option(help: "Kill mode: folder for the store file (default: a new folder under $TMPDIR or /tmp).") var dir: String?
     @Option(help: .hidden) var killChild: String?
     @Option(help: .hidden) var readerChild: String?
-    @Option(parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read.") var readers = 1
-    @Option(parsing: .unconditional, help: .hidden) var credentialIndex = 0
+    @Option(name: .customLong("readers"), parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read (0 to 64).") var readersText = "1"
+    @Option(name: .customLong("credential-index"), parsing: .unconditional, help: .hidden) var credentialIndexText = "0"
 
     @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, concurrent (four writer threads), or all.") var workload = "all"
-    @Option(parsing: .unconditional, help: "Operations per workload run.") var ops = 200
-    @Option(parsing: .unconditional, help: "Seed of the workload and of the sampled states.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Stop after this many states per run (0: no limit).") var maxStates = 0
-    @Option(parsing: .unconditional, help: "Sector size for torn writes, in bytes.") var sector = 512
+    @Option(name: .customLong("ops"), parsing: .unconditional, help: "Operations per workload run (1 to 10000000).") var opsText = "200"
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of the workload and of the sampled states.") var seedText = "1"
+    @Option(name: .customLong("max-states"), parsing: .unconditional, help: "Stop after this many states per run (0: no limit).") var maxStatesText = "0"
+    @Option(name: .customLong("sector"), parsing: .unconditional, help: "Sector size for torn writes, in bytes: 512, 1024, 2048 or 4096.") var sectorText = "512"
     @Option(help: "Durability mode: one-sync, two-phase, no-sync, or all.") var durability = "all"
-    @Option(parsing: .unconditional, help: "Also run the full checker on every Nth state (0: never).") var fullCheckEvery = 100
+    @Option(name: .customLong("full-check-every"), parsing: .unconditional, help: "Also run the full checker on every Nth state (0: never).") var fullCheckEveryText = "100"
     @Option(help: "Reproduce one state from a violation's replay id.") var replay: String?
     @Flag(help: "JSON output.") var json = false
 
-    /// Refuses numbers out of range, in one line.
-    func checkRanges() throws {
-        guard [512, 1024, 2048, 4096].contains(sector) else { throw ToolFailure("--sector must be 512, 1024, 2048 or 4096, not \(sector).", exitCode: 2) }
-        for (name, value, range) in [("--rounds", rounds, 1...1_000_000), ("--readers", readers, 0...64), ("--ops", ops, 1...10_000_000), ("--max-states", maxStates, 0...Int.max),
-                                     ("--full-check-every", fullCheckEvery, 0...Int.max), ("--credential-index", credentialIndex, 0...1_000)] where !range.contains(value) {
-            throw ToolFailure("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(value).", exitCode: 2)
+    var rounds: Int { get throws { try NumericArgument.integer(roundsText, "--rounds", in: 1...1_000_000, unit: "processes") } }
+    var readers: Int { get throws { try NumericArgument.integer(readersText, "--readers", in: 0...64, unit: "processes") } }
+    var credentialIndex: Int { get throws { try NumericArgument.integer(credentialIndexText, "--credential-index", in: 0...1_000) } }
+    var ops: Int { get throws { try NumericArgument.integer(opsText, "--ops", in: 1...10_000_000, unit: "operations") } }
+    var seed: UInt64 { get throws { try NumericArgument.integer(seedText, "--seed", in: 0...UInt64.max) } }
+    var maxStates: Int { get throws { try NumericArgument.integer(maxStatesText, "--max-states", in: 0...Int.max, unit: "states", note: "0: no limit") } }
+    var fullCheckEvery: Int { get throws { try NumericArgument.integer(fullCheckEveryText, "--full-check-every", in: 0...Int.max, unit: "states", note: "0: never") } }
+    var sector: Int {
+        get throws {
+            let size = try NumericArgument.integer(sectorText, "--sector", in: 512...4096, unit: "bytes")
+            guard [512, 1024, 2048, 4096].contains(size) else {
+                throw ToolFailure("--sector: \(size) is not a sector size; give 512, 1024, 2048 or 4096.", exitCode: 2)
+            }
+            return size
         }
+    }
+
+    /// Refuses numbers out of range before anything runs, in one line.
+    func checkRanges() throws {
+        _ = try (rounds, readers, credentialIndex, ops, seed, maxStates, fullCheckEvery, sector)
     }
 
     func run() throws {
@@ -59,14 +72,14 @@ struct CrashtestCommand: ParsableCommand {
         if let killChild {
             var config = CrashConfiguration()
             config.workload = try CrashWorkload.named(workload) ?? { throw ValidationError("unknown workload '\(workload)'") }()
-            config.operations = ops
-            config.seed = seed
+            config.operations = try ops
+            config.seed = try seed
             config.durability = try modes().first!.1
             try storeCall { try KillHarness.child(path: killChild, credentialIndex: credentialIndex, configuration: config) }
             return
         }
         if let replay {
-            let report = try storeCall { try CrashHarness.replay(replay, operations: ops) }
+            let report = try storeCall { try CrashHarness.replay(replay, operations: self.ops) }
             emit([("replay", report)])
             if !report.violations.isEmpty { throw ToolFailure("the state violates the store's promises", exitCode: 1) }
             return
@@ -80,8 +93,8 @@ struct CrashtestCommand: ParsableCommand {
         let bar = ProgressBar("crashtest", unit: "states")
         for w in workloads {
             for (name, mode) in try modes() {
-                var config = configuration(w, mode)
-                config.fullCheckEvery = fullCheckEvery
+                var config = try configuration(w, mode)
+                config.fullCheckEvery = try fullCheckEvery
                 var harness = CrashHarness(config)
                 harness.progress = { done, total in bar.update(done: done, total: max(total, done)) }
                 results.append(("\(w.name)/\(name)", try storeCall { try harness.run() }))

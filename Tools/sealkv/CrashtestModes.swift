@@ -17,13 +17,13 @@ extension CrashtestCommand {
     }
 
     /// The options shared by every mode, for one workload and durability.
-    func configuration(_ w: CrashWorkload, _ mode: Durability) -> CrashConfiguration {
+    func configuration(_ w: CrashWorkload, _ mode: Durability) throws -> CrashConfiguration {
         var config = CrashConfiguration()
         config.workload = w
-        config.operations = ops
-        config.seed = seed
-        config.maxStates = maxStates
-        config.sectorSize = sector
+        config.operations = try ops
+        config.seed = try seed
+        config.maxStates = try maxStates
+        config.sectorSize = try sector
         config.durability = mode
         return config
     }
@@ -33,7 +33,7 @@ extension CrashtestCommand {
         var violations = 0
         for w in workloads {
             for (name, mode) in try modes() {
-                let r = try storeCall { try FaultHarness(configuration(w, mode)).run() }
+                let r = try storeCall { try FaultHarness(try configuration(w, mode)).run() }
                 violations += r.violations.count
                 let runs = r.runs.values.reduce(0, +)
                 if json {
@@ -60,11 +60,12 @@ extension CrashtestCommand {
         var violations = 0
         for w in workloads {
             for (name, mode) in try modes() {
-                var harness = KillHarness(configuration(w, mode),
+                let ops = try self.ops
+                var harness = KillHarness(try configuration(w, mode),
                                           childCommand: [executable, "crashtest", "--workload", w.name, "--ops", "\(ops)", "--durability", name],
                                           directory: directory)
-                harness.rounds = rounds
-                harness.readerProcesses = readers
+                harness.rounds = try rounds
+                harness.readerProcesses = try readers
                 let bar = ProgressBar("\(w.name)/\(name)", unit: "kills")
                 harness.progress = { done, total in bar.update(done: done, total: total) }
                 let r = try storeCall { try harness.run() }

@@ -54,8 +54,9 @@ struct CredentialSource {
                 try password(firstLine(of: bytes), from: "\(passwordFileRole) '\(passwordFile)'")
             }
         }
-        if let secret = EnvironmentSecrets.captured[environmentVariable] {
-            return try secret.withUnsafeBytes { try password($0, from: environmentVariable) }
+        if let secret = EnvironmentSecrets.take(environmentVariable) {
+            try acceptEmptiness(secret.isEmpty, from: environmentVariable)
+            return secret.credential
         }
         guard let typed = try Terminal.readSecret(prompt: prompt, confirm: confirmNew, limit: Self.passwordLimit, body: { bytes in
             try password(bytes, from: "the prompt")
@@ -65,15 +66,21 @@ struct CredentialSource {
         return typed
     }
 
-    /// A password from `source`, refused when empty unless `--allow-empty-password` was given.
+    /// A password from `source`, refused when empty unless `--allow-empty-password` was given. The
+    /// bytes are copied into the credential's guarded memory; the caller wipes its own.
     private func password(_ bytes: UnsafeRawBufferPointer, from source: String) throws -> Credential {
-        if bytes.isEmpty {
-            guard allowEmpty else {
-                throw ToolFailure("the password from \(source) is empty; give a real one (--allow-empty-password accepts an empty password, which anyone can guess).", exitCode: 2)
-            }
-            printError("sealkv: warning: using an empty password; anyone with the file can open the store.")
-        }
+        try acceptEmptiness(bytes.isEmpty, from: source)
         return Credential.password(bytes: bytes)
+    }
+
+    /// Refuses an empty password from `source` unless `--allow-empty-password` was given, and
+    /// warns when one is used.
+    private func acceptEmptiness(_ isEmpty: Bool, from source: String) throws {
+        guard isEmpty else { return }
+        guard allowEmpty else {
+            throw ToolFailure("the password from \(source) is empty; give a real one (--allow-empty-password accepts an empty password, which anyone can guess).", exitCode: 2)
+        }
+        printError("sealkv: warning: using an empty password; anyone with the file can open the store.")
     }
 
     private func readKeyFile(_ path: String) throws -> Credential {
@@ -103,12 +110,6 @@ func withSecretFile<R>(_ path: String, what: String, limit: Int, _ body: (Unsafe
         }
         return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
     }
-}
-
-/// A small file read whole (at most 4 KiB, refused if it is not a regular file or a pipe), for
-/// password files; the caller wipes the bytes.
-func readFileBytes(_ path: String) throws -> [UInt8] {
-    try withSecretFile(path, what: "the file", limit: CredentialSource.passwordLimit) { Array($0) }
 }
 
 /// Overwrites secret bytes with zeros in a way the compiler may not remove (explicit_bzero).

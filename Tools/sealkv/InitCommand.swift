@@ -16,7 +16,7 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         try requireCreatable(path, replacing: .never)
         let credential = try credentialOptions.credential(confirmNew: true)
-        let db = try storeCall(store: path) { try Database.open(at: path, credential: credential, options: Options(mode: .createNew, kdf: kdf.strength)) }
+        let db = try storeCall(store: path, newStore: true) { try Database.open(at: path, credential: credential, options: Options(mode: .createNew, kdf: kdf.strength)) }
         db.close()
         print("created \(path)")
     }

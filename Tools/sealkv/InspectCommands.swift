@@ -53,7 +53,7 @@ struct StatCommand: ParsableCommand {
         entries       \(s.entries[""] ?? 0) in the default namespace\(namespaces.isEmpty ? "" : ", " + namespaces.map { "\($0) \(s.entries[$0]!)" }.joined(separator: ", "))
         namespaces    \(namespaces.isEmpty ? "-" : namespaces.joined(separator: ", "))
         free pages    \(s.freePages)
-        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \($0.age)\($0.processID.map { ", process \($0)" } ?? "")" }.joined(separator: "; "))
+        readers       \(s.readers.isEmpty ? "none" : s.readers.map { "txn \($0.txnID), \(formatDuration($0.age)) old\($0.processID.map { ", process \($0)" } ?? "")" }.joined(separator: "; "))
         io engine     \(s.ioEngine)
         recovery      \(recovery.fellBack ? "fell back: " + (recoveryWarning(recovery, path: path, writable: false) ?? "") : "opened the newest commit (slot \(recovery.chosenSlot))")
         """)
@@ -107,9 +107,10 @@ struct PageCommand: ParsableCommand {
 
         """
         if let meta = d.meta {
+            let fields = Self.metaFields(meta, shownTxnID: d.info.txnID)
             // Each label apart from its value, however long ("catalog.entries" is 15 characters).
-            let width = max(14, (meta.keys.map(\.count).max() ?? 0) + 1)
-            for k in meta.keys.sorted() { out += "\(k.padding(toLength: width, withPad: " ", startingAt: 0))\(meta[k]!)\n" }
+            let width = max(14, (fields.map(\.label.count).max() ?? 0) + 1)
+            for (label, value) in fields { out += "\(label.padding(toLength: width, withPad: " ", startingAt: 0))\(value)\n" }
         } else if d.info.number < 2 {
             out += "this meta slot does not authenticate (torn, damaged or never written)\n"
         }
@@ -127,6 +128,23 @@ struct PageCommand: ParsableCommand {
             }
         }
         print(out, terminator: "")
+    }
+}
+
+extension PageCommand {
+    /// A meta slot's fields in the tool's words, sorted by label: the page count as `pages` (as
+    /// `stat` says it), the library's `pageCount` never; the txnid left out when the line above
+    /// shows it already.
+    static func metaFields(_ meta: [String: String], shownTxnID: UInt64) -> [(label: String, value: String)] {
+        var fields: [(label: String, value: String)] = []
+        for (key, value) in meta {
+            switch key {
+            case "pageCount": fields.append(("pages", "\(value) (the high-water mark of this commit)"))
+            case "txnid" where value == "\(shownTxnID)": continue
+            default: fields.append((key, value))
+            }
+        }
+        return fields.sorted { $0.label < $1.label }
     }
 }
 
@@ -151,9 +169,14 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let slot = try meta.map { try NumericArgument.integer($0, "--meta", in: 0...1) }
+        let slot = try meta.map { try NumericArgument.integer($0, "--meta", in: 0...1, note: "the two meta slots") }
         // Without --meta, open as every command does (recovery included); with it, the slot as it is.
-        let db = try openStore(path, store, writable: false, slot: slot, verify: slot == nil)
+        let db: Database
+        do {
+            db = try openStore(path, store, writable: false, slot: slot, verify: slot == nil)
+        } catch let failure as ToolFailure where slot != nil && failure.message.contains("meta slot \(slot!) does not authenticate") {
+            throw ToolFailure("meta slot \(slot!) of '\(path)' does not authenticate (torn, damaged or never written), so it holds no commit to check; the store opens the commit in the other slot, which `sealkv check '\(path)'` (without --meta) verifies.", exitCode: 2)
+        }
         defer { db.close() }
         dropFromOSCache(path)
         let bar = ProgressBar("check", unit: "pages")
@@ -178,8 +201,33 @@ struct CheckCommand: ParsableCommand {
         }
         let failures = report.problems.count + (strict ? warnings.count : 0)
         if failures > 0 {
-            throw ToolFailure("check found \(report.problems.count) problem(s)\(strict && !warnings.isEmpty ? " and \(warnings.count) warning(s), which --strict counts" : "")", exitCode: 1)
+            let found = counted(report.problems.count, "problem") + (strict && !warnings.isEmpty ? " and \(counted(warnings.count, "warning")), which --strict counts" : "")
+            throw ToolFailure("check found \(found)\(report.problems.isEmpty ? "" : "; " + advice(db.recovery, slot: slot) + ".")", exitCode: 1)
         }
+    }
+
+    /// What to do about problems found in the commit checked: restore from a backup, unless
+    /// `--meta` chose a commit the store does not open (damage there may be expected).
+    func advice(_ recovery: RecoveryReport, slot: Int?) -> String {
+        guard let slot, let checked = recovery.slotTxnIDs[slot], let other = recovery.slotTxnIDs[1 - slot] else {
+            return "restore '\(path)' from a backup"
+        }
+        if checked > other {
+            return "meta slot \(slot) holds the newest commit (transaction \(checked)), which recovery refuses, so every command opens transaction \(other) in slot \(1 - slot) instead. A crash or power cut during that commit leaves exactly this, and the next write replaces it; if there was none, the file was damaged: restore it from a backup"
+        }
+        return "meta slot \(slot) holds the older commit (transaction \(checked)), whose pages later commits may reuse, so problems there are expected; the store opens transaction \(other) in slot \(1 - slot), which `sealkv check` without --meta verifies"
+    }
+
+    /// A problem's message as check reports it: without the page number a second time, and
+    /// without the library's advice to run check (the user is running it; the last line says
+    /// what to do).
+    static func problemMessage(_ problem: CheckReport.Problem) -> String {
+        var message = problem.message
+        if let advice = message.range(of: " Run `sealkv check` and restore from a backup.") { message.removeSubrange(advice) }
+        if let page = problem.page, let repeated = message.range(of: ") page \(page) ") {
+            message.replaceSubrange(repeated, with: ") ")
+        }
+        return message
     }
 
     /// A warning to report: the checker's, or the tool's own about recovery.
@@ -199,7 +247,7 @@ struct CheckCommand: ParsableCommand {
             "metaSlots": report.metaSlots.map { $0.map { $0 as Any } ?? NSNull() },
             "openedSlot": db.recovery.chosenSlot, "fellBack": db.recovery.fellBack,
             "refusedReason": refusalReason(db.recovery).map { $0 as Any } ?? NSNull(),
-            "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
+            "problems": report.problems.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": Self.problemMessage($0)] },
             "warnings": warnings.map { ["page": $0.page.map { $0 as Any } ?? NSNull(), "message": $0.message] },
             "pagesByKind": Dictionary(uniqueKeysWithValues: report.pagesByKind.map { ($0.key.rawValue, $0.value) }), "entries": report.entries, "timing": timingFields,
         ] as [String: Any]))
@@ -208,11 +256,11 @@ struct CheckCommand: ParsableCommand {
     private func printText(_ report: CheckReport, _ warnings: [Finding], db: Database, sequential: Duration?) {
         let slots = report.metaSlots.enumerated().map { "slot \($0.offset): " + ($0.element.map { "txn \($0)" } ?? "invalid") }
         print("meta          \(slots.joined(separator: ", ")); opened slot \(db.recovery.chosenSlot)\(db.recovery.fellBack ? " (the newer commit was torn or damaged)" : "")")
-        for p in report.problems { print(p.page.map { "page \($0): " } ?? "", p.message, separator: "") }
+        for p in report.problems { print(p.page.map { "page \($0): " } ?? "", Self.problemMessage(p), separator: "") }
         for w in warnings { print("warning: ", w.page.map { "page \($0): " } ?? "", w.message, separator: "") }
-        print(report.isClean ? "ok: \(report.pagesRead) pages authenticated, every invariant holds (\(report.totalTime))"
-                             : "\(report.problems.count) problem(s) found")
-        if let sequential { print("page by page, synchronously: \(sequential)") }
+        print(report.isClean ? "ok: \(counted(report.pagesRead, "page")) authenticated, every invariant holds (\(formatDuration(report.totalTime)))"
+                             : "\(counted(report.problems.count, "problem")) found")
+        if let sequential { print("page by page, synchronously: \(formatDuration(sequential))") }
     }
 }
 

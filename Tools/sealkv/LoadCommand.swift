@@ -43,7 +43,7 @@ struct LoadCommand: ParsableCommand {
         bar.update(done: reader.lineNumber, total: nil, fraction: file.size.map { _ in 1 })
         try loader.commit()
         bar.finish()
-        printError("loaded \(loader.loaded) entries" + (loader.expired > 0 ? "; skipped \(loader.expired) whose expiry time had already passed" : ""))
+        printError("loaded \(counted(loader.loaded, "entry", "entries"))" + (loader.expired > 0 ? "; skipped \(loader.expired) whose expiry time had already passed" : ""))
     }
 }
 
@@ -130,14 +130,14 @@ struct BatchLoader {
                 return skipped
             }
         } catch let error as SealKVError {
-            throw ToolFailure("\(ToolFailure.toolWords(for: error, store: path, output: nil)) Nothing from the batch starting at line \(firstLine ?? 0) was loaded (\(loaded) entries before it were).", exitCode: 2)
+            throw ToolFailure("\(ToolFailure.toolWords(for: error, store: path, output: nil)) Nothing from the batch starting at line \(firstLine ?? 0) was loaded (\(counted(loaded, "entry", "entries")) before it \(loaded == 1 ? "was" : "were")).", exitCode: 2)
         }
         loaded += batch.count - skipped
         expired += skipped
     }
 
     private func failure(line: Int, _ what: String) -> ToolFailure {
-        ToolFailure("line \(line) \(what); nothing from the batch starting at line \(firstLine ?? line) was loaded (\(loaded) entries before it were). Fix the line and load again from there.", exitCode: 2)
+        ToolFailure("line \(line) \(what); nothing from the batch starting at line \(firstLine ?? line) was loaded (\(counted(loaded, "entry", "entries")) before it \(loaded == 1 ? "was" : "were")). Fix the line and load again from there.", exitCode: 2)
     }
 }
 

@@ -28,11 +28,13 @@ struct SealKVCommand: ParsableCommand {
     )
 
     static func main() {
-        // First of all: move passwords out of the environment block (see EnvironmentSecrets).
-        _ = EnvironmentSecrets.captured
+        // First of all: move passwords out of the environment block (see EnvironmentSecrets),
+        // keeping only those this command reads.
+        let commands = configuration.subcommands.map { $0._commandName }
+        EnvironmentSecrets.capture(EnvironmentSecrets.variables(readBy: CommandLine.arguments.dropFirst().first, commands: commands))
         do {
             let arguments = try CommandLineCheck.arguments()
-            try CommandLineCheck.requireKnownCommand(arguments, known: configuration.subcommands.map { $0._commandName })
+            try CommandLineCheck.requireKnownCommand(arguments, known: commands)
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch let failure as ToolFailure {

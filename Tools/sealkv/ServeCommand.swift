@@ -20,8 +20,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "TCP address to listen on, HOST:PORT.") var listen = "127.0.0.1:6380"
     @Option(help: "Also listen on this Unix socket (with no --listen given, only on it).") var unix: String?
     @Option(help: "Clients must AUTH with the password in this file (its first line).") var requirepassFile: String?
-    @Option(parsing: .unconditional, help: "Most clients connected at once.") var maxClients = 1000
-    @Option(parsing: .unconditional, help: "Close clients idle this many seconds (0: never).") var idleTimeout = 300
+    @Option(parsing: .unconditional, help: "Most clients connected at once (1 to 1000000).") var maxClients = "1000"
+    @Option(parsing: .unconditional, help: "Close clients idle this many whole seconds (0: never).") var idleTimeout = "300"
     @Option(parsing: .unconditional, help: "Longest key or value a client may send; longer ones are refused with an error.") var maxBulk = "16m"
     @Option(parsing: .unconditional, help: "Most bytes of all arguments of one command (and of one MULTI transaction).") var maxRequest = "64m"
     @Option(parsing: .unconditional, help: "A request must arrive complete this many seconds after its first byte.") var requestTimeout = "30"
@@ -42,19 +42,17 @@ struct ServeCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         signal(SIGPIPE, SIG_IGN)
         var config = try serverConfiguration()
-        var password = try requirepassFile.map(Self.readPassword) ?? []
-        defer { Self.wipe(&password) }
-        if requirepassFile != nil { config.password = password }
+        if let requirepassFile { config.password = try Self.readPassword(requirepassFile) }
         if let host = config.host, !ServerConfiguration.isLoopback(host), config.password == nil {
             throw ToolFailure("refusing to listen on \(host), which is not a loopback address, without a password: pass --requirepass-file.", exitCode: 2)
         }
+        // openStore has warned already if recovery fell back, in the tool's words.
+        config.logsRecoveryFallback = false
         let database = try openStore(db, store, writable: true)
         let server: RedisServer
         let bound: [String]
         do {
             server = try RedisServer(database: database, configuration: config)
-            config.password = nil
-            Self.wipe(&password)
             bound = try server.start()
         } catch {
             database.close()
@@ -70,78 +68,53 @@ struct ServeCommand: ParsableCommand {
         FileHandle.standardError.write(Data("sealkv serve: stopped; every acknowledged write is committed.\n".utf8))
     }
 
-    /// The options as the server's settings, each checked with a message that names it.
+    /// The options as the server's settings, each checked with a message that names it, repeats
+    /// the value given and says what is accepted.
     private func serverConfiguration() throws -> ServerConfiguration {
         var config = ServerConfiguration()
         let listenGiven = CommandLine.arguments.contains { $0 == "--listen" || $0.hasPrefix("--listen=") }
         if unix != nil && !listenGiven {
             config.host = nil
         } else {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-                throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:6380.")
-            }
-            var host = String(listen[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            config.host = host
-            config.port = port
+            let address = try ListenAddress(parsing: listen)
+            config.host = address.host
+            config.port = address.port
         }
         config.unixPath = unix
-        guard (1...1_000_000).contains(maxClients) else { throw ValidationError("--max-clients must be between 1 and 1000000.") }
-        config.maxClients = maxClients
-        guard (0...(365 * 86400)).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 0 and 31536000 seconds.") }
-        config.idleTimeout = idleTimeout > 0 ? .seconds(Int64(idleTimeout)) : nil
+        config.maxClients = try NumericArgument.integer(maxClients, "--max-clients", in: 1...1_000_000, unit: "clients")
+        let idle = try NumericArgument.integer(idleTimeout, "--idle-timeout", in: 0...(365 * 86400), unit: "seconds", note: "0: never")
+        config.idleTimeout = idle > 0 ? .seconds(Int64(idle)) : nil
         config.namespacePerDatabase = nsPerDb
-        config.limits.maxBulkLength = try Self.size(maxBulk, "--max-bulk")
-        config.limits.maxRequestBytes = try Self.size(maxRequest, "--max-request")
-        config.clientLimits.outputPauseBytes = try Self.size(clientOutputPause, "--client-output-pause")
-        config.clientLimits.outputLimitBytes = try Self.size(clientOutputLimit, "--client-output-limit")
-        config.clientLimits.maxClientMemory = try Self.size(maxClientMemory, "--max-client-memory")
+        config.limits.maxBulkLength = try NumericArgument.bytes(maxBulk, "--max-bulk")
+        config.limits.maxRequestBytes = try NumericArgument.bytes(maxRequest, "--max-request")
+        config.clientLimits.outputPauseBytes = try NumericArgument.bytes(clientOutputPause, "--client-output-pause")
+        config.clientLimits.outputLimitBytes = try NumericArgument.bytes(clientOutputLimit, "--client-output-limit")
+        config.clientLimits.maxClientMemory = try NumericArgument.bytes(maxClientMemory, "--max-client-memory")
         config.clientLimits.requestTimeout = try Self.duration(requestTimeout, "--request-timeout")
         config.clientLimits.outputTimeout = try Self.duration(clientOutputTimeout, "--client-output-timeout")
         do {
             try config.validate()
         } catch {
-            throw ValidationError(error.message)
+            throw ToolFailure(error.message, exitCode: 2)
         }
         return config
     }
 
-    /// A byte count: digits with an optional k, m or g (KiB, MiB, GiB; a trailing b is allowed).
-    static func size(_ text: String, _ option: String) throws -> Int {
-        var digits = text.lowercased()
-        if digits.hasSuffix("b") { digits.removeLast() }
-        var unit = 1
-        if let last = digits.last, let shift = ["k": 10, "m": 20, "g": 30][String(last)] {
-            unit = 1 << shift
-            digits.removeLast()
-        }
-        guard let n = Int(digits), n > 0, n <= (1 << 40) / unit else {
-            throw ValidationError("\(option) must be a positive size up to 1 TiB, like 16m or 1048576; got '\(text)'.")
-        }
-        return n * unit
-    }
-
-    /// A duration in seconds, fractions allowed.
+    /// A duration in seconds from 0.01 to a year, fractions down to a millisecond.
     static func duration(_ text: String, _ option: String) throws -> TimeAmount {
-        guard let s = Double(text), s.isFinite, s >= 0.01, s <= 365 * 86400 else {
-            throw ValidationError("\(option) must be a number of seconds between 0.01 and 31536000; got '\(text)'.")
-        }
-        return .nanoseconds(Int64(s * 1e9))
+        .milliseconds(try NumericArgument.milliseconds(text, option, in: 10...(365 * 86400 * 1000)))
     }
 
     /// The first line of the `--requirepass-file`, read like every credential file: without
-    /// blocking, from a regular file or a pipe (`<(pass show redis)`), with a bound of 4 KiB.
-    static func readPassword(_ path: String) throws -> [UInt8] {
+    /// blocking, from a regular file or a pipe (`<(pass show redis)`), with a bound of 4 KiB, into
+    /// a buffer wiped as soon as the password's digest is made (the server keeps only that).
+    static func readPassword(_ path: String) throws -> ClientPassword {
         try withSecretFile(path, what: "--requirepass-file", limit: CredentialSource.passwordLimit) { bytes in
             let line = firstLine(of: bytes)
             guard !line.isEmpty else {
                 throw ToolFailure("--requirepass-file '\(path)' is empty: its first line must hold the password clients give to AUTH.", exitCode: 2)
             }
-            return Array(line)
+            return ClientPassword(line)
         }
-    }
-
-    static func wipe(_ bytes: inout [UInt8]) {
-        for i in bytes.indices { bytes[i] = 0 }
     }
 }

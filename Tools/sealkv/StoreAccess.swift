@@ -16,15 +16,16 @@ struct StoreOptions: ParsableArguments {
 
     /// The oldest txnid accepted: `--min-txn`, else `SEALKV_MIN_TXN`, else 0.
     func minimumTxnID() throws -> UInt64 {
-        if let minTxn { return try NumericArgument.integer(minTxn, "--min-txn", in: 0...UInt64.max) }
+        if let minTxn { return try NumericArgument.integer(minTxn, "--min-txn", in: 0...UInt64.max, note: "a txnid") }
         return try minimumTxnIDFromEnvironment()
     }
 }
 
-/// `SEALKV_MIN_TXN`, or 0 when it is not set.
+/// `SEALKV_MIN_TXN`, or 0 when it is not set or set to nothing (`SEALKV_MIN_TXN=`, as a script
+/// that clears it leaves it).
 func minimumTxnIDFromEnvironment() throws -> UInt64 {
-    guard let text = getenv("SEALKV_MIN_TXN").map({ String(cString: $0) }) else { return 0 }
-    return try NumericArgument.integer(text, "SEALKV_MIN_TXN", in: 0...UInt64.max)
+    guard let text = getenv("SEALKV_MIN_TXN").map({ String(cString: $0) }), !text.isEmpty else { return 0 }
+    return try NumericArgument.integer(text, "SEALKV_MIN_TXN", in: 0...UInt64.max, note: "a txnid; unset it to accept any")
 }
 
 /// Opens a store for a command: existing stores only; read-only unless the command writes. Warns on
@@ -65,8 +66,10 @@ func recoveryWarning(_ recovery: RecoveryReport, path: String, writable: Bool) -
     let slot = recovery.refusedSlot.map { ", meta slot \($0)" } ?? ""
     let reason = refusalReason(recovery) ?? "its pages do not authenticate"
     let consequence = writable ? " This command writes, so it replaces the refused commit." : ""
+    let inspect = recovery.refusedSlot.map { " (`sealkv check --meta \($0)` lists what is damaged in it)" } ?? ""
     return "the newest commit of '\(path)' (\(refused)\(slot)) is incomplete, so transaction \(recovery.openedTxnID), the commit before it, was opened: \(reason)."
-        + " A crash or power cut during a commit leaves exactly this; if there was none, the file was damaged or rolled back: compare with the newest transaction you know of and pass it as --min-txn.\(consequence)"
+        + " A crash or power cut during a commit leaves exactly this; if there was none, the file was damaged\(inspect) or rolled back:"
+        + " compare with the newest transaction you know of and pass it as --min-txn.\(consequence)"
 }
 
 /// Why recovery refused the newest commit, without the library's advice for damage ("restore from

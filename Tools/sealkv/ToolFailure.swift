@@ -10,9 +10,9 @@ struct ToolFailure: Error, CustomStringConvertible {
     let exitCode: Int32
 
     /// A library error in the tool's words, for a command on the store at `store` (and, for
-    /// `compact` and `backup`, the copy at `output`).
-    init(_ error: SealKVError, store: String? = nil, output: String? = nil) {
-        message = ToolFailure.toolWords(for: error, store: store, output: output)
+    /// `compact` and `backup`, the copy at `output`); `newStore` when `store` is being created.
+    init(_ error: SealKVError, store: String? = nil, output: String? = nil, newStore: Bool = false) {
+        message = ToolFailure.toolWords(for: error, store: store, output: output, newStore: newStore)
         exitCode = 2
     }
 
@@ -25,17 +25,22 @@ struct ToolFailure: Error, CustomStringConvertible {
 
     /// What a library error means for someone at the command line: the flags and commands to use,
     /// not the library's option names.
-    static func toolWords(for error: SealKVError, store: String?, output: String?) -> String {
+    static func toolWords(for error: SealKVError, store: String?, output: String?, newStore: Bool = false) -> String {
         let target = output ?? store
         let quoted = target.map { "'\($0)'" } ?? "the store"
+        let creating = output != nil || newStore
         switch error.code {
         case .fileExists:
             if output != nil { return "\(quoted) already exists; pass --force to replace it, or choose another path." }
             return "\(quoted) already exists; init never replaces a file: choose another path."
         case .fileNotFound:
-            if output != nil { return "cannot create \(quoted): its folder does not exist." }
+            if creating { return "cannot create \(quoted): its folder does not exist; create the folder first, or choose another path." }
             guard let target else { return "there is no store at that path; check it, or create one with `sealkv init PATH`." }
             return "there is no store at '\(target)'; check the path, or create one with `sealkv init \(target)`."
+        case .readOnly where error.errno == EROFS && creating:
+            return "cannot create \(quoted): its folder is on a read-only file system, so nothing was written; choose a path on a writable file system."
+        case .permissionDenied where creating:
+            return "cannot create \(quoted): this user may not write in its folder, so nothing was written; choose a folder you can write to."
         case .readOnly where error.errno == EROFS:
             return "\(quoted) is on a read-only file system, so this command cannot write it; commands that only read (get, scan, export, stat, check) still work."
         case .readOnly:
@@ -56,9 +61,28 @@ struct ToolFailure: Error, CustomStringConvertible {
             return "no space left on the device holding \(quoted); free some space and run the command again. The store keeps its last complete commit."
         case .namespaceNotFound:
             return "\(error.message.split(separator: ";").first.map(String.init) ?? error.message); `sealkv stat` lists the namespaces of a store."
+        case .ioError where error.errno.map({ $0 != 0 }) ?? false && error.message.hasSuffix(" failed."):
+            // "open the lock file 'x-lock' failed.": say why too.
+            let what = error.message.dropLast(" failed.".count)
+            let reason = String(cString: strerror(error.errno!)).lowercased()
+            if what.hasPrefix("open the lock file") {
+                return "cannot \(what): \(reason); the store keeps its lock file at that path, so move whatever is there away, then try again."
+            }
+            return "cannot \(what): \(reason)."
         default:
-            return scrub(error.message)
+            return naming(scrub(error.message), target, code: error.code)
         }
+    }
+
+    /// A message about the file that says "the file" (or nothing) names it: `'x.bin' is not a
+    /// SealKV store`, not `the file is not a SealKV store`, which leaves the user to guess which.
+    static func naming(_ message: String, _ target: String?, code: SealKVError.Code) -> String {
+        guard let target, !message.contains("'\(target)'") else { return message }
+        for subject in ["the file ", "the store "] where message.hasPrefix(subject) {
+            return "'\(target)' " + message.dropFirst(subject.count)
+        }
+        guard [.corrupted, .truncated, .notASealKVFile].contains(code) else { return message }
+        return "'\(target)': \(message)"
     }
 
     /// Library vocabulary that means nothing at the command line, and what to say instead.
@@ -80,10 +104,10 @@ struct ToolFailure: Error, CustomStringConvertible {
 }
 
 /// Runs a store operation, turning store errors into the tool's one-line failure (exit 2).
-func storeCall<R>(store: String? = nil, output: String? = nil, _ body: () throws -> R) throws -> R {
+func storeCall<R>(store: String? = nil, output: String? = nil, newStore: Bool = false, _ body: () throws -> R) throws -> R {
     do {
         return try body()
     } catch let error as SealKVError {
-        throw ToolFailure(error, store: store, output: output)
+        throw ToolFailure(error, store: store, output: output, newStore: newStore)
     }
 }
