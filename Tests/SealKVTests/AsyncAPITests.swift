@@ -108,15 +108,20 @@ struct AsyncAPITests {
         try await db.write { tx in try tx.put("base", "1") }
         // Cancelled while its closure runs: no change, CancellationError.
         let started = Locked(false)
+        let cancelSent = Locked(false)
         let task = Task {
             try await db.write { tx in
                 try tx.put("base", "changed")
                 started.withLock { $0 = true }
-                usleep(200_000)
+                // The closure is still running when the cancellation arrives, however loaded the
+                // machine: it waits for it.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !cancelSent.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(1_000) }
             }
         }
         while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
         task.cancel()
+        cancelSent.withLock { $0 = true }
         do {
             try await task.value
             Issue.record("a write cancelled before its commit committed")
