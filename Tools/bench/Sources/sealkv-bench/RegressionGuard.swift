@@ -21,7 +21,7 @@ enum RegressionGuard {
         let count = record ? recordRuns : runs
         for r in 1...count {
             FileHandle.standardError.write(Data("guard run \(r)/\(count)...\n".utf8))
-            measurements.append([try runChild("sealkv", keys: keys)])
+            measurements.append([try runChild("sealkv", keys: keys, only: Set(metrics))])
         }
         let summary = Summary(measurements, engines: ["sealkv"], keys: keys)
         let current = summary.values["sealkv"]!.filter { metrics.contains($0.key) }
