@@ -48,7 +48,7 @@ struct ServeCommand: ParsableCommand {
         }
         // openStore has warned already if recovery fell back, in the tool's words.
         config.logsRecoveryFallback = false
-        let database = try openStore(db, store, writable: true)
+        let database = try openStore(db, store, writable: true, cacheSize: nil)
         let server: RedisServer
         let bound: [String]
         do {

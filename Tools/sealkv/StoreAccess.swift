@@ -31,9 +31,9 @@ func minimumTxnIDFromEnvironment() throws -> UInt64 {
 /// Opens a store for a command: existing stores only; read-only unless the command writes. Warns on
 /// stderr when recovery had to fall back to the previous commit.
 func openStore(_ path: String, _ store: StoreOptions, writable: Bool, slot: Int? = nil, verify: Bool = true,
-               credential: Credential? = nil) throws -> Database {
+               credential: Credential? = nil, cacheSize: Int? = oneShotCacheSize) throws -> Database {
     try openStore(path, credential: credential ?? store.credentials.credential(), minimumTxnID: store.minimumTxnID(),
-                  writable: writable, slot: slot, verify: verify)
+                  writable: writable, slot: slot, verify: verify, cacheSize: cacheSize)
 }
 
 /// Opens a store with only credential options (`SEALKV_MIN_TXN` still applies).
@@ -42,13 +42,19 @@ func openStore(_ path: String, _ credentials: CredentialOptions, writable: Bool,
                   writable: writable, slot: slot, verify: verify)
 }
 
+/// The page cache of a one-shot command, which reads each page about once (a scan, a check, a
+/// load): fixed, so the process's memory does not grow with the store. `serve` passes nil, the
+/// library's cache that sizes itself from the store.
+let oneShotCacheSize: Int? = 64 << 20
+
 /// Opens the store at `path` with `credential`.
-func openStore(_ path: String, credential: Credential, minimumTxnID: UInt64, writable: Bool, slot: Int? = nil, verify: Bool = true) throws -> Database {
+func openStore(_ path: String, credential: Credential, minimumTxnID: UInt64, writable: Bool, slot: Int? = nil, verify: Bool = true,
+               cacheSize: Int? = oneShotCacheSize) throws -> Database {
     guard try FileKind.of(path) != nil else {
         throw ToolFailure("there is no store at '\(path)'; check the path, or create one with `sealkv init \(path)`.", exitCode: 2)
     }
     try requireRegularStore(path)
-    var options = Options(mode: writable ? .openExisting : .readOnly)
+    var options = Options(mode: writable ? .openExisting : .readOnly, cacheSize: cacheSize)
     options.metaSlot = slot
     options.verifyNewestCommit = verify
     options.minimumTxnID = minimumTxnID
