@@ -98,11 +98,9 @@ struct ToolMessageTests {
         #expect(folder.err.contains("'\(locked)-lock'") && folder.err.contains("is a directory") && folder.err.contains("move"), "\(folder.err)")
     }
 
-    /// `check --meta N` on the commit recovery refused lists its damage and says what that means
-    /// and what to do, without telling the user to run `sealkv check` (the command running).
-    @Test func checkingARefusedCommitGivesAdviceThatLeadsSomewhere() throws {
-        let f = ToolFixture()
-        let store = try f.store("c.sealkv", lines: ToolFixture.lines(200))
+    /// Commits once more, then flips a bit in a leaf that commit wrote: recovery will refuse it.
+    /// Returns the damaged page and the commit's txnid.
+    private func damageALeafOfTheNewestCommit(_ store: String, _ f: ToolFixture) throws -> (page: Int, newest: Int) {
         try f.run(["put", store, "newest", "v"]).expect(0, "put")
         let pages = try f.run(["pages", store, "--json"]).out.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -112,6 +110,15 @@ struct ToolMessageTests {
         var bytes = TestSupport.readFile(store)
         bytes[page * 4096 + 1000] ^= 1
         TestSupport.writeFile(store, bytes)
+        return (page, newest)
+    }
+
+    /// `check --meta N` on the commit recovery refused lists its damage and says what that means
+    /// and what to do, without telling the user to run `sealkv check` (the command running).
+    @Test func checkingARefusedCommitGivesAdviceThatLeadsSomewhere() throws {
+        let f = ToolFixture()
+        let store = try f.store("c.sealkv", lines: ToolFixture.lines(200))
+        let (page, newest) = try damageALeafOfTheNewestCommit(store, f)
         let stat = try JSONSerialization.jsonObject(with: Data(try f.run(["stat", store, "--json"]).stdout)) as? [String: Any]
         let opened = try #require((stat?["recovery"] as? [String: Any])?["openedSlot"] as? Int)
         let slot = 1 - opened
@@ -171,15 +178,7 @@ struct ToolMessageTests {
     @Test func aRefusedCommitIsAWarningEverywhere() throws {
         let f = ToolFixture()
         let store = try f.store("w.sealkv", lines: ToolFixture.lines(200))
-        try f.run(["put", store, "newest", "v"]).expect(0, "put")
-        let pages = try f.run(["pages", store, "--json"]).out.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-        let newest = pages.compactMap { $0["txnid"] as? Int }.max() ?? 0
-        let page = try #require(pages.first { $0["txnid"] as? Int == newest && $0["kind"] as? String == "leaf" }?["page"] as? Int)
-        var bytes = TestSupport.readFile(store)
-        bytes[page * 4096 + 1000] ^= 1
-        TestSupport.writeFile(store, bytes)
+        let (page, _) = try damageALeafOfTheNewestCommit(store, f)
         let get = try f.run(["get", store, "key-0000001"])
         get.expect(0, "get")
         #expect(get.err.contains("warning") && get.err.contains("page \(page)"), "\(get.err)")

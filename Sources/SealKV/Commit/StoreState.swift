@@ -85,11 +85,6 @@ struct WriterState {
     /// A transaction some callers' changes are in, left uncommitted for the callers waiting for the
     /// writer lock to join (see ``WriteGroup``).
     var openGroup: WriteGroup?
-    /// The newest txnid an authenticated meta slot named at open, even one whose commit recovery
-    /// refused: new commits are numbered past it, so that no txnid ever names two different
-    /// commits (a caller who saw the refused commit's txnid, and passes it as
-    /// `Options.minimumTxnID`, must not be satisfied by other contents under the same number).
-    var txnIDFloor: UInt64 = 0
 }
 
 /// A commit with no reader alive may cut the pages it frees at the end of the file instead of

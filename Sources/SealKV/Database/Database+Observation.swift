@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Change observation: `AsyncSequence`s of the changes commits make to a key, a prefix or a
 /// namespace.
 ///
@@ -54,8 +50,7 @@ extension Database {
         if options.mode == .readOnly {
             throw SealKVError(.readOnly, "a read-only handle makes no commits, so there is nothing to observe; observe through the handle that writes.")
         }
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
-        if writerThread.load(ordering: .relaxed) == me {
+        if callerIsWriting {
             throw SealKVError(.conflict, "observe was called inside a write transaction on the same thread; subscribe before the write.")
         }
         let subscription = try writer.withLock { (ws) throws(SealKVError) -> ChangeSubscription in

@@ -18,7 +18,7 @@ extension Database {
         waitingWriters.wrappingAdd(1, ordering: .relaxed)
         var waiting = true
         defer { if waiting { waitingWriters.wrappingSubtract(1, ordering: .relaxed) } }
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        let me = Self.callingThread
         let (group, result) = try writer.withLock { (ws) throws -> (WriteGroup?, Result<R, any Error>) in
             waitingWriters.wrappingSubtract(1, ordering: .relaxed)
             waiting = false
@@ -104,10 +104,16 @@ extension Database {
         _ = commit(group, &ws)
     }
 
+    /// The calling thread, as `writerThread` records the writer's.
+    static var callingThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+
+    /// Whether the calling thread is running a write transaction of this handle (waiting for the
+    /// writer lock there would deadlock).
+    var callerIsWriting: Bool { writerThread.load(ordering: .relaxed) == Self.callingThread }
+
     /// The errors `write` gives before it waits: a nested write on this thread, a read-only store.
     private func refuseWriting() throws(SealKVError) {
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
-        if writerThread.load(ordering: .relaxed) == me {
+        if callerIsWriting {
             throw SealKVError(.conflict, "a write transaction is already running on this thread; do the work inside the outer transaction.")
         }
         if options.mode == .readOnly {
@@ -145,7 +151,7 @@ extension Database {
     /// handles, and read-only stores.
     func withWriter<R>(_ body: (inout WriterState, CommitState, UInt64) throws -> R) throws -> R {
         try refuseWriting()
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        let me = Self.callingThread
         return try writer.withLock { (ws) throws -> R in
             writerThread.store(me, ordering: .relaxed)
             defer { writerThread.store(0, ordering: .relaxed) }

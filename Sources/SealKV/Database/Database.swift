@@ -50,8 +50,7 @@ public final class Database: Sendable {
         pager = Pager(storage: storage, sealer: opened.sealer, cacheSizing: CacheSizing(fixed: options.cacheSize))
         shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot,
                                        lockFile: lockFile, isWriter: options.mode != .readOnly))
-        writer = Locked(WriterState(header: opened.header, freeList: nil,
-                                    txnIDFloor: opened.recovery.slotTxnIDs.compactMap { $0 }.max() ?? 0))
+        writer = Locked(WriterState(header: opened.header, freeList: nil))
         commits = CommitContext(storage: storage, pager: pager, shared: shared, durability: options.durability,
                                 bugs: options.deliberateBugs, observer: commitObserver)
         transactionConfiguration = TransactionConfiguration(clock: options.clock, scanReadAhead: options.scanReadAhead)
@@ -74,7 +73,7 @@ public final class Database: Sendable {
                                       freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount),
                                       heldTailEnd: heldTailEnd,
                                       reuseFreedPagesAtOnce: options.deliberateBugs.has(.reuseFreedPagesInSameCommit))
-        let space = WriteSpace(pager: pager, txnID: max(base.txnID, ws.txnIDFloor) + 1, allocator: allocator)
+        let space = WriteSpace(pager: pager, txnID: base.txnID + 1, allocator: allocator)
         let tx = WriteTransaction(space: space, base: base, configuration: transactionConfiguration, sealer: pager.sealer)
         tx.changeLog = observers.changeLogForNewTransaction()
         return tx

@@ -71,7 +71,7 @@ public struct Options: Sendable {
     /// Refuses settings that cannot work, before anything is opened or created. A cache larger than
     /// the machine's memory would fail to map (or overflow its size computation) deep inside open.
     func validate() throws(SealKVError) {
-        let memory = UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) * UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
+        let memory = CacheSizing.physicalMemory()
         if let cacheSize, cacheSize < 0 || (memory > 0 && UInt64(cacheSize) > memory) {
             throw SealKVError(.invalidArgument, "Options.cacheSize is \(cacheSize) bytes, which is negative or more than this machine's \(memory) bytes of memory; choose a smaller cache, or nil to let it size itself.")
         }

@@ -27,10 +27,14 @@ struct CacheSizing: Sendable {
         return min(maximum, max(Self.automaticMinimum, wanted))
     }
 
+    /// The machine's memory in bytes (0 if unknown).
+    static func physicalMemory() -> UInt64 {
+        UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) * UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
+    }
+
     /// The machine's memory, or the cgroup's limit where one is set and smaller.
     static func memoryLimit() -> UInt64 {
-        let physical = UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) * UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
-        var limit = physical
+        var limit = physicalMemory()
         for file in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
             if let value = readNumber(file), value > 0, value < limit { limit = value }
         }

@@ -71,13 +71,15 @@ final class PageCache: @unchecked Sendable {
         maximumCapacity = slotsPerShard * shards
         let active = pages / shards
         activePerShard = Atomic(active)
-        arena = SecureArena(byteCount: maximumCapacity * FileFormat.pageSize, lockingAll: maximumCapacity == active * shards)
+        arena = SecureArena(byteCount: maximumCapacity * FileFormat.pageSize, lockingAll: false)
         self.shards = (0..<shards).map { _ in Locked(Shard(slots: active)) }
-        if arena.lockedBytes == 0 && maximumCapacity != active * shards { lockSlots(from: 0, to: active) }
+        lockSlots(from: 0, to: active)
     }
 
     /// Grows the cache to hold `byteCount` bytes (up to its maximum). Cached pages stay.
     func grow(toBytes byteCount: Int) {
+        // Called after every commit: most find the cache large enough without taking a lock.
+        guard byteCount / FileFormat.pageSize / shardCount > activePerShard.load(ordering: .relaxed) else { return }
         growth.withLock { _ in
             let old = activePerShard.load(ordering: .relaxed)
             let new = min(slotsPerShard, max(old, byteCount / FileFormat.pageSize / shardCount))

@@ -174,16 +174,9 @@ enum Workload {
     /// Durable single-put transactions per second, all writers together, and syncs per second
     /// (for engines that count them), over 2 seconds.
     static func concurrentWriters(_ engine: any Engine, writers: Int, keys n: Int) throws -> (commits: Double, syncs: Double?) {
-        final class Shared: @unchecked Sendable {
-            let lock = NSLock()
-            var stop = false
-            var error: (any Error)?
-            var counts: [Int]
-            let handles: [any EngineWriter]
-            init(_ handles: [any EngineWriter]) { self.handles = handles; counts = Array(repeating: 0, count: handles.count) }
-            var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
-        }
-        let shared = Shared(try (0..<writers).map { _ in try engine.makeWriter() })
+        final class Handles: @unchecked Sendable { let all: [any EngineWriter]; init(_ h: [any EngineWriter]) { all = h } }
+        let handles = Handles(try (0..<writers).map { _ in try engine.makeWriter() })
+        let run = TimedRun(threads: writers)
         let syncsBefore = engine.syncCalls
         let group = DispatchGroup()
         let start = ContinuousClock.now
@@ -191,52 +184,37 @@ enum Workload {
             let thread = Thread {
                 var rng = Mix(state: UInt64(w + 1) * 104_729)
                 var done = 0
-                while !shared.stopped {
+                while !run.stopped {
                     let i = Int.random(in: 0..<n, using: &rng)
-                    do { try shared.handles[w].put(key(i), value(i, 20_000 + done)) } catch {
-                        shared.lock.lock(); shared.error = error; shared.stop = true; shared.lock.unlock()
+                    do { try handles.all[w].put(key(i), value(i, 20_000 + done)) } catch {
+                        run.fail(error)
                         break
                     }
                     done += 1
                 }
-                shared.lock.lock(); shared.counts[w] = done; shared.lock.unlock()
+                run.record(done, thread: w)
                 group.leave()
             }
             group.enter()
             thread.start()
         }
         usleep(2_000_000)
-        shared.lock.lock(); shared.stop = true; shared.lock.unlock()
+        run.stop()
         group.wait()
         let elapsed = seconds(ContinuousClock.now - start)
-        for h in shared.handles { h.close() }
-        if let e = shared.error { throw e }
+        for h in handles.all { h.close() }
+        if let e = run.error { throw e }
         var syncs: Double? = nil
         if let before = syncsBefore, let after = engine.syncCalls { syncs = Double(after - before) / elapsed }
-        return (Double(shared.counts.reduce(0, +)) / elapsed, syncs)
+        return (Double(run.total) / elapsed, syncs)
     }
 
     /// Reads per second of a read-only handle in a child process, while this process commits
     /// 100-key batches: how the store serves a reader process beside a writer process.
     static func readerInAnotherProcess(_ engine: any Engine, name: String, directory: String, keys n: Int) throws -> Double {
-        final class Flag: @unchecked Sendable {
-            let lock = NSLock()
-            var stop = false
-            var error: (any Error)?
-            var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
-        }
-        final class Box: @unchecked Sendable { let engine: any Engine; init(_ e: any Engine) { engine = e } }
-        let flag = Flag(), box = Box(engine)
+        let run = TimedRun(threads: 0)
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            var rng = Mix(state: 4242)
-            var round = 30_000
-            while !flag.stopped {
-                let batch = (0..<100).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, round)) }
-                do { try box.engine.put(batch) } catch { flag.lock.lock(); flag.error = error; flag.lock.unlock(); break }
-                round += 1
-            }
-        }
+        commitBatches(to: engine, keys: n, seed: 4242, firstRound: 30_000, until: run, in: group)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = ["--reader-child", name, "--keys", "\(n)", "--dir", directory]
@@ -245,9 +223,9 @@ enum Workload {
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        flag.lock.lock(); flag.stop = true; flag.lock.unlock()
+        run.stop()
         group.wait()
-        if let e = flag.error { throw e }
+        if let e = run.error { throw e }
         guard process.terminationStatus == 0, let rate = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw BenchError("the \(name) reader process failed (status \(process.terminationStatus))")
         }
@@ -272,47 +250,66 @@ enum Workload {
 
     /// Reads per second, all readers together, while a writer commits 100-key batches.
     static func concurrentReads(_ engine: any Engine, readers: Int, keys n: Int) throws -> Double {
-        final class Flag: @unchecked Sendable {
-            var stop = false
-            var error: (any Error)?
-            var counts: [Int]
-            init(_ n: Int) { counts = Array(repeating: 0, count: n) }
-        }
-        let flag = Flag(readers)
-        let lock = NSLock()
+        let run = TimedRun(threads: readers)
         let handles = try (0..<readers).map { _ in try engine.makeReader() }
-        final class Box: @unchecked Sendable { let engine: any Engine; let handles: [any EngineReader]; init(_ e: any Engine, _ h: [any EngineReader]) { engine = e; handles = h } }
-        let box = Box(engine, handles)
+        final class Box: @unchecked Sendable { let handles: [any EngineReader]; init(_ h: [any EngineReader]) { handles = h } }
+        let box = Box(handles)
         let group = DispatchGroup()
         for r in 0..<readers {
             DispatchQueue.global().async(group: group) {
                 var rng = Mix(state: UInt64(r + 1) * 7919)
                 var done = 0
-                while !flag.stop {
+                while !run.stopped {
                     for _ in 0..<64 { _ = try? box.handles[r].get(key(Int.random(in: 0..<n, using: &rng))) }
                     done += 64
                 }
-                lock.lock(); flag.counts[r] = done; lock.unlock()
+                run.record(done, thread: r)
             }
         }
-        DispatchQueue.global().async(group: group) {
-            var rng = Mix(state: 99)
-            var round = 10_000
-            while !flag.stop {
-                let batch = (0..<100).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, round)) }
-                do { try box.engine.put(batch) } catch { flag.error = error; break }
-                round += 1
-            }
-        }
+        commitBatches(to: engine, keys: n, seed: 99, firstRound: 10_000, until: run, in: group)
         let start = ContinuousClock.now
         usleep(2_000_000)
-        flag.stop = true
+        run.stop()
         group.wait()
         let elapsed = seconds(ContinuousClock.now - start)
         for h in handles { h.close() }
-        if let e = flag.error { throw e }
-        return Double(flag.counts.reduce(0, +)) / elapsed
+        if let e = run.error { throw e }
+        return Double(run.total) / elapsed
     }
+
+    /// The writer beside readers: commits batches of 100 random overwrites on a thread of its own
+    /// until `run` stops (an error stops it too, and is kept in `run`).
+    static func commitBatches(to engine: any Engine, keys n: Int, seed: UInt64, firstRound: Int, until run: TimedRun, in group: DispatchGroup) {
+        final class Box: @unchecked Sendable { let engine: any Engine; init(_ e: any Engine) { engine = e } }
+        let box = Box(engine)
+        DispatchQueue.global().async(group: group) {
+            var rng = Mix(state: seed)
+            var round = firstRound
+            while !run.stopped {
+                let batch = (0..<100).map { _ -> ([UInt8], [UInt8]) in let i = Int.random(in: 0..<n, using: &rng); return (key(i), value(i, round)) }
+                do { try box.engine.put(batch) } catch { run.fail(error); break }
+                round += 1
+            }
+        }
+    }
+}
+
+/// What the threads of a timed workload share: when to stop, the first error, a count per thread.
+final class TimedRun: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopRequested = false
+    private var firstError: (any Error)?
+    private var counts: [Int]
+
+    init(threads: Int) { counts = Array(repeating: 0, count: threads) }
+
+    var stopped: Bool { lock.withLock { stopRequested } }
+    var error: (any Error)? { lock.withLock { firstError } }
+    var total: Int { lock.withLock { counts.reduce(0, +) } }
+    func stop() { lock.withLock { stopRequested = true } }
+    /// Keeps the first error and stops every thread.
+    func fail(_ error: any Error) { lock.withLock { if firstError == nil { firstError = error }; stopRequested = true } }
+    func record(_ count: Int, thread: Int) { lock.withLock { counts[thread] = count } }
 }
 
 /// A placeholder between closing one handle and opening the next.
