@@ -109,6 +109,7 @@ struct TreeMutator {
     /// pointing each parent at its child's copy. The tree must not be empty.
     mutating func writablePath(choosing choose: (NodePage) -> Int) throws(SealKVError) -> WritableLeaf {
         var path: [PathStep] = []
+        path.reserveCapacity(Int(tree.depth))
         var (page, p) = try pages.touch(tree.root)
         tree.root = pages.link(toDirty: page)
         for _ in 1..<Int(tree.depth) {

@@ -8,7 +8,7 @@ class PageSpace {
     /// Links carrying this txnid name pages in ``dirty``; `UInt64.max` for a reader.
     let writeTxnID: UInt64
     /// The writer's changed pages, in plaintext (always empty for a reader).
-    final var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    final var dirty = DirtyPages()
     /// A page buffer for cache misses, taken from the pool on the first miss (a read that finds
     /// every page cached never touches the pool).
     private final var scratchBuffer: UnsafeMutableRawPointer?

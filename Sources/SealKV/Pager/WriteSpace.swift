@@ -14,7 +14,7 @@ final class WriteSpace: PageSpace {
     /// What a rollback to a savepoint restores.
     struct Savepoint {
         fileprivate var allocator: PageAllocator
-        fileprivate var dirty: [UInt64: UnsafeMutableRawPointer]
+        fileprivate var dirty: DirtyPages
     }
 
     /// Marks the dirty pages as they are now: later changes copy them first, so
