@@ -100,4 +100,31 @@ extension KeyRotationTests {
         let stale = pagesOpening(storage.snapshot(), under: [oldSealer])
         #expect(stale.isEmpty, "pages \(stale.prefix(10)) of \(stale.count) still open under the old key")
     }
+
+    /// From a shell: `stat` says a rekey was interrupted and how to finish it, `rekey` finishes it
+    /// and says so, and `check` accepts the store at every step.
+    @Test func theToolFinishesAnInterruptedRekey() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        _ = try Self.fill(db)
+        let images = Locked<[[UInt8]]>([])
+        db.commitObserver.withLock {
+            $0 = CommitObserver(willWrite: { _ in }, didPublish: { _ in images.withLock { $0.append(storage.snapshot()) } })
+        }
+        try db.rekey(credential: .password(TestSupport.password), batchPages: 16)
+        db.close()
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/store.sealkv"
+        let image = images.withLock { $0[1] }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(image), attributes: [.posixPermissions: 0o600]))
+        let env = ["SEALKV_PASSWORD": TestSupport.password]
+        let stat = try Tool.run(["stat", path], environment: env)
+        #expect(stat.status == 0 && stat.stdout.contains("a rekey was interrupted") && stat.stdout.contains("sealkv rekey"), "\(stat.stdout) \(stat.stderr)")
+        #expect(try Tool.run(["check", path], environment: env).status == 0)
+        let rekey = try Tool.run(["rekey", path], environment: env)
+        #expect(rekey.status == 0 && rekey.stderr.contains("finished an interrupted rekey"), "\(rekey.stderr)")
+        let after = try Tool.run(["stat", path], environment: env)
+        #expect(after.status == 0 && !after.stdout.contains("interrupted"), "\(after.stdout) \(after.stderr)")
+        #expect(try Tool.run(["check", path], environment: env).status == 0)
+    }
 }
