@@ -20,13 +20,13 @@ struct FuzzEntryPointTests {
         var pages: [[UInt8]] = []
         var image = [UInt8](repeating: 0, count: FileFormat.pageSize)
         image.withUnsafeMutableBytes { state.store(to: $0.baseAddress!) }
-        image = Array(image[FileFormat.metaTxnID..<FileFormat.metaBodyUsed])
+        image = Array(image[FileFormat.metaTxnID..<FileFormat.metaRekeyPreviousEpoch])
         var data = [UInt8](repeating: 0, count: Int(state.pageCount - FileFormat.firstDataPage) * FileFormat.pageSize)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16)
         defer { buffer.deallocate() }
         for info in try db.pageMap() where info.kind != .free && info.kind != .meta {
             guard let link = info.link else { continue }
-            try db.pager.load(link, into: buffer)
+            try db.pager.load(link, into: buffer, epochs: db.shared.withLock { $0.epochRule })
             let plain = Array(UnsafeRawBufferPointer(start: buffer, count: FileFormat.pageSize))
             pages.append(plain)
             let at = Int(info.number - FileFormat.firstDataPage) * FileFormat.pageSize

@@ -12,7 +12,7 @@ struct TreeMutatorTests {
         let keys = DataKeys(dataKey: SecureBytes.random(count: FileFormat.keySize), epoch: 1)
         let pager = Pager(storage: MemoryStorage(), sealer: PageSealer(keys: keys, fileID: randomBytes(count: FileFormat.fileIDSize)), cacheBytes: 1 << 20)
         let view = FreeListView(list: FreeList(chunks: []), bound: 0, filePages: FileFormat.firstDataPage)
-        return WriteSpace(pager: pager, txnID: 1, allocator: PageAllocator(basePageCount: FileFormat.firstDataPage, freeView: view))
+        return WriteSpace(pager: pager, txnID: 1, allocator: PageAllocator(basePageCount: FileFormat.firstDataPage, freeView: view), epochs: KeyEpochRule(current: 1, rekey: nil))
     }
 
     /// Walks the tree: its entries in order, and the pages it uses; records every broken invariant.

@@ -117,7 +117,7 @@ final class TreeCursor {
         }
         // Only when the leaf it steps to must come from storage; the writer's own pages never do.
         guard let next = links.first, next.txnID != writer, !pager.cache.contains(next) else { return }
-        pager.prefetch(links.filter { $0.txnID != writer })
+        pager.prefetch(links.filter { $0.txnID != writer }, epochs: pages.epochs)
     }
 
     private func branchFrame(_ link: PageLink, choose: (NodePage) -> Int) throws(SealKVError) -> Frame {

@@ -9,9 +9,8 @@ extension TreeMutator {
     /// Copies the pages of the tree that may be sealed under a previous data key — those whose link
     /// carries a txnid up to `old`, and the overflow chains their leaves reference — to new pages, so
     /// the commit seals them under its own key, together with the branches above them. Continues
-    /// from `position`, and stops before copying more than `budget` leaf and overflow pages (a leaf
-    /// is always copied with all its old chains, so one large value may exceed it). Returns whether
-    /// the whole tree is done.
+    /// from `position`, and stops once `budget` leaf and overflow pages are copied (an overflow chain
+    /// is copied whole, so one large value may exceed it). Returns whether the whole tree is done.
     ///
     /// A page's children are never newer than the page (copy-on-write rewrites the path up to the
     /// root), so an old branch has only old children, while a newer branch may still hold old ones:
@@ -65,7 +64,10 @@ extension TreeMutator {
         budget -= 1
         report()
         let node = NodePage(p)
-        for i in oldChains {
+        for (n, i) in oldChains.enumerated() {
+            // The rest of the leaf's chains wait for the next batch, which finds this (now new)
+            // leaf still holding old chains: only one chain can take a batch past its budget.
+            if n > 0 && budget <= 0 { return (pages.link(toDirty: page), false) }
             let ref = node.overflowRef(i)
             // A chain is always written whole, under one txnid, so its first link dates all of it.
             let first = try OverflowChain.rewrite(first: ref.link, length: ref.length, in: pages) {

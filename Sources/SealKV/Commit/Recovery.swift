@@ -138,10 +138,12 @@ package enum Recovery {
             let state = page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
             var previous: DataKeys? = nil
             if let rekey = state.rekey {
+                // Taken out of the page (and wiped there) first, whether the record is accepted or not.
+                let keys = page.withUnsafeMutableBytes { PageSealer.takePreviousKeys(from: $0.baseAddress!, for: rekey) }
                 // Authenticated, so written by a holder of the data key; still refuse a record no
-                // rekey could have written (an epoch not below the current one, a start not before it).
-                guard header.version >= 2, rekey.previousEpoch < header.keyEpoch, rekey.startedAfter < state.txnID else { continue }
-                previous = page.withUnsafeMutableBytes { PageSealer.takePreviousKeys(from: $0.baseAddress!, for: rekey) }
+                // rekey could have written.
+                guard rekey.isPlausible(in: header, txnID: state.txnID) else { continue }
+                previous = keys
             }
             candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: state, previousKeys: previous))
         }
@@ -179,6 +181,9 @@ package enum Recovery {
             }
             guard page.withUnsafeMutableBytes({ slotSealer.openMeta(page: $0.baseAddress!, slot: slot) }) else { continue }
             let state = page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
+            // The plaintext holds the previous data key while a rekey is in progress; this handle
+            // already has it (it opened a commit of the same rekey) or is refused below.
+            page.withUnsafeMutableBytes { secureZero($0.baseAddress! + FileFormat.metaRekeyPreviousKey, count: FileFormat.keySize) }
             guard state.txnID > current, state.txnID <= hint, state.txnID > (best?.state.txnID ?? 0) else { continue }
             try checkPlausible(state, storagePages: storage.pageCount)
             best = (state, header, slot)
@@ -247,12 +252,11 @@ package enum Recovery {
                 b.deallocate()
             }
         }
-        let previousUpTo = state.rekey?.startedAfter ?? 0
+        let rule = KeyEpochRule(current: sealer.keys.epoch, rekey: state.rekey)
         func sealers(for link: PageLink) -> (UInt32) -> PageSealer? {
             { epoch in
-                if epoch == sealer.keys.epoch { return sealer }
-                if let previous, epoch == previous.keys.epoch, link.txnID <= previousUpTo { return previous }
-                return nil
+                guard rule.allows(epoch, txnID: link.txnID) else { return nil }
+                return epoch == sealer.keys.epoch ? sealer : previous
             }
         }
         while !frontier.isEmpty {

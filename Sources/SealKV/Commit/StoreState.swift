@@ -31,6 +31,9 @@ struct CommittedState: Sendable {
         lastSeenCommit = lockFile?.committedTxnID ?? 0
     }
 
+    /// The data keys the pages of `current` may be sealed under.
+    var epochRule: KeyEpochRule { KeyEpochRule(current: header.keyEpoch, rekey: current.rekey) }
+
     /// The snapshots readers of other handles (in this process or others) hold, from the lock file.
     func otherReaders() -> [LockFile.Slot] { lockFile?.otherReaders() ?? [] }
 

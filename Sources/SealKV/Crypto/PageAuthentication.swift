@@ -9,7 +9,11 @@ enum PageAuthentication {
         guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
             throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back, damaged, or never fully written)")
         }
-        guard let sealer = sealer(buffer.u32(FileFormat.headerKeyEpoch)), sealer.open(page: buffer, number: link.page) else {
+        let epoch = buffer.u32(FileFormat.headerKeyEpoch)
+        guard let sealer = sealer(epoch) else {
+            throw SealKVError.corrupted(page: link.page, "is sealed under key epoch \(epoch), which its commit does not allow for a page of transaction \(link.txnID)")
+        }
+        guard sealer.open(page: buffer, number: link.page) else {
             throw SealKVError.corrupted(page: link.page, "fails authentication")
         }
         let written = buffer.u64(FileFormat.nodeTxnID)

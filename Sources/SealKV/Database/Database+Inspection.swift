@@ -63,7 +63,7 @@ extension Database {
         } else if let link = info.link {
             let buffer = pager.buffers.take()
             defer { pager.buffers.give(buffer) }
-            try pager.load(link, into: buffer)
+            try pager.load(link, into: buffer, epochs: shared.withLock { $0.epochRule })
             if buffer.u8(FileFormat.nodeKind) != PageKind.overflow.rawValue {
                 let node = NodePage(buffer)
                 for i in 0..<node.count {

@@ -67,8 +67,7 @@ extension Database {
                 tx.commitSealer = sealer
                 tx.rekey = rekey
                 finished = try tx.resealBatch(sealedUpTo: rekey.startedAfter, budget: batchPages, cursor: &cursor, report: report).finished
-                if finished { tx.rekey = nil }
-                // Always a commit (the header forces one): the last drops the old key even if it copied nothing.
+                // Always a commit (the header forces one), even one that copied nothing.
                 try Commit.run(tx, header: header, writer: &ws, in: commits)
                 if !resumed && batches == 0 { pager.keys.install(sealer) }
                 batches += 1
@@ -77,9 +76,12 @@ extension Database {
                 (state, reuseBound) = shared.withLock { ($0.current, $0.reuseBound(options.durability)) }
             }
             progress?(OperationProgress(done: resealed, total: resealed))
-            // The slot the last batch did not write still holds the old data key: write both again.
-            try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: reuseBound, from: currentState)
+            // The free pages still hold images under the old key: overwrite them while the record
+            // still says the rekey is unfinished, so a crash before this is done leaves a store that
+            // says so (and a rekey called again lists and overwrites them), then drop the record,
+            // and the old key with it, from both slots.
             let (scrubbed, kept) = try scrubAfterRekey(&ws)
+            try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: reuseBound, from: currentState, clearingRekey: true)
             return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed, freePagesKept: kept,
                                batches: batches, resumed: resumed)
         }
@@ -135,13 +137,16 @@ extension Database {
         return dataKey
     }
 
-    /// Commits the same trees again under a new header (twice, so both meta slots carry it).
-    private func writeMetaOnly(header: StoreHeader, sealer: PageSealer, ws: inout WriterState, bound: UInt64, from base: CommitState) throws {
+    /// Commits the same trees again under a new header (twice, so both meta slots carry it), and,
+    /// `clearingRekey`, without the record of a rekey in progress (and the previous key with it).
+    private func writeMetaOnly(header: StoreHeader, sealer: PageSealer, ws: inout WriterState, bound: UInt64, from base: CommitState,
+                               clearingRekey: Bool = false) throws {
         for _ in 0..<2 {
             let state = currentState
             let tx = makeWriteTransaction(&ws, base: state, bound: min(bound, state.txnID))
             defer { tx.finish() }
             tx.commitSealer = sealer
+            if clearingRekey { tx.rekey = nil }
             try Commit.run(tx, header: header, writer: &ws, in: commits)
             if options.durability == .noSync { try Commit.syncAll(in: commits) }
         }

@@ -136,7 +136,7 @@ extension Database {
             return (s.current, s.reuseBound(options.durability))
         }
         if ws.freeList == nil {
-            let loader = makeReadTransaction(base)
+            let loader = makeReadTransaction(base, epochs: KeyEpochRule(current: ws.header.keyEpoch, rekey: base.rekey))
             defer { loader.finish() }
             ws.freeList = try FreePageTree.load(from: loader, pageCount: base.pageCount)
         }

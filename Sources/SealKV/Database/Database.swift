@@ -58,8 +58,8 @@ public final class Database: Sendable {
     }
 
     /// A read transaction on `state`.
-    func makeReadTransaction(_ state: CommitState) -> ReadTransaction {
-        ReadTransaction(pages: PageSpace(pager: pager, writeTxnID: .max), base: state, configuration: transactionConfiguration)
+    func makeReadTransaction(_ state: CommitState, epochs: KeyEpochRule) -> ReadTransaction {
+        ReadTransaction(pages: PageSpace(pager: pager, writeTxnID: .max, epochs: epochs), base: state, configuration: transactionConfiguration)
     }
 
     /// A write transaction on `base` that may reuse pages freed by commits up to `bound`, kept
@@ -74,7 +74,9 @@ public final class Database: Sendable {
                                       freeView: FreeListView(list: ws.freeList!, bound: bound, filePages: base.pageCount),
                                       heldTailEnd: heldTailEnd,
                                       reuseFreedPagesAtOnce: options.deliberateBugs.has(.reuseFreedPagesInSameCommit))
-        let space = WriteSpace(pager: pager, txnID: base.txnID + 1, allocator: allocator)
+        // The writer's header is the one of the newest commit, which `base` is.
+        let space = WriteSpace(pager: pager, txnID: base.txnID + 1, allocator: allocator,
+                               epochs: KeyEpochRule(current: ws.header.keyEpoch, rekey: base.rekey))
         let tx = WriteTransaction(space: space, base: base, configuration: transactionConfiguration, sealer: pager.sealer)
         tx.changeLog = observers.changeLogForNewTransaction()
         return tx
@@ -125,10 +127,10 @@ public final class Database: Sendable {
     /// in `baseHeader` (backups and compaction need it; plain reads skip the copy).
     func read<R>(keepingHeader: Bool, _ body: (ReadTransaction) throws -> R) throws -> R {
         let started = ReaderInfo.clock()
-        let (state, header, slot) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, StoreHeader?, Int) in
+        let (state, epochs, header, slot) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, KeyEpochRule, StoreHeader?, Int) in
             guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
             let slot = try beginRead(&s, started: started)
-            return (s.current, keepingHeader ? s.header : nil, slot)
+            return (s.current, s.epochRule, keepingHeader ? s.header : nil, slot)
         }
         defer {
             shared.withLock { s in
@@ -136,7 +138,7 @@ public final class Database: Sendable {
                 _ = s.publishOldestReader()
             }
         }
-        let tx = makeReadTransaction(state)
+        let tx = makeReadTransaction(state, epochs: epochs)
         tx.baseHeader = header
         defer { tx.finish() }
         let result = try body(tx)

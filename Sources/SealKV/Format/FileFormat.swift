@@ -3,9 +3,11 @@
 package enum FileFormat {
     /// Physical page size in bytes; every page, including the two meta slots, is this long.
     package static let pageSize = 4096
-    /// The version written into every meta slot: the file's format. Version 2 added the record of
-    /// a rekey in progress (``metaRekeyPreviousEpoch`` …); a version 1 file reads as one with no
-    /// rekey in progress, and is written as version 2 from its next commit.
+    /// The version written into the meta slots of a new store, or of one whose data key is wrapped
+    /// afresh (a password change or rekey): the file's format. Version 2 added the record of a
+    /// rekey in progress (``metaRekeyPreviousEpoch`` …); a version 1 file reads as one with no
+    /// rekey in progress, and keeps its version until its key is wrapped again (the version is
+    /// part of the wrap's associated data).
     static let formatVersion: UInt16 = 2
     /// The meta versions this build opens.
     static let readableFormatVersions: ClosedRange<UInt16> = 1...2

@@ -9,17 +9,32 @@ struct RekeyProgress: Equatable, Sendable {
     /// older one may still be sealed under the previous key; every newer page is sealed under the new.
     var startedAfter: UInt64
 
-    /// The record in a meta page's plaintext at `p`, or nil when no rekey is in progress.
+    /// Nonzero reserved bytes make a record that ``isPlausible(in:txnID:)`` refuses.
+    private var reservedIsZero = true
+
+    /// The record in a meta page's plaintext at `p`, or nil when no rekey is in progress (all its
+    /// fields zero).
     init?(from p: UnsafeRawPointer) {
         let epoch = p.u32(FileFormat.metaRekeyPreviousEpoch)
-        guard epoch != 0 else { return nil }
+        let reserved = p.u32(FileFormat.metaRekeyReserved)
+        let start = p.u64(FileFormat.metaRekeyStartedAfter)
+        guard epoch != 0 || reserved != 0 || start != 0 else { return nil }
         previousEpoch = epoch
-        startedAfter = p.u64(FileFormat.metaRekeyStartedAfter)
+        startedAfter = start
+        reservedIsZero = reserved == 0
     }
 
     init(previousEpoch: UInt32, startedAfter: UInt64) {
         self.previousEpoch = previousEpoch
         self.startedAfter = startedAfter
+    }
+
+    /// Whether a rekey could have written this record into a commit with `txnID` under `header`:
+    /// a version 2 slot, a previous epoch from 1 to below the current one, a start before the
+    /// commit, the reserved field zero. (The record is authenticated, so only a holder of the data
+    /// key could write it; recovery and `check` still refuse one that no rekey writes.)
+    func isPlausible(in header: StoreHeader, txnID: UInt64) -> Bool {
+        header.version >= 2 && previousEpoch >= 1 && previousEpoch < header.keyEpoch && startedAfter < txnID && reservedIsZero
     }
 
     /// Writes the record (not the key) into a meta page's plaintext.

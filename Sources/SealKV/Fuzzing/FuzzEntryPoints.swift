@@ -50,13 +50,15 @@
     @discardableResult
     public static func openPlaintextImage(_ bytes: [UInt8]) -> ImageOutcome {
         var outcome = ImageOutcome()
-        let stateSize = FileFormat.metaBodyUsed - FileFormat.metaTxnID
+        // The commit's state up to its trees; the image has no rekey in progress (its meta carries
+        // no previous key to seal), so the seeds keep the layout they were made with.
+        let stateSize = FileFormat.metaRekeyPreviousEpoch - FileFormat.metaTxnID
         guard bytes.count >= stateSize, let credential = try? Credential.key(Array(0..<32)),
               let (metas, header) = try? StoreCreation.newStore(credential: credential, strength: KDFStrength.interactive),
               let opened = try? Recovery.open(storage: MemoryStorage(bytes: metas), credential: credential) else { return outcome }
         let sealer = opened.sealer
         var statePage = [UInt8](repeating: 0, count: FileFormat.pageSize)
-        statePage.replaceSubrange(FileFormat.metaTxnID..<FileFormat.metaBodyUsed, with: bytes.prefix(stateSize))
+        statePage.replaceSubrange(FileFormat.metaTxnID..<FileFormat.metaRekeyPreviousEpoch, with: bytes.prefix(stateSize))
         var state = statePage.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
         let body = bytes.dropFirst(stateSize)
         let dataPages = min(256, (body.count + FileFormat.pageSize - 1) / FileFormat.pageSize)

@@ -7,13 +7,16 @@ class PageSpace {
     let pager: Pager
     /// Links carrying this txnid name the writer's own changed pages; `UInt64.max` for a reader.
     let writeTxnID: UInt64
+    /// The data keys the snapshot's pages may be sealed under.
+    let epochs: KeyEpochRule
     /// A page buffer for cache misses, taken from the pool on the first miss (a read that finds
     /// every page cached never touches the pool).
     private final var scratchBuffer: UnsafeMutableRawPointer?
 
-    init(pager: Pager, writeTxnID: UInt64) {
+    init(pager: Pager, writeTxnID: UInt64, epochs: KeyEpochRule) {
         self.pager = pager
         self.writeTxnID = writeTxnID
+        self.epochs = epochs
     }
 
     deinit {
@@ -42,7 +45,7 @@ class PageSpace {
             }
             return try body(UnsafeRawPointer(p))
         }
-        return try pager.withPage(link, scratch: scratch, body)
+        return try pager.withPage(link, epochs: epochs, scratch: scratch, body)
     }
 
     /// Gives every buffer back to the pool: the dirty pages' and the scratch page (when the

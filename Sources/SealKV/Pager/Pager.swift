@@ -36,11 +36,11 @@ final class Pager: Sendable {
     /// loaded into `scratch` (evaluated only on a miss). `body` runs under a cache lock when the page
     /// was cached: it must be short and must not read other pages.
     @inline(__always)
-    func withPage<R>(_ link: PageLink, scratch: @autoclosure () -> UnsafeMutableRawPointer,
+    func withPage<R>(_ link: PageLink, epochs: KeyEpochRule, scratch: @autoclosure () -> UnsafeMutableRawPointer,
                      _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
         if let r = try cache.withPage(link, body) { return r }
         let buffer = scratch()
-        try load(link, into: buffer)
+        try load(link, into: buffer, epochs: epochs)
         cache.insert(page: link.page, tag: link.tag, from: buffer)
         return try body(UnsafeRawPointer(buffer))
     }
@@ -78,7 +78,7 @@ final class Pager: Sendable {
     /// Reads the pages of `links` that are not cached in one batch (in parallel where the storage
     /// allows) and caches those that authenticate. A page that fails is left out: reading it the
     /// normal way then reports what is wrong with it. Used for a scan's read-ahead.
-    func prefetch(_ links: [PageLink]) {
+    func prefetch(_ links: [PageLink], epochs: KeyEpochRule) {
         let end = storage.pageCount
         let missing = links.filter { $0.page >= FileFormat.firstDataPage && $0.page < end && !cache.contains($0) }
         guard missing.count > 1 else { return }
@@ -91,7 +91,7 @@ final class Pager: Sendable {
         }
         for (link, buffer) in zip(missing, pages) {
             do throws(SealKVError) {
-                try authenticate(link, buffer: buffer)
+                try authenticate(link, buffer: buffer, epochs: epochs)
                 cache.insert(page: link.page, tag: link.tag, from: buffer)
             } catch {
                 continue
@@ -100,17 +100,17 @@ final class Pager: Sendable {
     }
 
     /// Reads and authenticates `link`'s page into `buffer` (plaintext at the body offsets).
-    func load(_ link: PageLink, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
+    func load(_ link: PageLink, into buffer: UnsafeMutableRawPointer, epochs: KeyEpochRule) throws(SealKVError) {
         guard link.page >= FileFormat.firstDataPage else {
             throw SealKVError.corrupted(page: link.page, "is referenced as a data page but is a meta slot or none")
         }
         try storage.readPage(link.page, into: buffer)
-        try authenticate(link, buffer: buffer)
+        try authenticate(link, buffer: buffer, epochs: epochs)
     }
 
     /// Checks a sealed page already in `buffer` against `link` and opens it in place, with the
-    /// sealer of the page's key epoch (see ``PageAuthentication``).
-    func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer) throws(SealKVError) {
-        try PageAuthentication.open(link, buffer: buffer, sealer: keys.sealer(for:))
+    /// sealer of the page's key epoch if the snapshot's `epochs` allow it (see ``PageAuthentication``).
+    func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer, epochs: KeyEpochRule) throws(SealKVError) {
+        try PageAuthentication.open(link, buffer: buffer) { epochs.sealer($0, txnID: link.txnID, in: keys) }
     }
 }

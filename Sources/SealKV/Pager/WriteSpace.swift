@@ -66,9 +66,9 @@ final class WriteSpace: PageSpace {
         releasedFrozen = []
     }
 
-    init(pager: Pager, txnID: UInt64, allocator: PageAllocator) {
+    init(pager: Pager, txnID: UInt64, allocator: PageAllocator, epochs: KeyEpochRule) {
         self.allocator = allocator
-        super.init(pager: pager, writeTxnID: txnID)
+        super.init(pager: pager, writeTxnID: txnID, epochs: epochs)
     }
 
     deinit {
