@@ -80,9 +80,12 @@ extension Database {
             // still says the rekey is unfinished, so a crash before this is done leaves a store that
             // says so (and a rekey called again lists and overwrites them), then drop the record,
             // and the old key with it, from both slots.
-            let (scrubbed, kept) = try scrubAfterRekey(&ws)
+            let (scrubbed, _) = try scrubAfterRekey(&ws, listing: true)
             try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: reuseBound, from: currentState, clearingRekey: true)
-            return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed, freePagesKept: kept,
+            // Pages the last batch freed become reusable (so overwritable) only once later commits
+            // are durable: the meta rewrites made them so.
+            let (more, kept) = try scrubAfterRekey(&ws, listing: false)
+            return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed + more, freePagesKept: kept,
                                batches: batches, resumed: resumed)
         }
     }
@@ -103,12 +106,14 @@ extension Database {
         return (header, sealer, RekeyProgress(previousEpoch: current.keyEpoch, startedAfter: base.txnID))
     }
 
-    /// Lists every page of the file outside the newest commit (free pages, and any past its end)
-    /// for overwriting, and overwrites those no reader can reach any more.
-    private func scrubAfterRekey(_ ws: inout WriterState) throws -> (scrubbed: Int, kept: Int) {
+    /// With `listing`, lists every page of the file outside the newest commit (free pages, and any
+    /// past its end) for overwriting; then overwrites the listed pages no reader can reach any more.
+    private func scrubAfterRekey(_ ws: inout WriterState, listing: Bool) throws -> (scrubbed: Int, kept: Int) {
         do throws(SealKVError) {
-            ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
-            ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
+            if listing {
+                ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
+                ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
+            }
             return try scrubRetiredKeyPages(&ws)
         } catch {
             // The rekey is committed; a write or sync that failed afterwards still leaves the
