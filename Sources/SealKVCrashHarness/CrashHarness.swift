@@ -20,6 +20,9 @@ public struct CrashHarness {
 
     /// Every crash state is an image of the same store: unwrap each data key once, not per state.
     let unlockCache = UnlockCache()
+    /// Most crash states share most of their sealed pages: decrypt each distinct page once (see
+    /// ``AuthenticationCache`` for why the outcome is the same).
+    let authenticationCache = AuthenticationCache()
 
     func options() -> Options {
         var o = Options(durability: configuration.durability, cacheSize: 1 << 20, ioEngine: .posix)

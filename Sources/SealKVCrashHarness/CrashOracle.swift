@@ -28,7 +28,8 @@ extension CrashHarness {
         for credential in recorder.credentials.reversed() {
             do throws(SealKVError) {
                 opened = try Recovery.open(storage: state, credential: credential,
-                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
+                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache,
+                                              authenticationCache: authenticationCache)
                 openedWith = credential
                 break
             } catch {

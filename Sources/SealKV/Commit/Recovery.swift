@@ -18,11 +18,14 @@ package enum Recovery {
     /// Opens the store held by `storage`. With `verifyNewest` false the newest authenticated meta
     /// is opened without checking its commit's pages (for inspection); `requested` opens one slot.
     /// - Parameter unlockCache: remembers unwrapped keys across opens of images of one store.
+    /// - Parameter authenticationCache: remembers pages that opened, so an image sharing sealed
+    ///   pages with one opened before does not decrypt them again (every other check still runs).
     /// - Parameter newestAllowed: with a writer in another process, the newest commit it published
     ///   as durable: a newer meta (a commit still being synced) is passed over while an older one
     ///   is there, so a reader opens only durable state.
     package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil,
-                             unlockCache: UnlockCache? = nil, newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
+                             unlockCache: UnlockCache? = nil, authenticationCache: AuthenticationCache? = nil,
+                             newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         let (raw, headers) = try readMetaSlots(storage)
         var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache)
@@ -45,7 +48,7 @@ package enum Recovery {
             let sealer = PageSealer(keys: c.keys, fileID: c.header.fileID)
             do throws(SealKVError) {
                 try checkPlausible(c.state, storagePages: pages)
-                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer) }
+                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer, cache: authenticationCache) }
                 let recovery = refused.map {
                     RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID,
                                    refusedSlot: Int($0.slot), refusedTxnID: $0.txnID, reason: $0.reason)
@@ -220,7 +223,8 @@ package enum Recovery {
     /// Authenticates every page written after the commit's durable watermark (in the sync modes:
     /// every page the commit itself wrote): all pages reachable through links with a newer txnid.
     /// Reads each level of the walk as one batch (parallel under io_uring).
-    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer) throws(SealKVError) {
+    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer,
+                             cache: AuthenticationCache? = nil) throws(SealKVError) {
         let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
         var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
         var seen = Set<UInt64>()
@@ -246,7 +250,7 @@ package enum Recovery {
             }
             try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
             for (link, buffer) in zip(batch, buffers) {
-                try PageAuthentication.open(link, buffer: buffer, sealer: sealerFor)
+                try PageAuthentication.open(link, buffer: buffer, sealer: sealerFor, cache: cache)
                 for child in PageStructure.links(in: buffer) {
                     if child.link.txnID > state.txnID {
                         throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
