@@ -56,7 +56,7 @@ extension CrashHarness {
         }
         if fullCheck {
             do {
-                let db = try Database.open(storage: RecordingStorage(bytes: state.materialize()), credential: openedWith!, options: options())
+                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: options())
                 defer { db.close() }
                 let report = try db.check()
                 if !report.isClean { return .violation(.checkFailed, "full check: \(report.problems.prefix(3))") }
