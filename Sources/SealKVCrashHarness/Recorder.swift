@@ -77,18 +77,21 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
     /// ``digest(_:)`` of one snapshot.
     static func digest(of tx: ReadTransaction) throws -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: [UInt8]) {
-            for b in withUnsafeBytes(of: UInt64(bytes.count).littleEndian, Array.init) + bytes {
-                h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+        // Each item is its length (LE64) then its bytes, hashed in place: no array per item.
+        func mix(_ bytes: UnsafeRawBufferPointer) {
+            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { length in
+                for b in length { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
             }
+            for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         }
+        func mix(_ bytes: [UInt8]) { bytes.withUnsafeBytes { mix($0) } }
         for name in [""] + (try tx.namespaces()) {
             mix(Array(name.utf8))
             let ns = try tx.namespace(name)
             for (k, v) in try ns.all() {
                 mix(k)
                 mix(v)
-                mix(try ns.timeToLive(k) == nil ? [0] : [1])
+                withUnsafeBytes(of: try ns.timeToLive(k) == nil ? UInt8(0) : UInt8(1)) { mix($0) }
             }
         }
         return h
