@@ -87,11 +87,15 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
         func mix(_ bytes: [UInt8]) { bytes.withUnsafeBytes { mix($0) } }
         for name in [""] + (try tx.namespaces()) {
             mix(Array(name.utf8))
-            let ns = try tx.namespace(name)
-            for (k, v) in try ns.all() {
-                mix(k)
-                mix(v)
-                withUnsafeBytes(of: try ns.timeToLive(k) == nil ? UInt8(0) : UInt8(1)) { mix($0) }
+            // One pass of a cursor: it skips expired entries as `all()` does, and the expiry of the
+            // entry it rests on is the one `timeToLive` would look up again from the root.
+            let cursor = try tx.namespace(name).cursor()
+            var on = try cursor.first()
+            while on, let key = cursor.key, let value = try cursor.value() {
+                mix(key)
+                mix(value)
+                withUnsafeBytes(of: cursor.expiration == nil ? UInt8(0) : UInt8(1)) { mix($0) }
+                on = try cursor.next()
             }
         }
         return h
