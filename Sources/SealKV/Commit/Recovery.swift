@@ -28,7 +28,7 @@ package enum Recovery {
                              newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         let (raw, headers) = try readMetaSlots(storage)
-        var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache)
+        var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache, authenticationCache: authenticationCache)
         // Newest first; on a tie (a new store holds txnid 0 in both slots) the lower slot, explicitly,
         // since the slot opened decides where the next commit goes.
         candidates.sort { $0.state.txnID != $1.state.txnID ? $0.state.txnID > $1.state.txnID : $0.slot < $1.slot }
@@ -102,7 +102,7 @@ package enum Recovery {
     /// The slots `credential` unwraps and whose sealed part authenticates. Derives the KEK once per
     /// distinct set of KDF inputs (normally both slots share them).
     private static func unlock(_ raw: [[UInt8]], _ headers: [Result<StoreHeader, StoreHeader.Problem>], credential: Credential,
-                               unlockCache: UnlockCache?) throws(SealKVError) -> [Candidate] {
+                               unlockCache: UnlockCache?, authenticationCache: AuthenticationCache?) throws(SealKVError) -> [Candidate] {
         var keksByInputs: [[UInt8]: SecureBytes] = [:]
         var candidates: [Candidate] = []
         var unwrapped = 0
@@ -133,7 +133,10 @@ package enum Recovery {
             unwrapped += 1
             let sealer = PageSealer(keys: keys, fileID: header.fileID)
             var page = raw[slot]
-            guard page.withUnsafeMutableBytes({ sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }) else { continue }
+            guard page.withUnsafeMutableBytes({ p in
+                authenticationCache?.openMeta(page: p.baseAddress!, slot: UInt64(slot), sealer: sealer)
+                    ?? sealer.openMeta(page: p.baseAddress!, slot: UInt64(slot))
+            }) else { continue }
             candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }))
         }
         guard unwrapped > 0 else {

@@ -2,31 +2,35 @@
 import Glibc
 #endif
 
-/// Remembers pages that opened (authenticated and decrypted), so a process that opens many images
-/// of the same store — the crash harness opens one per crash state, and most of its states share
-/// most of their pages — decrypts each distinct sealed page once instead of once per open.
+/// Remembers pages and meta slots that opened (authenticated and decrypted), so a process that
+/// opens many images of the same store — the crash harness opens one per crash state, and most of
+/// its states share most of their pages — decrypts each distinct sealed page once instead of once
+/// per open.
 ///
-/// Sound because opening a page is a pure function of its inputs: XChaCha20-Poly1305 decryption
-/// takes the page key, the nonce (the page's stored random part and its page number), the
-/// associated data (the file id and the page's cleartext header) and the ciphertext with its tag —
-/// all of them either the page's 4,096 bytes, its number, or the sealer (a `DataKeys` object, whose
-/// keys never change, and a file id). A hit requires the same page number, the same `DataKeys`
-/// object, the same file id and a byte-for-byte comparison of all 4,096 sealed bytes with those that
-/// opened before; it then writes exactly what the decryption wrote then (the plaintext in place).
-/// Only successful opens are kept: a page that fails is decrypted, and fails, every time.
+/// Sound because opening is a pure function of its inputs: XChaCha20-Poly1305 decryption takes the
+/// key (the page or meta key), the nonce (the stored random part and the page or slot number), the
+/// associated data (the cleartext header, and for pages the file id) and the ciphertext with its
+/// tag — all of them either the page's 4,096 bytes, its number, or the sealer (a `DataKeys` object,
+/// whose keys never change, and a file id). A hit requires the same kind (page or meta), the same
+/// number, the same `DataKeys` object, the same file id and a byte-for-byte comparison of all 4,096
+/// sealed bytes with those that opened before; it then writes exactly what the decryption wrote
+/// then (the plaintext in place). Only successful opens are kept: a page that fails is decrypted,
+/// and fails, every time.
 ///
 /// Holds decrypted pages: they are wiped when evicted and when the cache is dropped. Bounded: once
 /// full, the oldest entry makes room.
 package final class AuthenticationCache: Sendable {
     /// One page that opened: its sealed bytes and what opening them left in the buffer.
     private final class Entry {
+        let meta: Bool
         let number: UInt64
         let keys: DataKeys
         let fileID: [UInt8]
         let sealed: UnsafeMutableRawPointer
         let opened: UnsafeMutableRawPointer
 
-        init(number: UInt64, keys: DataKeys, fileID: [UInt8], sealed: UnsafeRawPointer, opened: UnsafeRawPointer) {
+        init(meta: Bool, number: UInt64, keys: DataKeys, fileID: [UInt8], sealed: UnsafeRawPointer, opened: UnsafeRawPointer) {
+            self.meta = meta
             self.number = number
             self.keys = keys
             self.fileID = fileID
@@ -42,14 +46,16 @@ package final class AuthenticationCache: Sendable {
             sealed.deallocate()
         }
 
-        /// Whether opening `page` as page `number` with `sealer` has exactly this entry's inputs.
-        func matches(_ page: UnsafeRawPointer, number: UInt64, sealer: PageSealer) -> Bool {
-            self.number == number && keys === sealer.keys && fileID == sealer.fileID
+        /// Whether opening `page` as page (or meta slot) `number` with `sealer` has exactly this
+        /// entry's inputs.
+        func matches(_ page: UnsafeRawPointer, meta: Bool, number: UInt64, sealer: PageSealer) -> Bool {
+            self.meta == meta && self.number == number && keys === sealer.keys && fileID == sealer.fileID
                 && memcmp(sealed, page, FileFormat.pageSize) == 0
         }
     }
 
     private struct Key: Hashable {
+        var meta: Bool
         var number: UInt64
         var tag: PageTag
     }
@@ -78,9 +84,20 @@ package final class AuthenticationCache: Sendable {
     /// Opens `page` in place as page `number`, exactly as `sealer.open(page:number:)` does, from the
     /// cache when the same sealed bytes opened before with the same sealer.
     func open(page: UnsafeMutableRawPointer, number: UInt64, sealer: PageSealer) -> Bool {
-        let key = Key(number: number, tag: PageTag(from: page + FileFormat.tagOffset))
+        open(page, meta: false, number: number, sealer: sealer) { sealer.open(page: $0, number: number) }
+    }
+
+    /// Opens a meta slot in place, exactly as `sealer.openMeta(page:slot:)` does, from the cache
+    /// when the same sealed bytes opened before with the same sealer.
+    func openMeta(page: UnsafeMutableRawPointer, slot: UInt64, sealer: PageSealer) -> Bool {
+        open(page, meta: true, number: slot, sealer: sealer) { sealer.openMeta(page: $0, slot: slot) }
+    }
+
+    private func open(_ page: UnsafeMutableRawPointer, meta: Bool, number: UInt64, sealer: PageSealer,
+                      decrypt: (UnsafeMutableRawPointer) -> Bool) -> Bool {
+        let key = Key(meta: meta, number: number, tag: PageTag(from: page + FileFormat.tagOffset))
         let cached = state.withLock { s -> Entry? in
-            guard let e = s.entries[key], e.matches(page, number: number, sealer: sealer) else {
+            guard let e = s.entries[key], e.matches(page, meta: meta, number: number, sealer: sealer) else {
                 s.misses += 1
                 return nil
             }
@@ -93,8 +110,8 @@ package final class AuthenticationCache: Sendable {
         }
         return withUnsafeTemporaryAllocation(byteCount: FileFormat.pageSize, alignment: 16) { sealed in
             sealed.baseAddress!.copyMemory(from: page, byteCount: FileFormat.pageSize)
-            guard sealer.open(page: page, number: number) else { return false }
-            let entry = Entry(number: number, keys: sealer.keys, fileID: sealer.fileID, sealed: sealed.baseAddress!, opened: page)
+            guard decrypt(page) else { return false }
+            let entry = Entry(meta: meta, number: number, keys: sealer.keys, fileID: sealer.fileID, sealed: sealed.baseAddress!, opened: page)
             state.withLock { s in insert(entry, for: key, into: &s) }
             return true
         }
