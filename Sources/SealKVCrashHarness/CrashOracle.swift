@@ -56,7 +56,10 @@ extension CrashHarness {
         }
         if fullCheck {
             do {
-                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: options())
+                // The real open, check and digest, decrypting every page afresh; only the unwrapped data
+                // key is remembered, as for every state.
+                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: options(),
+                                           unlockCache: unlockCache)
                 defer { db.close() }
                 let report = try db.check()
                 if !report.isClean { return .violation(.checkFailed, "full check: \(report.problems.prefix(3))") }
