@@ -67,7 +67,10 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
         return CommitReference(txnID: report.txnID, pages: pages, highestPage: pages.keys.max() ?? 0, digest: try Self.digest(db))
     }
 
-    /// FNV-1a over every namespace's entries in order (names, keys, values, expiry flags).
+    /// A hash of every namespace's entries in order (names, keys, values, expiry flags): each item
+    /// is its length, then its bytes eight at a time, each word through a step that is a bijection of
+    /// the running hash, so two contents differing in one word never collide. Compared only within
+    /// one binary (parent and child processes run the same one).
     static func digest(_ db: Database) throws -> UInt64 {
         var h: UInt64 = 0
         try db.read { tx in h = try digest(of: tx) }
@@ -77,12 +80,21 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
     /// ``digest(_:)`` of one snapshot.
     static func digest(of tx: ReadTransaction) throws -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        // Each item is its length (LE64) then its bytes, hashed in place: no array per item.
+        func step(_ word: UInt64) {
+            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+        }
+        // Hashed in place: no array per item.
         func mix(_ bytes: UnsafeRawBufferPointer) {
-            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { length in
-                for b in length { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            step(UInt64(bytes.count))
+            var i = 0
+            while i + 8 <= bytes.count {
+                step(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                i += 8
             }
-            for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            var tail: UInt64 = 0
+            for j in i..<bytes.count { tail |= UInt64(bytes[j]) << (8 * UInt64(j - i)) }
+            step(tail)
         }
         func mix(_ bytes: [UInt8]) { bytes.withUnsafeBytes { mix($0) } }
         for name in [""] + (try tx.namespaces()) {
