@@ -17,34 +17,32 @@ import Glibc
 /// then (the plaintext in place). Only successful opens are kept: a page that fails is decrypted,
 /// and fails, every time.
 ///
-/// Holds decrypted pages: they are wiped when evicted and when the cache is dropped. Bounded: once
-/// full, the oldest entry makes room.
+/// Holds decrypted pages (and meta slots, which carry a rekey's previous data key) the way the page
+/// cache does: in a ``SecureArena`` — excluded from core dumps, locked against swapping where the
+/// limit allows, zeroed when the cache is dropped — and overwritten in place when evicted. Bounded:
+/// once full, the oldest entry makes room.
 package final class AuthenticationCache: Sendable {
-    /// One page that opened: its sealed bytes and what opening them left in the buffer.
+    /// One page that opened: its inputs (the sealed bytes are ciphertext, kept on the heap) and the
+    /// arena slot holding what opening them left in the buffer.
     private final class Entry {
         let meta: Bool
         let number: UInt64
         let keys: DataKeys
         let fileID: [UInt8]
         let sealed: UnsafeMutableRawPointer
-        let opened: UnsafeMutableRawPointer
+        let slot: Int
 
-        init(meta: Bool, number: UInt64, keys: DataKeys, fileID: [UInt8], sealed: UnsafeRawPointer, opened: UnsafeRawPointer) {
+        init(meta: Bool, number: UInt64, sealer: PageSealer, sealed: UnsafeRawPointer, slot: Int) {
             self.meta = meta
             self.number = number
-            self.keys = keys
-            self.fileID = fileID
+            keys = sealer.keys
+            fileID = sealer.fileID
             self.sealed = .allocate(byteCount: FileFormat.pageSize, alignment: 16)
             self.sealed.copyMemory(from: sealed, byteCount: FileFormat.pageSize)
-            self.opened = .allocate(byteCount: FileFormat.pageSize, alignment: 16)
-            self.opened.copyMemory(from: opened, byteCount: FileFormat.pageSize)
+            self.slot = slot
         }
 
-        deinit {
-            secureZero(opened, count: FileFormat.pageSize)
-            opened.deallocate()
-            sealed.deallocate()
-        }
+        deinit { sealed.deallocate() }
 
         /// Whether opening `page` as page (or meta slot) `number` with `sealer` has exactly this
         /// entry's inputs.
@@ -62,13 +60,15 @@ package final class AuthenticationCache: Sendable {
 
     private struct State {
         var entries: [Key: Entry] = [:]
-        /// Insertion order, for eviction: a ring of `capacity` keys.
-        var order: [Key] = []
+        /// The key whose plaintext each arena slot holds, in insertion order: a ring for eviction.
+        var slots: [Key] = []
         var next = 0
         var hits = 0, misses = 0
     }
 
     private let state = Locked(State())
+    /// One page per slot: the plaintext of the entry in that slot.
+    private let plaintexts: SecureArena
     /// How many pages the cache holds at most (each costs two pages of memory).
     package let capacity: Int
 
@@ -76,6 +76,7 @@ package final class AuthenticationCache: Sendable {
     package init(capacity: Int = 4_096) {
         precondition(capacity > 0)
         self.capacity = capacity
+        plaintexts = SecureArena(byteCount: capacity * FileFormat.pageSize, lockingAll: false)
     }
 
     /// Opened pages served from the cache, and pages that had to be decrypted.
@@ -96,35 +97,41 @@ package final class AuthenticationCache: Sendable {
     private func open(_ page: UnsafeMutableRawPointer, meta: Bool, number: UInt64, sealer: PageSealer,
                       decrypt: (UnsafeMutableRawPointer) -> Bool) -> Bool {
         let key = Key(meta: meta, number: number, tag: PageTag(from: page + FileFormat.tagOffset))
-        let cached = state.withLock { s -> Entry? in
+        let hit = state.withLock { s -> Bool in
             guard let e = s.entries[key], e.matches(page, meta: meta, number: number, sealer: sealer) else {
                 s.misses += 1
-                return nil
+                return false
             }
             s.hits += 1
-            return e
-        }
-        if let cached {
-            page.copyMemory(from: cached.opened, byteCount: FileFormat.pageSize)
+            page.copyMemory(from: plaintexts.base + e.slot * FileFormat.pageSize, byteCount: FileFormat.pageSize)
             return true
         }
+        if hit { return true }
         return withUnsafeTemporaryAllocation(byteCount: FileFormat.pageSize, alignment: 16) { sealed in
             sealed.baseAddress!.copyMemory(from: page, byteCount: FileFormat.pageSize)
             guard decrypt(page) else { return false }
-            let entry = Entry(meta: meta, number: number, keys: sealer.keys, fileID: sealer.fileID, sealed: sealed.baseAddress!, opened: page)
-            state.withLock { s in insert(entry, for: key, into: &s) }
+            state.withLock { s in insert(key, meta: meta, number: number, sealer: sealer, sealed: sealed.baseAddress!, opened: page, into: &s) }
             return true
         }
     }
 
-    private func insert(_ entry: Entry, for key: Key, into s: inout State) {
-        if s.entries.updateValue(entry, forKey: key) != nil { return }
-        if s.order.count < capacity {
-            s.order.append(key)
-            return
+    /// Remembers an open in the slot of an entry with the same key, a free slot, or the oldest one.
+    private func insert(_ key: Key, meta: Bool, number: UInt64, sealer: PageSealer, sealed: UnsafeRawPointer,
+                        opened: UnsafeRawPointer, into s: inout State) {
+        let slot: Int
+        if let existing = s.entries[key] {
+            slot = existing.slot
+        } else if s.slots.count < capacity {
+            slot = s.slots.count
+            s.slots.append(key)
+            plaintexts.lock(offset: slot * FileFormat.pageSize, count: FileFormat.pageSize)
+        } else {
+            slot = s.next
+            s.entries[s.slots[slot]] = nil
+            s.slots[slot] = key
+            s.next = (s.next + 1) % capacity
         }
-        s.entries[s.order[s.next]] = nil
-        s.order[s.next] = key
-        s.next = (s.next + 1) % capacity
+        plaintexts.base.advanced(by: slot * FileFormat.pageSize).copyMemory(from: opened, byteCount: FileFormat.pageSize)
+        s.entries[key] = Entry(meta: meta, number: number, sealer: sealer, sealed: sealed, slot: slot)
     }
 }
