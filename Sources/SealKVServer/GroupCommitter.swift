@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SealKV
 
-/// Runs each client's run of writes as one SealKV write transaction through the library's `async`
-/// API. The library's group commit does the rest: writes of clients that arrive while another
+/// Runs each client's run of writes as one SealKV write transaction on the store's own threads.
+/// The library's group commit does the rest: writes of clients that arrive while another
 /// transaction runs join it and share its fsync, and each client is answered only once the commit
 /// holding its writes is durable. One client's writes stay in order (its connection submits the
 /// next run only after this one is answered).
@@ -51,13 +51,15 @@ final class GroupCommitter: Sendable {
             return promise.futureResult
         }
         let (database, statistics, writesInFlight) = (self.database, self.statistics, self.inFlight)
-        Task {
+        // On the store's own threads, not in a Task: a reply must not wait for a thread of Swift's
+        // cooperative pool, which other work in the process may hold.
+        database.write({ tx in Self.run(operations, replyBudget: replyBudget, tx) }) { result in
             defer { writesInFlight.leave() }
-            do {
-                let replies = try await database.write { tx in Self.run(operations, replyBudget: replyBudget, tx) }
+            switch result {
+            case .success(let replies):
                 statistics.committed(writes: replies.count)
                 promise.succeed(replies)
-            } catch {
+            case .failure(let error):
                 // The commit itself failed (an I/O error poisons the store): nothing of it is promised.
                 let reply = RESPValue.err("the write was not committed: \(Reply.message(error))")
                 statistics.failedCommit()

@@ -360,15 +360,23 @@ struct ServerTests {
         let port = t.port
         // One thread per client (`concurrentPerform` would run only as many at once as there are cores).
         let done = DispatchGroup()
+        let failures = Locked<[String]>([])
         for i in 0..<clients {
             done.enter()
             Thread {
                 defer { done.leave() }
-                guard let c = try? RawClient(port: port) else { return }
-                for j in 0..<perClient { _ = c.call("SET", "c\(i)-\(j)", "\(j)") }
+                guard let c = try? RawClient(port: port) else {
+                    failures.withLock { $0.append("client \(i) could not connect") }
+                    return
+                }
+                for j in 0..<perClient {
+                    let reply = c.call("SET", "c\(i)-\(j)", "\(j)")
+                    if reply != .simple("OK") { failures.withLock { $0.append("client \(i) SET \(j): \(String(describing: reply))") } }
+                }
             }.start()
         }
         done.wait()
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
         #expect(storage.gateOpenedByCondition, "the other clients' writes never queued behind the held commit")
         let info = try RawClient(port: t.port).call("INFO", "persistence")
         guard case .bulk(let bytes?) = info else { Issue.record("INFO gave \(String(describing: info))"); return }

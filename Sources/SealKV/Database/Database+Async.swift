@@ -50,6 +50,15 @@ extension Database {
         }
     }
 
+    /// Runs `body` in a write transaction on a thread of the store's own and calls `completion`
+    /// there with the result once the commit is durable (or has failed). For callers that must not
+    /// depend on Swift's cooperative pool, which other work in the process can keep busy for
+    /// seconds: the server's event loops complete their replies from here.
+    package func write<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R,
+                                    completion: @escaping @Sendable (Result<R, any Error>) -> Void) {
+        executor.submit { completion(Result { try self.write(body) }) }
+    }
+
     /// Makes every commit durable (no-sync mode), off the cooperative pool.
     public func sync() async throws {
         try await executor.run { () throws in try self.sync() }

@@ -5,10 +5,8 @@
 /// writer's copy-on-write and allocation.
 class PageSpace {
     let pager: Pager
-    /// Links carrying this txnid name pages in ``dirty``; `UInt64.max` for a reader.
+    /// Links carrying this txnid name the writer's own changed pages; `UInt64.max` for a reader.
     let writeTxnID: UInt64
-    /// The writer's changed pages, in plaintext (always empty for a reader).
-    final var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
     /// A page buffer for cache misses, taken from the pool on the first miss (a read that finds
     /// every page cached never touches the pool).
     private final var scratchBuffer: UnsafeMutableRawPointer?
@@ -20,8 +18,11 @@ class PageSpace {
 
     deinit {
         if let scratchBuffer { pager.buffers.give(scratchBuffer) }
-        if !dirty.isEmpty { releaseDirtyPages() }
     }
+
+    /// The writer's plaintext copy of `page`, if it changed it (a reader has none; ``WriteSpace``
+    /// keeps them).
+    func dirtyPage(_ page: UInt64) -> UnsafeMutableRawPointer? { nil }
 
     private final var scratch: UnsafeMutableRawPointer {
         if let scratchBuffer { return scratchBuffer }
@@ -36,7 +37,7 @@ class PageSpace {
     @inline(__always)
     final func withPage<R>(_ link: PageLink, _ body: (UnsafeRawPointer) throws(SealKVError) -> R) throws(SealKVError) -> R {
         if link.txnID == writeTxnID {
-            guard let p = dirty[link.page] else {
+            guard let p = dirtyPage(link.page) else {
                 throw SealKVError(.corrupted, "internal error: page \(link.page) is linked as written by this transaction but is not in its dirty set", page: link.page)
             }
             return try body(UnsafeRawPointer(p))
@@ -55,9 +56,6 @@ class PageSpace {
     }
 
     /// Gives the dirty pages' buffers back to the pool (once a commit has written and cached them,
-    /// or when the transaction is abandoned).
-    final func releaseDirtyPages() {
-        for (_, p) in dirty { pager.buffers.give(p) }
-        dirty.removeAll()
-    }
+    /// or when the transaction is abandoned); a reader has none.
+    func releaseDirtyPages() {}
 }

@@ -5,16 +5,37 @@
 final class WriteSpace: PageSpace {
     /// Where new pages come from and what becomes of freed ones.
     var allocator: PageAllocator
+    /// The changed pages, in plaintext. Kept behind a pointer, not in a stored `var`: a class's
+    /// stored property gets a dynamic exclusivity check on every access, two per level of every
+    /// descent a writer makes, and a transaction is only ever used by one thread at a time.
+    var dirty: DirtyPages {
+        unsafeAddress { UnsafePointer(dirtyStorage) }
+        unsafeMutableAddress { dirtyStorage }
+    }
+    private let dirtyStorage: UnsafeMutablePointer<DirtyPages> = {
+        let p = UnsafeMutablePointer<DirtyPages>.allocate(capacity: 1)
+        p.initialize(to: DirtyPages())
+        return p
+    }()
     /// Dirty pages from before the current savepoint: not changed in place (a rollback needs them
     /// as they were), but copied like committed pages. Empty when no savepoint is taken.
-    private var frozen: Set<UInt64> = []
+    /// (Behind a pointer, as ``PageSpace/dirty`` is: every copy-on-write checks it.)
+    private var frozen: Set<UInt64> {
+        unsafeAddress { UnsafePointer(frozenStorage) }
+        unsafeMutableAddress { frozenStorage }
+    }
+    private let frozenStorage: UnsafeMutablePointer<Set<UInt64>> = {
+        let p = UnsafeMutablePointer<Set<UInt64>>.allocate(capacity: 1)
+        p.initialize(to: [])
+        return p
+    }()
     /// Frozen pages released since the savepoint: freed for good only when it is kept.
     private var releasedFrozen: [UInt64] = []
 
     /// What a rollback to a savepoint restores.
     struct Savepoint {
         fileprivate var allocator: PageAllocator
-        fileprivate var dirty: [UInt64: UnsafeMutableRawPointer]
+        fileprivate var dirty: DirtyPages
     }
 
     /// Marks the dirty pages as they are now: later changes copy them first, so
@@ -48,6 +69,21 @@ final class WriteSpace: PageSpace {
     init(pager: Pager, txnID: UInt64, allocator: PageAllocator) {
         self.allocator = allocator
         super.init(pager: pager, writeTxnID: txnID)
+    }
+
+    deinit {
+        if !dirty.isEmpty { releaseDirtyPages() }
+        dirtyStorage.deinitialize(count: 1)
+        dirtyStorage.deallocate()
+        frozenStorage.deinitialize(count: 1)
+        frozenStorage.deallocate()
+    }
+
+    override func dirtyPage(_ page: UInt64) -> UnsafeMutableRawPointer? { dirty[page] }
+
+    override func releaseDirtyPages() {
+        for (_, p) in dirty { pager.buffers.give(p) }
+        dirty.removeAll()
     }
 
     /// The txnid this transaction's pages are written with.
