@@ -147,7 +147,15 @@ package enum Recovery {
                 // Authenticated, so written by a holder of the data key; still refuse a record no
                 // rekey could have written (an epoch not below the current one, a start not before it).
                 guard header.version >= 2, rekey.previousEpoch < header.keyEpoch, rekey.startedAfter < state.txnID else { continue }
-                previous = page.withUnsafeMutableBytes { PageSealer.takePreviousKeys(from: $0.baseAddress!, for: rekey) }
+                previous = page.withUnsafeMutableBytes { p in
+                    if let known = unlockCache?.previousKeys(sealed: raw[slot], slot: UInt64(slot), openedWith: keys) {
+                        secureZero(p.baseAddress! + FileFormat.metaRekeyPreviousKey, count: FileFormat.keySize)
+                        return known
+                    }
+                    let taken = PageSealer.takePreviousKeys(from: p.baseAddress!, for: rekey)
+                    unlockCache?.recordPreviousKeys(taken, sealed: raw[slot], slot: UInt64(slot), openedWith: keys)
+                    return taken
+                }
             }
             candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: state, previousKeys: previous))
         }
