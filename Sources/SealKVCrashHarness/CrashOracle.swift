@@ -28,7 +28,8 @@ extension CrashHarness {
         for credential in recorder.credentials.reversed() {
             do throws(SealKVError) {
                 opened = try Recovery.open(storage: state, credential: credential,
-                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
+                                              verifyNewest: !configuration.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache,
+                                              authenticationCache: authenticationCache)
                 openedWith = credential
                 break
             } catch {
@@ -55,7 +56,10 @@ extension CrashHarness {
         }
         if fullCheck {
             do {
-                let db = try Database.open(storage: RecordingStorage(bytes: state.materialize()), credential: openedWith!, options: options())
+                // The real open, check and digest, decrypting every page afresh; only the unwrapped data
+                // key is remembered, as for every state.
+                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: options(),
+                                           unlockCache: unlockCache)
                 defer { db.close() }
                 let report = try db.check()
                 if !report.isClean { return .violation(.checkFailed, "full check: \(report.problems.prefix(3))") }

@@ -80,20 +80,38 @@ extension CrashHarness {
         return out
     }
 
-    /// Identity of a state for skipping duplicates: for each changed page, which event (or torn
-    /// pattern) produced it, and the file's size.
-    func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], overlay: OverlayStorage) -> Int {
-        var h = Hasher()
-        h.combine(overlay.pages)
-        var source: [UInt64: Int] = [:]
+    /// The file's size, in pages, in the crash state: the base's, as the persisted writes and
+    /// resizes leave it (what ``apply(_:pending:events:images:base:)`` gives the overlay).
+    func pageCount(_ state: CrashState, pending: [Int], events: [TraceEvent], basePages: UInt64) -> UInt64 {
+        var pages = basePages
         for (i, idx) in pending.enumerated() where state.persisted[i] {
-            if case .write(let page, _) = events[idx] {
-                source[page] = (state.torn?.write == i) ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
+            switch events[idx] {
+            case .write(let page, _): pages = max(pages, page + 1)
+            case .resize(let n): pages = n
+            default: break
             }
         }
-        for (page, src) in source.sorted(by: { $0.key < $1.key }) where page < overlay.pages {
-            h.combine(page)
-            h.combine(src)
+        return pages
+    }
+
+    /// Identity of a state for skipping duplicates: for each changed page, which event (or torn
+    /// pattern) produced it, and the file's size (`pages`). Needs no overlay, so a duplicate is
+    /// skipped before one is built.
+    func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], pages: UInt64) -> Int {
+        var h = Hasher()
+        h.combine(pages)
+        var sources: [(page: UInt64, order: Int, source: Int)] = []
+        for (i, idx) in pending.enumerated() where state.persisted[i] {
+            if case .write(let page, _) = events[idx] {
+                let source = (state.torn?.write == i) ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
+                sources.append((page, i, source))
+            }
+        }
+        // The last write to a page decides its bytes.
+        sources.sort { ($0.page, $0.order) < ($1.page, $1.order) }
+        for n in sources.indices where sources[n].page < pages && (n + 1 == sources.count || sources[n + 1].page != sources[n].page) {
+            h.combine(sources[n].page)
+            h.combine(sources[n].source)
         }
         return h.finalize()
     }

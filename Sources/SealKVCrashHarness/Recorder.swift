@@ -67,7 +67,10 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
         return CommitReference(txnID: report.txnID, pages: pages, highestPage: pages.keys.max() ?? 0, digest: try Self.digest(db))
     }
 
-    /// FNV-1a over every namespace's entries in order (names, keys, values, expiry flags).
+    /// A hash of every namespace's entries in order (names, keys, values, expiry flags): each item
+    /// is its length, then its bytes eight at a time, each word through a step that is a bijection of
+    /// the running hash, so two contents differing in one word never collide. Compared only within
+    /// one binary (parent and child processes run the same one).
     static func digest(_ db: Database) throws -> UInt64 {
         var h: UInt64 = 0
         try db.read { tx in h = try digest(of: tx) }
@@ -77,18 +80,34 @@ final class Recorder: WorkloadJournal, @unchecked Sendable {
     /// ``digest(_:)`` of one snapshot.
     static func digest(of tx: ReadTransaction) throws -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: [UInt8]) {
-            for b in withUnsafeBytes(of: UInt64(bytes.count).littleEndian, Array.init) + bytes {
-                h = (h ^ UInt64(b)) &* 0x100_0000_01b3
-            }
+        func step(_ word: UInt64) {
+            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
         }
+        // Hashed in place: no array per item.
+        func mix(_ bytes: UnsafeRawBufferPointer) {
+            step(UInt64(bytes.count))
+            var i = 0
+            while i + 8 <= bytes.count {
+                step(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                i += 8
+            }
+            var tail: UInt64 = 0
+            for j in i..<bytes.count { tail |= UInt64(bytes[j]) << (8 * UInt64(j - i)) }
+            step(tail)
+        }
+        func mix(_ bytes: [UInt8]) { bytes.withUnsafeBytes { mix($0) } }
         for name in [""] + (try tx.namespaces()) {
             mix(Array(name.utf8))
-            let ns = try tx.namespace(name)
-            for (k, v) in try ns.all() {
-                mix(k)
-                mix(v)
-                mix(try ns.timeToLive(k) == nil ? [0] : [1])
+            // One pass of a cursor: it skips expired entries as `all()` does, and the expiry of the
+            // entry it rests on is the one `timeToLive` would look up again from the root.
+            let cursor = try tx.namespace(name).cursor()
+            var on = try cursor.first()
+            while on, let key = cursor.key, let value = try cursor.value() {
+                mix(key)
+                mix(value)
+                withUnsafeBytes(of: cursor.expiration == nil ? UInt8(0) : UInt8(1)) { mix($0) }
+                on = try cursor.next()
             }
         }
         return h

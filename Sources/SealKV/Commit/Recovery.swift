@@ -20,14 +20,17 @@ package enum Recovery {
     /// Opens the store held by `storage`. With `verifyNewest` false the newest authenticated meta
     /// is opened without checking its commit's pages (for inspection); `requested` opens one slot.
     /// - Parameter unlockCache: remembers unwrapped keys across opens of images of one store.
+    /// - Parameter authenticationCache: remembers pages that opened, so an image sharing sealed
+    ///   pages with one opened before does not decrypt them again (every other check still runs).
     /// - Parameter newestAllowed: with a writer in another process, the newest commit it published
     ///   as durable: a newer meta (a commit still being synced) is passed over while an older one
     ///   is there, so a reader opens only durable state.
     package static func open(storage: any PageStorage, credential: Credential, verifyNewest: Bool = true, slot requested: Int? = nil,
-                             unlockCache: UnlockCache? = nil, newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
+                             unlockCache: UnlockCache? = nil, authenticationCache: AuthenticationCache? = nil,
+                             newestAllowed: UInt64? = nil) throws(SealKVError) -> OpenedStore {
         let pages = storage.pageCount
         let (raw, headers) = try readMetaSlots(storage)
-        var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache)
+        var candidates = try unlock(raw, headers, credential: credential, unlockCache: unlockCache, authenticationCache: authenticationCache)
         // Newest first; on a tie (a new store holds txnid 0 in both slots) the lower slot, explicitly,
         // since the slot opened decides where the next commit goes.
         candidates.sort { $0.state.txnID != $1.state.txnID ? $0.state.txnID > $1.state.txnID : $0.slot < $1.slot }
@@ -48,7 +51,7 @@ package enum Recovery {
             let previous = c.previousKeys.map { PageSealer(keys: $0, fileID: c.header.fileID) }
             do throws(SealKVError) {
                 try checkPlausible(c.state, storagePages: pages)
-                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer, previous: previous) }
+                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer, previous: previous, cache: authenticationCache) }
                 let recovery = refused.map {
                     RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID,
                                    refusedSlot: Int($0.slot), refusedTxnID: $0.txnID, reason: $0.reason)
@@ -103,7 +106,7 @@ package enum Recovery {
     /// The slots `credential` unwraps and whose sealed part authenticates. Derives the KEK once per
     /// distinct set of KDF inputs (normally both slots share them).
     private static func unlock(_ raw: [[UInt8]], _ headers: [Result<StoreHeader, StoreHeader.Problem>], credential: Credential,
-                               unlockCache: UnlockCache?) throws(SealKVError) -> [Candidate] {
+                               unlockCache: UnlockCache?, authenticationCache: AuthenticationCache?) throws(SealKVError) -> [Candidate] {
         var keksByInputs: [[UInt8]: SecureBytes] = [:]
         var candidates: [Candidate] = []
         var unwrapped = 0
@@ -134,16 +137,29 @@ package enum Recovery {
             unwrapped += 1
             let sealer = PageSealer(keys: keys, fileID: header.fileID)
             var page = raw[slot]
-            guard page.withUnsafeMutableBytes({ sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }) else { continue }
+            guard page.withUnsafeMutableBytes({ p in
+                authenticationCache?.openMeta(page: p.baseAddress!, slot: UInt64(slot), sealer: sealer)
+                    ?? sealer.openMeta(page: p.baseAddress!, slot: UInt64(slot))
+            }) else { continue }
             let state = page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
             var previous: DataKeys? = nil
             if let rekey = state.rekey {
-                // Taken out of the page (and wiped there) first, whether the record is accepted or not.
-                let keys = page.withUnsafeMutableBytes { PageSealer.takePreviousKeys(from: $0.baseAddress!, for: rekey) }
+                // Taken out of the page (and wiped there) first, whether the record is accepted or
+                // not; the unlock cache remembers it by the slot's sealed bytes, so the images of one
+                // store do not derive it again.
+                let taken: DataKeys = page.withUnsafeMutableBytes { p in
+                    if let known = unlockCache?.previousKeys(sealed: raw[slot], slot: UInt64(slot), openedWith: keys) {
+                        secureZero(p.baseAddress! + FileFormat.metaRekeyPreviousKey, count: FileFormat.keySize)
+                        return known
+                    }
+                    let fresh = PageSealer.takePreviousKeys(from: p.baseAddress!, for: rekey)
+                    unlockCache?.recordPreviousKeys(fresh, sealed: raw[slot], slot: UInt64(slot), openedWith: keys)
+                    return fresh
+                }
                 // Authenticated, so written by a holder of the data key; still refuse a record no
                 // rekey could have written.
                 guard rekey.isPlausible(in: header, txnID: state.txnID) else { continue }
-                previous = keys
+                previous = taken
             }
             candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: state, previousKeys: previous))
         }
@@ -240,7 +256,8 @@ package enum Recovery {
     /// Reads each level of the walk as one batch (parallel under io_uring).
     /// While a rekey is in progress, pages the commit links with a txnid up to the rekey's start
     /// may be sealed under the `previous` key; any newer one must be sealed under `sealer`'s.
-    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer, previous: PageSealer? = nil) throws(SealKVError) {
+    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer, previous: PageSealer? = nil,
+                             cache: AuthenticationCache? = nil) throws(SealKVError) {
         let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
         var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
         var seen = Set<UInt64>()
@@ -272,7 +289,7 @@ package enum Recovery {
             }
             try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
             for (link, buffer) in zip(batch, buffers) {
-                try PageAuthentication.open(link, buffer: buffer, sealer: sealers(for: link))
+                try PageAuthentication.open(link, buffer: buffer, sealer: sealers(for: link), cache: cache)
                 for child in PageStructure.links(in: buffer) {
                     if child.link.txnID > state.txnID {
                         throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")

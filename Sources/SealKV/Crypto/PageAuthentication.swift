@@ -4,8 +4,11 @@
 /// and `check` all call it.
 enum PageAuthentication {
     /// Checks the sealed page in `buffer` against `link` and opens it in place (plaintext at the
-    /// body offsets); `sealer` gives the sealer of a key epoch, if known.
-    static func open(_ link: PageLink, buffer: UnsafeMutableRawPointer, sealer: (UInt32) -> PageSealer?) throws(SealKVError) {
+    /// body offsets); `sealer` gives the sealer of a key epoch, if known. With `cache`, a page whose
+    /// exact sealed bytes opened before under the same sealer is not decrypted again (see
+    /// ``AuthenticationCache``); every check here still runs on it.
+    static func open(_ link: PageLink, buffer: UnsafeMutableRawPointer, sealer: (UInt32) -> PageSealer?,
+                     cache: AuthenticationCache? = nil) throws(SealKVError) {
         guard PageTag(from: buffer + FileFormat.tagOffset) == link.tag else {
             throw SealKVError.corrupted(page: link.page, "does not carry the tag its parent holds for it (it was replaced, rolled back, damaged, or never fully written)")
         }
@@ -13,7 +16,7 @@ enum PageAuthentication {
         guard let sealer = sealer(epoch) else {
             throw SealKVError.corrupted(page: link.page, "is sealed under key epoch \(epoch), which its commit does not allow for a page of transaction \(link.txnID)")
         }
-        guard sealer.open(page: buffer, number: link.page) else {
+        guard cache?.open(page: buffer, number: link.page, sealer: sealer) ?? sealer.open(page: buffer, number: link.page) else {
             throw SealKVError.corrupted(page: link.page, "fails authentication")
         }
         let written = buffer.u64(FileFormat.nodeTxnID)

@@ -118,8 +118,10 @@ extension Database {
     }
 
     /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
-    /// empty backend is initialised first.
-    package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false) throws(SealKVError) -> Database {
+    /// empty backend is initialised first. With `unlockCache`, keys unwrapped before from the same
+    /// meta-slot cleartext with the same credential are not derived again.
+    package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false,
+                             unlockCache: UnlockCache? = nil) throws(SealKVError) -> Database {
         try options.validate()
         if create && storage.pageCount == 0 {
             let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
@@ -129,7 +131,7 @@ extension Database {
             }
         }
         var opened = try Recovery.open(storage: storage, credential: credential,
-                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck))
+                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
         try checkFreshness(opened, options)
         if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
         if options.mode != .readOnly { opened = try Recovery.prepareForWriting(opened, storage: storage) }
