@@ -34,6 +34,7 @@ extension Database {
             lockedBytes: pager.cache.lockedBytes + pager.buffers.lockedBytes,
             readers: readers,
             ioEngine: storage.engineName,
+            writeEngine: storage.writeEngineName,
             formatVersion: Int(FileFormat.formatVersion),
             keyEpoch: header.keyEpoch,
             keyDerivation: header.kdfAlgorithm == FileFormat.kdfArgon2id

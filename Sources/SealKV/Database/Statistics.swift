@@ -38,8 +38,10 @@ public struct Statistics: Sendable {
     /// Live read transactions, oldest first: this handle's, and the oldest of each other handle
     /// (in this process or another) that the lock file lists.
     public let readers: [Reader]
-    /// "io_uring", "posix" or "memory".
+    /// How batch reads reach the file: "io_uring", "posix" or "memory" (``IOEngine``).
     public let ioEngine: String
+    /// How commits write pages and sync: "pwritev", "io_uring" or "memory" (``WriteEngine``).
+    public let writeEngine: String
     /// The on-disk format version.
     public let formatVersion: Int
     /// The data key's epoch (1, plus one per rekey).
