@@ -56,7 +56,16 @@ protocol EngineWriter: AnyObject {
 
 /// The engines, by name, and how to open one in a folder.
 enum Engines {
-    static let all = ["sealkv", "sealkv-defaults", "lmdb", "sqlite", "sqlcipher"]
+    static let all = ["sealkv", "sealkv-uring-writes", "sealkv-defaults", "lmdb", "sqlite", "sqlcipher"]
+    /// Engines that differ from `sealkv` only in how commits write: they run the writing workloads
+    /// alone (the fill always runs), beside `sealkv`, which writes with the automatic engine.
+    static let writeVariants: Set<String> = ["sealkv-uring-writes"]
+    static let writingWorkloads: Set<String> = ["batch-updates", "durable-puts", "writers-1", "writers-4", "writers-16", "writers-64"]
+
+    /// Whether `engine` runs `workload` at all.
+    static func runs(_ workload: String, on engine: String) -> Bool {
+        !writeVariants.contains(engine) || writingWorkloads.contains(workload)
+    }
     /// The engines whose read-only handle in another process reads beside a writer process.
     static let multiProcess: Set<String> = ["sealkv", "lmdb"]
 
@@ -79,6 +88,9 @@ enum Engines {
         case "sealkv": return try SealKVEngine(directory: directory, readAhead: readAhead)
         case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true, readAhead: readAhead)
         case "sealkv-defaults": return try SealKVEngine(directory: directory, readAhead: readAhead, defaults: true)
+        // Commits written through io_uring (writes and sync in one submission), to compare with
+        // `sealkv`'s automatic choice in every run.
+        case "sealkv-uring-writes": return try SealKVEngine(directory: directory, readAhead: readAhead, writeEngine: .ioUring)
         case "lmdb": return try LMDBEngine(directory: directory)
         case "sqlite": return try SQLEngine(directory: directory, cipher: false)
         case "sqlcipher": return try SQLEngine(directory: directory, cipher: true)

@@ -78,7 +78,7 @@ enum Workload {
     /// Runs every workload on a fresh store of `engine` in `directory`.
     static func run(engine name: String, keys n: Int, directory: String, only: Set<String>? = nil) throws -> Measurement {
         var m = Measurement(engine: name, keys: n)
-        func wanted(_ workload: String) -> Bool { only?.contains(workload) ?? true }
+        func wanted(_ workload: String) -> Bool { (only?.contains(workload) ?? true) && Engines.runs(workload, on: name) }
         var rng = Mix(state: 42)
         var engine = try Engines.open(name, directory: directory)
         let files = engine.files
