@@ -224,20 +224,49 @@ struct StorageBackendTests {
         #expect(error?.message.contains("WriteEngine.automatic or .pwritev") == true, "\(String(describing: error))")
     }
 
-    /// The automatic write engine is the documented rule (pwritev), and a read-only handle reports
-    /// no ring for writes it will never make.
-    @Test func automaticWriteEngineIsPwritev() throws {
+    /// The automatic write engine times both paths: after a few synced commits it has a time for
+    /// each, and a read-only handle has no ring for writes it will never make.
+    @Test func automaticWriteEngineTimesBothPaths() throws {
+        guard !skipIfUnavailable(.posix, .ioUring) else { return }
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
         let path = dir + "/a.sealkv"
         let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options())
-        #expect(try db.stats().writeEngine == "pwritev")
+        #expect(try db.stats().writeEngine.hasPrefix("automatic: "))
+        for i in 0..<WritePathChooser.warmUp { try db.write { tx in try tx.put("k\(i)", "v") } }
+        let name = try db.stats().writeEngine
+        #expect(!name.contains("not timed"), "\(name)")
+        #expect(name.contains("pwritev ") && name.contains("io_uring "), "\(name)")
         db.close()
         var options = TestSupport.options(.readOnly)
         options.writeEngine = .ioUring
         let reader = try Database.open(at: path, credential: .password("p"), options: options)
         #expect(try reader.stats().writeEngine == "pwritev")
+        #expect(try reader.read { try $0.count() } == WritePathChooser.warmUp)
         reader.close()
+    }
+
+    /// The chooser alternates while warming up, then takes the faster path, tries the other one
+    /// once in ``WritePathChooser/exploreEvery`` batches, and moves over when that one becomes faster.
+    @Test func writePathChooserFollowsTheFasterPath() {
+        let chooser = WritePathChooser()
+        var taken: [WritePathChooser.Path] = []
+        func batch(pwritev: UInt64, ring: UInt64) {
+            let path = chooser.next()
+            taken.append(path)
+            chooser.record(path, nanoseconds: path == .ring ? ring : pwritev)
+        }
+        for _ in 0..<WritePathChooser.warmUp { batch(pwritev: 300_000, ring: 100_000) }
+        #expect(taken == (0..<WritePathChooser.warmUp).map { $0 % 2 == 0 ? .pwritev : .ring })
+        taken = []
+        for _ in 0..<64 { batch(pwritev: 300_000, ring: 100_000) }
+        #expect(taken.filter { $0 == .pwritev }.count == 64 / WritePathChooser.exploreEvery, "explores once in 16")
+        #expect(chooser.preference.path == .ring)
+        // The ring becomes slow: the exploring batches of pwritev see it is now the faster one.
+        taken = []
+        for _ in 0..<256 { batch(pwritev: 300_000, ring: 5_000_000) }
+        #expect(chooser.preference.path == .pwritev)
+        #expect(taken.suffix(32).filter { $0 == .ring }.count == 2, "after the switch, the ring is only explored")
     }
 
     /// The ring's writes report failures as pwritev's do: the errno, and which run of pages failed

@@ -40,7 +40,9 @@ public struct Statistics: Sendable {
     public let readers: [Reader]
     /// How batch reads reach the file: "io_uring", "posix" or "memory" (``IOEngine``).
     public let ioEngine: String
-    /// How commits write pages and sync: "pwritev", "io_uring" or "memory" (``WriteEngine``).
+    /// How commits write pages and sync (``WriteEngine``): "pwritev", "io_uring", "memory", or for
+    /// ``WriteEngine/automatic`` the path it prefers now and how long a synced commit took through
+    /// each, e.g. "automatic: io_uring (synced commits: pwritev 2140 µs, io_uring 410 µs)".
     public let writeEngine: String
     /// The on-disk format version.
     public let formatVersion: Int

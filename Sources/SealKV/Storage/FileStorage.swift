@@ -36,10 +36,13 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     private let pages: Atomic<UInt64>
     private let ring: Locked<OpaquePointer?>
     private let usesRing: Bool
-    /// The ring commits write through (``WriteEngine/ioUring``), or nil for `pwritev`. Separate
-    /// from the read ring, so a scan's batch reads never wait for a commit's sync.
+    /// The ring commits write through (``WriteEngine/ioUring``, or ``WriteEngine/automatic`` when
+    /// it chooses the ring), or nil for `pwritev` alone. Separate from the read ring, so a scan's
+    /// batch reads never wait for a commit's sync.
     private let writeRing: Locked<OpaquePointer?>
     private let writesThroughRing: Bool
+    /// For ``WriteEngine/automatic`` with a ring: picks the path of each synced batch by timing both.
+    let writePathChooser: WritePathChooser?
     private let closed = Atomic<Bool>(false)
     /// A descriptor of its own for the advisory lock, never handed to io_uring. When a process dies,
     /// the kernel may drop its ring's last reference to the data descriptor only later, from a
@@ -55,7 +58,12 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     var pageCount: UInt64 { pages.load(ordering: .acquiring) }
     var engineName: String { usesRing ? "io_uring" : "posix" }
-    var writeEngineName: String { writesThroughRing ? "io_uring" : "pwritev" }
+    var writeEngineName: String {
+        guard let writePathChooser else { return writesThroughRing ? "io_uring" : "pwritev" }
+        let p = writePathChooser.preference
+        func time(_ us: Double?) -> String { us.map { "\(Int($0.rounded())) µs" } ?? "not timed yet" }
+        return "automatic: \(p.path == .ring ? "io_uring" : "pwritev") (synced commits: pwritev \(time(p.pwritevMicroseconds)), io_uring \(time(p.ringMicroseconds)))"
+    }
 
     /// Entries in the write ring: a batch with more runs of pages is submitted in rounds.
     static let writeRingEntries: UInt32 = 256
@@ -109,19 +117,24 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         ring = Locked(ringHandle)
 
         var writeHandle: OpaquePointer? = nil
-        if writeEngine.writesThroughRing && !readOnly {
+        if writeEngine != .pwritev && !readOnly {
             let rc = sealkv_ring_create(Self.writeRingEntries, &writeHandle)
             if rc != 0 {
-                sealkv_ring_destroy(ringHandle)
-                if let base { munmap(base, length) }
-                Syscalls.close(fd)
-                throw SealKVError(.ioError, "io_uring is unavailable here for writes (the kernel or a seccomp profile refused it); use WriteEngine.automatic or .pwritev.", errno: -rc)
+                writeHandle = nil
+                if writeEngine == .ioUring {
+                    sealkv_ring_destroy(ringHandle)
+                    if let base { munmap(base, length) }
+                    Syscalls.close(fd)
+                    throw SealKVError(.ioError, "io_uring is unavailable here for writes (the kernel or a seccomp profile refused it); use WriteEngine.automatic or .pwritev.", errno: -rc)
+                }
+            } else {
+                // Only saves a file lookup per request: without it the ring still writes the same fd.
+                _ = sealkv_ring_register_file(writeHandle, fd)
             }
-            // Only saves a file lookup per request: without it the ring still writes the same fd.
-            _ = sealkv_ring_register_file(writeHandle, fd)
         }
         writesThroughRing = writeHandle != nil
         writeRing = Locked(writeHandle)
+        writePathChooser = writeHandle != nil && writeEngine == .automatic ? WritePathChooser() : nil
     }
 
     /// Opens `path` without waiting (a FIFO would block an ordinary open until a writer appears)
@@ -169,6 +182,7 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         ring = Locked(nil)
         writesThroughRing = false
         writeRing = Locked(nil)
+        writePathChooser = nil
     }
 
     deinit { close() }
@@ -241,8 +255,22 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
+        if let writePathChooser {
+            // Only a batch written and synced in one call is worth timing; writes alone take pwritev.
+            guard sync else { return try writePagesWithPwritev(writes, sync: false) }
+            let path = writePathChooser.next()
+            let start = ContinuousClock.now
+            if path == .ring { try writePagesThroughRing(writes, sync: true) } else { try writePagesWithPwritev(writes, sync: true) }
+            let elapsed = (ContinuousClock.now - start).components
+            writePathChooser.record(path, nanoseconds: UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
+            return
+        }
         if writesThroughRing { return try writePagesThroughRing(writes, sync: sync) }
-        // Positional writes, one call per run of consecutive pages.
+        try writePagesWithPwritev(writes, sync: sync)
+    }
+
+    /// Positional writes, one call per run of consecutive pages, then (when `sync`) fdatasync.
+    private func writePagesWithPwritev(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         let buffers = writes.map { $0.bytes }
         var start = 0
         while start < writes.count {

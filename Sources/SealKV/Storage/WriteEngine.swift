@@ -3,10 +3,13 @@
 /// Both engines write the same bytes to the same places and sync with `fdatasync`; they differ only
 /// in how the requests reach the kernel. ``Statistics/writeEngine`` reports the one in use.
 public enum WriteEngine: Sendable, Equatable {
-    /// The engine that measured faster for commits on Linux's buffered ext4 here: ``pwritev``.
-    /// A fixed rule, not a probe at open: on that kernel and file system io_uring hands every
-    /// buffered write and sync to a kernel worker thread, and in side-by-side runs of `make bench`
-    /// that cost more than it saved (Docs/BENCHMARKS.md, "Write engines").
+    /// Whichever of the two is faster here and now, measured as the store runs: each commit whose
+    /// writes and sync go out in one call takes ``pwritev`` or ``ioUring`` by a running estimate
+    /// of both (the first few alternate, then one in 16 tries the slower one again, so the choice
+    /// follows the machine's load); writes without a sync always take `pwritev`, faster in every
+    /// measurement. Neither engine won everywhere (Docs/BENCHMARKS.md, "Write engines"). Without
+    /// io_uring, ``pwritev`` alone. ``Statistics/writeEngine`` shows the current choice and both
+    /// estimates.
     case automatic
     /// One `pwritev` system call per run of consecutive pages, then `fdatasync` called directly.
     case pwritev
@@ -16,8 +19,3 @@ public enum WriteEngine: Sendable, Equatable {
     case ioUring
 }
 
-extension WriteEngine {
-    /// Whether commits write through io_uring: only when asked for, since ``automatic`` is
-    /// `pwritev` (see there for why).
-    var writesThroughRing: Bool { self == .ioUring }
-}
