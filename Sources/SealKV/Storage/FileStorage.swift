@@ -60,9 +60,7 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     var engineName: String { usesRing ? "io_uring" : "posix" }
     var writeEngineName: String {
         guard let writePathChooser else { return writesThroughRing ? "io_uring" : "pwritev" }
-        let p = writePathChooser.preference
-        func time(_ us: Double?) -> String { us.map { "\(Int($0.rounded())) µs" } ?? "not timed yet" }
-        return "automatic: \(p.path == .ring ? "io_uring" : "pwritev") (synced commits: pwritev \(time(p.pwritevMicroseconds)), io_uring \(time(p.ringMicroseconds)))"
+        return "automatic: " + writePathChooser.summary
     }
 
     /// Entries in the write ring: a batch with more runs of pages is submitted in rounds.

@@ -32,6 +32,8 @@ final class WritePathChooser: Sendable {
     private struct State {
         /// Moving averages of the log of nanoseconds per batch, by path (nil before a first time).
         var estimates: [Double?] = [nil, nil]
+        /// Batches sent down each path.
+        var taken = [0, 0]
         var chosen = 0
     }
     private let state = Locked(State())
@@ -39,12 +41,18 @@ final class WritePathChooser: Sendable {
     /// The path for the next synced batch.
     func next() -> Path {
         state.withLock { s in
-            defer { s.chosen += 1 }
-            if s.chosen < Self.warmUp { return s.chosen % 2 == 0 ? .pwritev : .ring }
-            let preferred = Self.preferred(s.estimates)
-            let other: Path = preferred == .ring ? .pwritev : .ring
-            return s.chosen % Self.exploreEvery == 0 ? other : preferred
+            let path = Self.path(for: s)
+            s.chosen += 1
+            s.taken[path.rawValue] += 1
+            return path
         }
+    }
+
+    private static func path(for s: State) -> Path {
+        if s.chosen < warmUp { return s.chosen % 2 == 0 ? .pwritev : .ring }
+        let preferred = Self.preferred(s.estimates)
+        let other: Path = preferred == .ring ? .pwritev : .ring
+        return s.chosen % exploreEvery == 0 ? other : preferred
     }
 
     /// Records how long a batch took through `path` (failed batches are not recorded).
@@ -55,11 +63,17 @@ final class WritePathChooser: Sendable {
         }
     }
 
-    /// The path the next batch takes unless it explores, and both estimates in microseconds (nil
-    /// before a first time).
-    var preference: (path: Path, pwritevMicroseconds: Double?, ringMicroseconds: Double?) {
+    /// The path the next batch takes unless it explores.
+    var preferred: Path { state.withLock { Self.preferred($0.estimates) } }
+
+    /// "io_uring now; synced commits: 62 through pwritev (2140 µs lately), 938 through io_uring
+    /// (410 µs lately)", for statistics.
+    var summary: String {
         state.withLock { s in
-            (Self.preferred(s.estimates), s.estimates[0].map { exp($0) / 1000 }, s.estimates[1].map { exp($0) / 1000 })
+            func path(_ p: Path, _ name: String) -> String {
+                "\(s.taken[p.rawValue]) through \(name)" + (s.estimates[p.rawValue].map { " (\(Int((exp($0) / 1000).rounded())) µs lately)" } ?? "")
+            }
+            return "\(Self.preferred(s.estimates) == .ring ? "io_uring" : "pwritev") now; synced commits: \(path(.pwritev, "pwritev")), \(path(.ring, "io_uring"))"
         }
     }
 
