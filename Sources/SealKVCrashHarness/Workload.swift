@@ -122,9 +122,11 @@ public final class WorkloadContext {
         try journal.acknowledge(database)
     }
 
-    /// Re-seals every page under a new data key, recorded.
+    /// Re-seals every page under a new data key, recorded. The batches are small (a store's are
+    /// 8,192 pages), so that on the harness's small stores a rekey spans several commits and crash
+    /// points fall between them, where the store holds pages under both keys.
     public func rekey() throws {
-        try database.rekey(credential: journal.credentials.last!)
+        try database.rekey(credential: journal.credentials.last!, batchPages: 24)
         try journal.acknowledge(database)
     }
 }

@@ -138,7 +138,11 @@ struct KeyRotationTests {
 
     /// Pages of the file at `path` (meta slots included) that still open under any of `sealers`.
     func pagesOpening(_ path: String, under sealers: [PageSealer]) -> [Int] {
-        let bytes = TestSupport.readFile(path)
+        pagesOpening(TestSupport.readFile(path), under: sealers)
+    }
+
+    /// Pages of the image `bytes` (meta slots included) that still open under any of `sealers`.
+    func pagesOpening(_ bytes: [UInt8], under sealers: [PageSealer]) -> [Int] {
         var found: [Int] = []
         for page in 0..<(bytes.count / 4096) {
             for sealer in sealers {

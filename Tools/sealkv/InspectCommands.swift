@@ -27,7 +27,7 @@ struct StatCommand: ParsableCommand {
         if json {
             print(jsonLine([
                 "path": path, "formatVersion": s.formatVersion, "pageSize": 4096, "cipher": "XChaCha20-Poly1305-IETF",
-                "keyDerivation": s.keyDerivation, "keyEpoch": s.keyEpoch, "txnid": s.txnID, "pageCount": s.highWaterMark,
+                "keyDerivation": s.keyDerivation, "keyEpoch": s.keyEpoch, "rekeyInProgress": s.rekeyInProgress, "txnid": s.txnID, "pageCount": s.highWaterMark,
                 "fileBytes": s.fileBytes,
                 "pagesByKind": byKind.map { kinds in Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }) as Any } ?? NSNull(),
                 "depth": s.depth, "entries": s.entries,
@@ -46,7 +46,7 @@ struct StatCommand: ParsableCommand {
         print("""
         file          \(path) (\(formatBytes(s.fileBytes)))
         format        \(s.formatVersion), XChaCha20-Poly1305-IETF, 4096-byte pages
-        keys          \(s.keyDerivation), key epoch \(s.keyEpoch)
+        keys          \(s.keyDerivation), key epoch \(s.keyEpoch)\(s.rekeyInProgress ? " (a rekey was interrupted: some pages are still sealed under the previous key; run `sealkv rekey` again to finish it)" : "")
         last txnid    \(s.txnID)
         pages         \(s.highWaterMark)\(kinds)
         depth         \(s.depth)

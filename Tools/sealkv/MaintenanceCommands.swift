@@ -81,7 +81,7 @@ struct RekeyCommand: ParsableCommand {
         let bar = ProgressBar("rekey", unit: "pages", finishing: "committing and scrubbing the old pages")
         let report = try storeCall(store: path) { try db.rekey(credential: credential) { bar.update(done: $0.done, total: $0.total) } }
         bar.finish()
-        printError("rekeyed: epoch \(report.epoch), \(counted(report.pagesResealed, "page")) re-sealed, \(counted(report.freePagesScrubbed, "free page")) scrubbed"
+        printError("rekeyed: epoch \(report.epoch)\(report.resumed ? " (finished an interrupted rekey)" : ""), \(counted(report.pagesResealed, "page")) re-sealed in \(counted(report.batches, "commit")), \(counted(report.freePagesScrubbed, "free page")) scrubbed"
             + (report.freePagesKept > 0 ? ", \(report.freePagesKept) kept for a reader still running (run rekey again once it has finished)" : ""))
     }
 }

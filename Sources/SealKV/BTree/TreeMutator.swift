@@ -109,6 +109,7 @@ struct TreeMutator {
     /// pointing each parent at its child's copy. The tree must not be empty.
     mutating func writablePath(choosing choose: (NodePage) -> Int) throws(SealKVError) -> WritableLeaf {
         var path: [PathStep] = []
+        path.reserveCapacity(Int(tree.depth))
         var (page, p) = try pages.touch(tree.root)
         tree.root = pages.link(toDirty: page)
         for _ in 1..<Int(tree.depth) {
@@ -310,28 +311,6 @@ struct TreeMutator {
         return pages.link(toDirty: page)
     }
 
-    /// Copies every page of the tree, and of every overflow chain in it, to a new page, so the
-    /// commit seals all of them afresh (a rekey). Calls `report` once per page.
-    mutating func rewriteAll(_ report: () -> Void) throws(SealKVError) {
-        guard !tree.root.isNone else { return }
-        tree.root = try rewrite(tree.root, level: Int(tree.depth), report)
-    }
-
-    private func rewrite(_ link: PageLink, level: Int, _ report: () -> Void) throws(SealKVError) -> PageLink {
-        let (page, p) = try pages.touch(link)
-        report()
-        let node = NodePage(p)
-        if level > 1 {
-            for i in 0..<node.count { node.setChild(i, try rewrite(node.child(i), level: level - 1, report)) }
-        } else {
-            for i in 0..<node.count where node.isOverflow(i) {
-                let ref = node.overflowRef(i)
-                try OverflowChain.rewrite(first: ref.link, length: ref.length, in: pages, report: report).store(to: p, at: ref.linkOffset)
-            }
-        }
-        return pages.link(toDirty: page)
-    }
-
     /// Releases every page of the tree and of its overflow chains (dropping a namespace).
     func releaseAll() throws(SealKVError) {
         guard !tree.root.isNone else { return }
@@ -350,7 +329,8 @@ struct TreeMutator {
         }
     }
 
-    private func childLinks(of link: PageLink) throws(SealKVError) -> [PageLink] {
+    /// The child links of the branch `link` names.
+    func childLinks(of link: PageLink) throws(SealKVError) -> [PageLink] {
         try pages.withPage(link) { (p) throws(SealKVError) -> [PageLink] in
             let node = NodePage(p)
             guard node.kind == .branch else { throw SealKVError.corrupted(page: link.page, "is not a branch, but the tree's depth says it must be") }

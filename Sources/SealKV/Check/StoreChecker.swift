@@ -63,6 +63,7 @@ struct StoreChecker {
                 continue
             }
             report.metaSlots[slot] = CommitState(from: UnsafeRawPointer(p)).txnID
+            secureZero(p + FileFormat.metaRekeyPreviousKey, count: FileFormat.keySize)
         }
         // A store another handle writes moves on while it is checked: slots holding newer commits
         // are fine. Only slots that are all older than (or not) the commit checked mean damage.
@@ -203,6 +204,7 @@ struct StoreChecker {
         var ok = read
         for (i, link) in links.enumerated() where read[i] {
             do throws(SealKVError) {
+                try checkKeyEpoch(link, buffers[i])
                 try transaction.pager.authenticate(link, buffer: buffers[i])
             } catch {
                 report.problem(link.page, "(\(label)) \(error.message)")
@@ -212,6 +214,15 @@ struct StoreChecker {
         report.pagesRead += links.count
         progress?(OperationProgress(done: report.pagesRead, total: Int(report.highWaterMark)))
         return ok
+    }
+
+    /// A page must be sealed under the snapshot's data key, or, while a rekey is in progress,
+    /// under the previous one if its txnid is not newer than the rekey's start.
+    private func checkKeyEpoch(_ link: PageLink, _ page: UnsafeMutableRawPointer) throws(SealKVError) {
+        let epoch = page.u32(FileFormat.headerKeyEpoch)
+        guard let header = transaction.baseHeader, epoch != header.keyEpoch else { return }
+        if let rekey = transaction.base.rekey, epoch == rekey.previousEpoch, link.txnID <= rekey.startedAfter { return }
+        throw SealKVError.corrupted(page: link.page, "is sealed under key epoch \(epoch), which this commit (key epoch \(header.keyEpoch)) does not allow for a page of transaction \(link.txnID)")
     }
 
     private mutating func checkNode(_ node: NodePage, link: PageLink, level: Int, lower: [UInt8]?, upper: [UInt8]?, isRoot: Bool,

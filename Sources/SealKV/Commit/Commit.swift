@@ -61,7 +61,8 @@ struct Commit {
             defer { for w in sealed.remaining { pager.buffers.give(UnsafeMutableRawPointer(mutating: w.bytes)) } }
             state = sealed.state
             plaintext = sealed.plaintext
-            tx.commitSealer.buildMeta(into: metaBuffer, header: header, state: state, slot: slot)
+            let previous = state.rekey.flatMap { pager.keys.sealer(for: $0.previousEpoch)?.keys }
+            tx.commitSealer.buildMeta(into: metaBuffer, header: header, state: state, slot: slot, previous: previous)
             let written = try write(sealed, meta: PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer)))
             cached = written.cached
             if !written.synced { try sync() }

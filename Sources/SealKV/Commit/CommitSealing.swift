@@ -65,7 +65,8 @@ enum CommitSealing {
         tx.catalog.root = roots[.catalog]!
         tx.freeTree.root = roots[.freePages]!
         tx.expiryTree.root = roots[.expiry]!
-        let state = CommitState(txnID: tx.txnID, pageCount: pageCount, main: tx.mainTree, catalog: tx.catalog, free: tx.freeTree, expiry: tx.expiryTree)
+        var state = CommitState(txnID: tx.txnID, pageCount: pageCount, main: tx.mainTree, catalog: tx.catalog, free: tx.freeTree, expiry: tx.expiryTree)
+        state.rekey = tx.rekey
         return SealedCommit(state: state, remaining: batch, plaintext: plaintext)
     }
 

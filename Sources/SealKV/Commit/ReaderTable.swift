@@ -25,16 +25,24 @@ struct ReaderTable: Sendable {
     private var freeSlots: [Int] = []
     /// How many readers are alive.
     private(set) var count = 0
-    /// Live readers per snapshot, and the oldest snapshot any of them holds (what the lock file's
-    /// slot of this handle publishes to other processes).
-    private var perSnapshot: [UInt64: Int] = [:]
-    private(set) var oldest: UInt64?
+    /// Live readers per snapshot, ascending by txnid. Readers almost always begin on the newest
+    /// snapshot, so registering one usually bumps the last entry, and only a handful of snapshots
+    /// are alive at once: cheaper, on every read, than hashing into a dictionary.
+    private var snapshots: [(txnID: UInt64, readers: Int)] = []
+
+    /// The oldest snapshot a live reader holds (what the lock file's slot of this handle publishes
+    /// to other processes).
+    var oldest: UInt64? { snapshots.first?.txnID }
 
     /// Records a reader; the returned slot number ends it.
     mutating func register(_ reader: ReaderInfo) -> Int {
         count += 1
-        perSnapshot[reader.txnID, default: 0] += 1
-        if oldest.map({ reader.txnID < $0 }) ?? true { oldest = reader.txnID }
+        let at = position(of: reader.txnID)
+        if at < snapshots.count && snapshots[at].txnID == reader.txnID {
+            snapshots[at].readers += 1
+        } else {
+            snapshots.insert((reader.txnID, 1), at: at)
+        }
         if let slot = freeSlots.popLast() {
             slots[slot] = reader
             return slot
@@ -46,16 +54,29 @@ struct ReaderTable: Sendable {
     /// Ends the reader in `slot`.
     mutating func remove(_ slot: Int) {
         precondition(slots[slot] != nil, "reader slot \(slot) ended twice")
-        let txn = slots[slot]!.txnID
-        if perSnapshot[txn]! == 1 {
-            perSnapshot[txn] = nil
-            if txn == oldest { oldest = perSnapshot.keys.min() }
+        let at = position(of: slots[slot]!.txnID)
+        if snapshots[at].readers == 1 {
+            snapshots.remove(at: at)
         } else {
-            perSnapshot[txn]! -= 1
+            snapshots[at].readers -= 1
         }
         slots[slot] = nil
         freeSlots.append(slot)
         count -= 1
+    }
+
+    /// Where `txnID` is, or belongs, in ``snapshots``: the last entry checked first.
+    private func position(of txnID: UInt64) -> Int {
+        if let last = snapshots.last {
+            if last.txnID == txnID { return snapshots.count - 1 }
+            if last.txnID < txnID { return snapshots.count }
+        }
+        var low = 0, high = snapshots.count
+        while low < high {
+            let mid = (low + high) / 2
+            if snapshots[mid].txnID < txnID { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 
     var isEmpty: Bool { count == 0 }

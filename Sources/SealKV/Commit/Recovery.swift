@@ -13,6 +13,8 @@ package enum Recovery {
         var header: StoreHeader
         var keys: DataKeys
         var state: CommitState
+        /// The data key being replaced, while the commit records a rekey in progress.
+        var previousKeys: DataKeys?
     }
 
     /// Opens the store held by `storage`. With `verifyNewest` false the newest authenticated meta
@@ -43,14 +45,16 @@ package enum Recovery {
         var refused: (slot: UInt64, txnID: UInt64, reason: String)? = nil
         for c in candidates {
             let sealer = PageSealer(keys: c.keys, fileID: c.header.fileID)
+            let previous = c.previousKeys.map { PageSealer(keys: $0, fileID: c.header.fileID) }
             do throws(SealKVError) {
                 try checkPlausible(c.state, storagePages: pages)
-                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer) }
+                if verifyNewest { try verifyCommit(c.state, storage: storage, sealer: sealer, previous: previous) }
                 let recovery = refused.map {
                     RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID,
                                    refusedSlot: Int($0.slot), refusedTxnID: $0.txnID, reason: $0.reason)
                 } ?? RecoveryReport(slotTxnIDs: slotTxnIDs, chosenSlot: Int(c.slot), openedTxnID: c.state.txnID)
-                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot, recovery: recovery)
+                return OpenedStore(header: c.header, keys: c.keys, sealer: sealer, state: c.state, slot: c.slot, recovery: recovery,
+                                   previousSealer: previous)
             } catch {
                 // File growth is synced before any commit that needs it, so a meta claiming more
                 // pages than the file holds means the file lost its tail: no fallback hides that.
@@ -131,7 +135,15 @@ package enum Recovery {
             let sealer = PageSealer(keys: keys, fileID: header.fileID)
             var page = raw[slot]
             guard page.withUnsafeMutableBytes({ sealer.openMeta(page: $0.baseAddress!, slot: UInt64(slot)) }) else { continue }
-            candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }))
+            let state = page.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
+            var previous: DataKeys? = nil
+            if let rekey = state.rekey {
+                // Authenticated, so written by a holder of the data key; still refuse a record no
+                // rekey could have written (an epoch not below the current one, a start not before it).
+                guard header.version >= 2, rekey.previousEpoch < header.keyEpoch, rekey.startedAfter < state.txnID else { continue }
+                previous = page.withUnsafeMutableBytes { PageSealer.takePreviousKeys(from: $0.baseAddress!, for: rekey) }
+            }
+            candidates.append(Candidate(slot: UInt64(slot), header: header, keys: keys, state: state, previousKeys: previous))
         }
         guard unwrapped > 0 else {
             throw SealKVError(.wrongCredential, "the password or key does not open this store. Check it and try again; nothing was changed.")
@@ -195,7 +207,8 @@ package enum Recovery {
         retired.slot = opened.slot ^ 1
         var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
         try page.withMutableBytes { (p) throws(SealKVError) in
-            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: retired.state, slot: retired.slot)
+            opened.sealer.buildMeta(into: p.baseAddress!, header: opened.header, state: retired.state, slot: retired.slot,
+                                    previous: opened.previousSealer?.keys)
             try storage.writePages([PageWrite(page: retired.slot, bytes: UnsafeRawPointer(p.baseAddress!))], sync: true)
         }
         return retired
@@ -220,7 +233,9 @@ package enum Recovery {
     /// Authenticates every page written after the commit's durable watermark (in the sync modes:
     /// every page the commit itself wrote): all pages reachable through links with a newer txnid.
     /// Reads each level of the walk as one batch (parallel under io_uring).
-    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer) throws(SealKVError) {
+    /// While a rekey is in progress, pages the commit links with a txnid up to the rekey's start
+    /// may be sealed under the `previous` key; any newer one must be sealed under `sealer`'s.
+    static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer, previous: PageSealer? = nil) throws(SealKVError) {
         let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
         var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
         var seen = Set<UInt64>()
@@ -232,7 +247,14 @@ package enum Recovery {
                 b.deallocate()
             }
         }
-        let sealerFor = { (epoch: UInt32) in epoch == sealer.keys.epoch ? sealer : nil }
+        let previousUpTo = state.rekey?.startedAfter ?? 0
+        func sealers(for link: PageLink) -> (UInt32) -> PageSealer? {
+            { epoch in
+                if epoch == sealer.keys.epoch { return sealer }
+                if let previous, epoch == previous.keys.epoch, link.txnID <= previousUpTo { return previous }
+                return nil
+            }
+        }
         while !frontier.isEmpty {
             let batch = Array(frontier.prefix(256))
             frontier.removeFirst(batch.count)
@@ -246,7 +268,7 @@ package enum Recovery {
             }
             try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
             for (link, buffer) in zip(batch, buffers) {
-                try PageAuthentication.open(link, buffer: buffer, sealer: sealerFor)
+                try PageAuthentication.open(link, buffer: buffer, sealer: sealers(for: link))
                 for child in PageStructure.links(in: buffer) {
                     if child.link.txnID > state.txnID {
                         throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")

@@ -8,6 +8,9 @@ package struct OpenedStore {
     var slot: UInt64
     /// What recovery saw, for `stat` and `check`.
     package var recovery: RecoveryReport
+    /// The sealer of the data key a rekey in progress is replacing (pages it has not re-sealed yet
+    /// open with it), or nil when no rekey is in progress.
+    var previousSealer: PageSealer? = nil
 }
 
 /// What opening found in the two meta slots.

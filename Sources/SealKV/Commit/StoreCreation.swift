@@ -17,11 +17,12 @@ enum StoreCreation {
     }
 
     /// Both meta slots holding `state`, sealed: the first two pages of a new file (or of a copy).
-    static func metaPages(header: StoreHeader, state: CommitState, sealer: PageSealer) -> [UInt8] {
+    /// `previous` is the data key a rekey in progress (recorded in `state`) is replacing.
+    static func metaPages(header: StoreHeader, state: CommitState, sealer: PageSealer, previous: DataKeys? = nil) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 2 * FileFormat.pageSize)
         bytes.withUnsafeMutableBytes { b in
             for slot in 0..<2 {
-                sealer.buildMeta(into: b.baseAddress! + slot * FileFormat.pageSize, header: header, state: state, slot: UInt64(slot))
+                sealer.buildMeta(into: b.baseAddress! + slot * FileFormat.pageSize, header: header, state: state, slot: UInt64(slot), previous: previous)
             }
         }
         return bytes

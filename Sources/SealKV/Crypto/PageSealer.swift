@@ -19,7 +19,7 @@ struct PageSealer: Sendable {
     /// Seals a page. The plaintext body is read from `plaintext[bodyStart..<bodyEnd]`; `output`
     /// (which may be the same buffer) receives the header, the ciphertext and the tag. Returns the tag.
     func seal(plaintext: UnsafeRawPointer, into output: UnsafeMutableRawPointer, number: UInt64) -> PageTag {
-        output.setU16(FileFormat.headerVersion, FileFormat.formatVersion)
+        output.setU16(FileFormat.headerVersion, FileFormat.pageFormatVersion)
         output.setU16(FileFormat.headerReserved, 0)
         output.setU32(FileFormat.headerKeyEpoch, keys.epoch)
         output.setU64(FileFormat.headerPageNumber, number)
@@ -37,7 +37,7 @@ struct PageSealer: Sendable {
     /// Opens a page in place after checking its header. Returns false when authentication fails;
     /// the body is then garbage and must not be used.
     func open(page: UnsafeMutableRawPointer, number: UInt64) -> Bool {
-        guard page.u16(FileFormat.headerVersion) == FileFormat.formatVersion,
+        guard page.u16(FileFormat.headerVersion) == FileFormat.pageFormatVersion,
               page.u16(FileFormat.headerReserved) == 0,
               page.u64(FileFormat.headerPageNumber) == number,
               page.u32(FileFormat.headerKeyEpoch) == keys.epoch

@@ -14,7 +14,9 @@ extension Database {
             guard let sealer = pager.keys.sealer(for: header.keyEpoch) else {
                 throw SealKVError(.conflict, "the store was rekeyed while the backup started; try again.")
             }
-            let metas = StoreCreation.metaPages(header: header, state: state, sealer: sealer)
+            // A copy made while a rekey is in progress carries the previous key too, as the store does.
+            let previous = state.rekey.flatMap { pager.keys.sealer(for: $0.previousEpoch)?.keys }
+            let metas = StoreCreation.metaPages(header: header, state: state, sealer: sealer, previous: previous)
             try AtomicFile.create(at: path, replacing: overwrite) { (fd) throws(SealKVError) in
                 var rc: Int32 = 0
                 // Pages the snapshot reaches cannot change while it is registered; free pages may,

@@ -8,7 +8,7 @@ extension Database {
     ///     synchronously.
     ///   - progress: called as pages are checked.
     public func check(readBatch: Int = 64, progress: ((OperationProgress) -> Void)? = nil) throws -> CheckReport {
-        var report = try read { tx in
+        var report = try read(keepingHeader: true) { tx in
             var checker = StoreChecker(transaction: tx)
             checker.batchSize = max(1, readBatch)
             checker.progress = progress

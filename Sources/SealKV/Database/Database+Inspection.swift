@@ -7,7 +7,7 @@ extension Database {
 
     /// The full check's report and the page map, from one walk of the store.
     package func checkAndMapPages() throws -> (report: CheckReport, pages: [PageInfo]) {
-        try read { tx in
+        try read(keepingHeader: true) { tx in
             var checker = StoreChecker(transaction: tx, collectPages: true)
             let report = checker.run()
             var pages = checker.pages
@@ -41,12 +41,17 @@ extension Database {
         var meta: [String: String]? = nil
         if number < 2 {
             var copy = raw
+            // The plaintext holds the previous data key while a rekey is in progress.
+            defer { copy.withUnsafeMutableBytes { secureZero($0.baseAddress!, count: $0.count) } }
             let ok = copy.withUnsafeMutableBytes { b in
                 (try? StoreHeader.parse(b.baseAddress!).get()) != nil && pager.sealer.openMeta(page: b.baseAddress!, slot: number)
             }
             if ok {
                 let state = copy.withUnsafeBytes { CommitState(from: $0.baseAddress!) }
                 meta = ["txnid": "\(state.txnID)", "pageCount": "\(state.pageCount)"]
+                if let rekey = state.rekey {
+                    meta!["rekey"] = "in progress: pages up to txn \(rekey.startedAfter) may still be sealed under key epoch \(rekey.previousEpoch)"
+                }
                 let names: [TreeID: String] = [.main: "main", .catalog: "catalog", .freePages: "free", .expiry: "expiry"]
                 for (tree, d) in state.roots {
                     let name = names[tree]!

@@ -16,6 +16,7 @@ extension Database {
             header.strength = new.kind == .rawKey ? KDFStrength(uncheckedOps: 0, mem: 0)
                 : kdf ?? (ws.header.kdfAlgorithm == FileFormat.kdfArgon2id ? ws.header.strength : .interactive)
             header.salt = randomBytes(count: FileFormat.saltSize)
+            header.version = FileFormat.formatVersion
             let kek = try KeyHierarchy.keyEncryptionKey(credential: new, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
             header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
             try writeMetaOnly(header: header, sealer: pager.sealer, ws: &ws, bound: bound, from: base)
@@ -27,44 +28,91 @@ extension Database {
     /// slots end up with the new wrap, and free pages (which hold old images sealed under the old
     /// key) are overwritten with zeros when no reader's snapshot can reach them.
     ///
-    /// The whole store is rewritten in one transaction: it needs memory for every live page twice.
+    /// Pages are re-sealed in batches of ``rekeyBatchPages``, each its own commit, so the rekey
+    /// needs memory for one batch, and the file grows by about a batch, not by the store's size: a
+    /// batch reuses the pages the one before it freed. Until the last batch the meta slots carry
+    /// the old data key too (sealed under the new one), so a rekey interrupted by a crash leaves a
+    /// store that opens and works as before; calling `rekey` again finishes it, under the same new
+    /// key. A reader that holds an old snapshot throughout keeps the freed pages from being reused,
+    /// and the file then grows by what it pins.
     ///
     /// - Parameters:
     ///   - credential: the current password or key (it wraps the new data key).
     ///   - progress: called as pages are re-sealed.
     @discardableResult
     public func rekey(credential: Credential, progress: ((OperationProgress) -> Void)? = nil) throws -> RekeyReport {
-        try withWriter { ws, base, bound in
-            _ = try verify(credential, header: ws.header)
-            var header = ws.header
-            header.keyEpoch += 1
-            header.salt = randomBytes(count: FileFormat.saltSize)
-            let dataKey = SecureBytes.random(count: FileFormat.keySize)
-            let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
-            header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
-            let sealer = PageSealer(keys: DataKeys(dataKey: dataKey, epoch: header.keyEpoch), fileID: header.fileID)
+        try rekey(credential: credential, batchPages: Self.rekeyBatchPages, progress: progress)
+    }
 
-            let tx = makeWriteTransaction(&ws, base: base, bound: bound)
-            defer { tx.finish() }
-            tx.commitSealer = sealer
-            pager.keys.add(sealer)
-            let resealed = try tx.rewriteEverything(total: Int(base.pageCount), progress: progress)
-            try Commit.run(tx, header: header, writer: &ws, in: commits)
-            pager.keys.install(sealer)
-            try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: bound, from: currentState)
-            let (scrubbed, kept): (Int, Int)
-            do throws(SealKVError) {
-                // Every page of the file not in the new commit: free pages and any past its end.
-                ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
-                ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
-                (scrubbed, kept) = try scrubRetiredKeyPages(&ws)
-            } catch {
-                // The rekey is committed; a write or sync that failed afterwards still leaves the
-                // file's state unknown, so the handle takes no more commits (as after a failed commit).
-                shared.withLock { $0.poisoned = error }
-                throw SealKVError(error.code, "the rekey is committed, but overwriting the old free pages failed: \(error.message)", errno: error.errno)
+    /// Pages a rekey re-seals per commit (32 MiB of plaintext, plus the branches above them).
+    package static let rekeyBatchPages = 8192
+
+    /// ``rekey(credential:progress:)`` with `batchPages` pages per commit.
+    @discardableResult
+    package func rekey(credential: Credential, batchPages: Int, progress: ((OperationProgress) -> Void)? = nil) throws -> RekeyReport {
+        precondition(batchPages > 0, "a rekey batch holds at least one page")
+        return try withWriter { ws, base, bound in
+            _ = try verify(credential, header: ws.header)
+            let resumed = base.rekey != nil
+            let (header, sealer, rekey) = resumed ? (ws.header, pager.sealer, base.rekey!) : try beginRekey(credential, ws.header, base)
+            var state = base, reuseBound = bound, resealed = 0, batches = 0, finished = false
+            func report() {
+                resealed += 1
+                if resealed % 256 == 0 { progress?(OperationProgress(done: resealed, total: Int(base.pageCount))) }
             }
-            return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed, freePagesKept: kept)
+            var cursor = ResealCursor()
+            while !finished {
+                let tx = makeWriteTransaction(&ws, base: state, bound: reuseBound)
+                defer { tx.finish() }
+                tx.commitSealer = sealer
+                tx.rekey = rekey
+                finished = try tx.resealBatch(sealedUpTo: rekey.startedAfter, budget: batchPages, cursor: &cursor, report: report).finished
+                if finished { tx.rekey = nil }
+                // Always a commit (the header forces one): the last drops the old key even if it copied nothing.
+                try Commit.run(tx, header: header, writer: &ws, in: commits)
+                if !resumed && batches == 0 { pager.keys.install(sealer) }
+                batches += 1
+                // Without a sync at every commit, a batch's freed pages are reused only once it is durable.
+                if options.durability == .noSync { try Commit.syncAll(in: commits) }
+                (state, reuseBound) = shared.withLock { ($0.current, $0.reuseBound(options.durability)) }
+            }
+            progress?(OperationProgress(done: resealed, total: resealed))
+            // The slot the last batch did not write still holds the old data key: write both again.
+            try writeMetaOnly(header: header, sealer: sealer, ws: &ws, bound: reuseBound, from: currentState)
+            let (scrubbed, kept) = try scrubAfterRekey(&ws)
+            return RekeyReport(epoch: header.keyEpoch, pagesResealed: resealed, freePagesScrubbed: scrubbed, freePagesKept: kept,
+                               batches: batches, resumed: resumed)
+        }
+    }
+
+    /// A new data key wrapped for `credential` under a new epoch, registered so that readers can
+    /// open pages sealed under it as soon as the first batch is published, and the record of the
+    /// rekey its commits carry until the last.
+    private func beginRekey(_ credential: Credential, _ current: StoreHeader, _ base: CommitState) throws(SealKVError) -> (StoreHeader, PageSealer, RekeyProgress) {
+        var header = current
+        header.keyEpoch += 1
+        header.version = FileFormat.formatVersion
+        header.salt = randomBytes(count: FileFormat.saltSize)
+        let dataKey = SecureBytes.random(count: FileFormat.keySize)
+        let kek = try KeyHierarchy.keyEncryptionKey(credential: credential, algorithm: header.kdfAlgorithm, strength: header.strength, salt: header.salt)
+        header.wrappedKey = StoreCreation.wrap(dataKey: dataKey, kek: kek, header: header)
+        let sealer = PageSealer(keys: DataKeys(dataKey: dataKey, epoch: header.keyEpoch), fileID: header.fileID)
+        pager.keys.add(sealer)
+        return (header, sealer, RekeyProgress(previousEpoch: current.keyEpoch, startedAfter: base.txnID))
+    }
+
+    /// Lists every page of the file outside the newest commit (free pages, and any past its end)
+    /// for overwriting, and overwrites those no reader can reach any more.
+    private func scrubAfterRekey(_ ws: inout WriterState) throws -> (scrubbed: Int, kept: Int) {
+        do throws(SealKVError) {
+            ws.retiredKeyPages = ws.freeList.map { $0.chunks.flatMap(\.pages) } ?? []
+            ws.retiredKeyPages += Array(currentState.pageCount..<max(currentState.pageCount, storage.pageCount))
+            return try scrubRetiredKeyPages(&ws)
+        } catch {
+            // The rekey is committed; a write or sync that failed afterwards still leaves the
+            // file's state unknown, so the handle takes no more commits (as after a failed commit).
+            shared.withLock { $0.poisoned = error }
+            throw SealKVError(error.code, "the rekey is committed, but overwriting the old free pages failed: \(error.message)", errno: error.errno)
         }
     }
 

@@ -35,8 +35,9 @@ extension Database {
             readers: readers,
             ioEngine: storage.engineName,
             writeEngine: storage.writeEngineName,
-            formatVersion: Int(FileFormat.formatVersion),
+            formatVersion: Int(header.version),
             keyEpoch: header.keyEpoch,
+            rekeyInProgress: state.rekey != nil,
             keyDerivation: header.kdfAlgorithm == FileFormat.kdfArgon2id
                 ? "argon2id (\(header.strength.opsLimit) passes, \(header.strength.memLimit >> 20) MiB)" : "raw 256-bit key",
             durability: options.durability,

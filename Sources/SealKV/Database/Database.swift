@@ -48,6 +48,7 @@ public final class Database: Sendable {
         self.options = options
         recovery = opened.recovery
         pager = Pager(storage: storage, sealer: opened.sealer, cacheSizing: CacheSizing(fixed: options.cacheSize))
+        if let previous = opened.previousSealer { pager.keys.add(previous) }
         shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot,
                                        lockFile: lockFile, isWriter: options.mode != .readOnly))
         writer = Locked(WriterState(header: opened.header, freeList: nil))

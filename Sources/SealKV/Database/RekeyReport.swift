@@ -10,4 +10,9 @@ public struct RekeyReport: Sendable {
     /// Such pages left as they were because a live reader's snapshot could still reach them; they
     /// are overwritten at the first write (or close) after those readers end.
     public let freePagesKept: Int
+    /// Commits the re-sealing took (each re-seals a bounded batch of pages).
+    public let batches: Int
+    /// Whether this call finished a rekey that an earlier one began and did not complete (it was
+    /// interrupted, by a crash say); the new data key is then the one that rekey drew.
+    public let resumed: Bool
 }

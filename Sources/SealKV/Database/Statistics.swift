@@ -45,10 +45,14 @@ public struct Statistics: Sendable {
     /// long they took lately, e.g. "automatic: io_uring now; synced commits: 62 through pwritev
     /// (2140 µs lately), 938 through io_uring (410 µs lately)".
     public let writeEngine: String
-    /// The on-disk format version.
+    /// The store's on-disk format version (a version 1 store stays so until its data key is
+    /// wrapped afresh by a password change or rekey).
     public let formatVersion: Int
     /// The data key's epoch (1, plus one per rekey).
     public let keyEpoch: UInt32
+    /// Whether a rekey began and did not finish (it was interrupted): some pages are still sealed
+    /// under the previous data key. Calling `rekey` again finishes it.
+    public let rekeyInProgress: Bool
     /// How the credential becomes a key, e.g. "argon2id (3 passes, 256 MiB)" or "raw 256-bit key".
     public let keyDerivation: String
     /// How commits reach the disk.

@@ -11,6 +11,8 @@ package struct CommitState: Equatable, Sendable {
     var free: TreeDescriptor
     /// Index of entries with a time to live, by expiry time.
     var expiry: TreeDescriptor
+    /// The rekey this commit is part of, while one is in progress.
+    var rekey: RekeyProgress? = nil
 
     static func initial() -> CommitState {
         CommitState(txnID: 0, pageCount: FileFormat.firstDataPage, main: .empty, catalog: .empty, free: .empty, expiry: .empty)
@@ -24,6 +26,7 @@ package struct CommitState: Equatable, Sendable {
         catalog.store(to: p, at: FileFormat.metaCatalogTree)
         free.store(to: p, at: FileFormat.metaFreeTree)
         expiry.store(to: p, at: FileFormat.metaExpiryTree)
+        rekey?.store(to: p)
     }
 
     init(txnID: UInt64, pageCount: UInt64, main: TreeDescriptor, catalog: TreeDescriptor, free: TreeDescriptor, expiry: TreeDescriptor) {
@@ -43,6 +46,7 @@ package struct CommitState: Equatable, Sendable {
         catalog = TreeDescriptor(from: p, at: FileFormat.metaCatalogTree)
         free = TreeDescriptor(from: p, at: FileFormat.metaFreeTree)
         expiry = TreeDescriptor(from: p, at: FileFormat.metaExpiryTree)
+        rekey = RekeyProgress(from: p)
     }
 
     /// The roots every commit starts its walks from, in sealing order (children before the meta).

@@ -3,8 +3,14 @@
 package enum FileFormat {
     /// Physical page size in bytes; every page, including the two meta slots, is this long.
     package static let pageSize = 4096
-    /// The version written into every page and meta header.
-    static let formatVersion: UInt16 = 1
+    /// The version written into every meta slot: the file's format. Version 2 added the record of
+    /// a rekey in progress (``metaRekeyPreviousEpoch`` …); a version 1 file reads as one with no
+    /// rekey in progress, and is written as version 2 from its next commit.
+    static let formatVersion: UInt16 = 2
+    /// The meta versions this build opens.
+    static let readableFormatVersions: ClosedRange<UInt16> = 1...2
+    /// The version written into every data page's header (its layout is unchanged since version 1).
+    static let pageFormatVersion: UInt16 = 1
     /// Cipher identifier 1: XChaCha20-Poly1305-IETF with a detached 16-byte tag.
     static let cipherXChaCha20Poly1305: UInt16 = 1
     /// The first bytes of both meta slots: "SealKV\r\n" (the CR LF catches text-mode mangling).
@@ -85,7 +91,14 @@ package enum FileFormat {
     static let metaCatalogTree = 232    // TreeDescriptor: named namespaces
     static let metaFreeTree = 280       // TreeDescriptor: pending and reusable free pages
     static let metaExpiryTree = 328     // TreeDescriptor: index of entries with a time to live
-    static let metaBodyUsed = 376
+    /// A rekey in progress (all zero when none): the previous key's epoch, the newest txnid whose
+    /// pages may still be sealed under it, and the previous data key itself, so pages not yet
+    /// re-sealed stay readable. It lives in the sealed part, under the meta key of the new data key.
+    static let metaRekeyPreviousEpoch = 376   // u32, 0 = no rekey in progress
+    static let metaRekeyReserved = 380        // u32, zero
+    static let metaRekeyStartedAfter = 384    // u64
+    static let metaRekeyPreviousKey = 392     // 32 bytes
+    static let metaBodyUsed = 424
 
     // MARK: Node and overflow pages (offsets from the page start, inside the sealed body)
     static let nodeKind = 32            // u8, see PageKind

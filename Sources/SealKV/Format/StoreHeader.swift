@@ -14,11 +14,16 @@ struct StoreHeader: Equatable, Sendable {
     var salt: [UInt8]
     /// 24-byte nonce, 32-byte wrapped data key, 16-byte tag.
     var wrappedKey: [UInt8]
+    /// The format version the slot is written with. It is part of the wrap's associated data, so
+    /// a file keeps the version it was created or last re-wrapped with: a version 1 store stays
+    /// version 1 (which older builds still open) until a password change or rekey wraps its data
+    /// key afresh, as version ``FileFormat/formatVersion``.
+    var version: UInt16 = FileFormat.formatVersion
 
     /// Writes the cleartext fields (magic through wrapped key) into a meta page.
     func store(to p: UnsafeMutableRawPointer) {
         FileFormat.magic.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: 8) }
-        p.setU16(FileFormat.metaVersion, FileFormat.formatVersion)
+        p.setU16(FileFormat.metaVersion, version)
         p.setU16(FileFormat.metaCipher, FileFormat.cipherXChaCha20Poly1305)
         p.setU32(FileFormat.metaPageSize, UInt32(FileFormat.pageSize))
         fileID.withUnsafeBytes { (p + FileFormat.metaFileID).copyMemory(from: $0.baseAddress!, byteCount: 16) }
@@ -51,8 +56,9 @@ struct StoreHeader: Equatable, Sendable {
     static func parse(_ p: UnsafeRawPointer) -> Result<StoreHeader, Problem> {
         guard memcmp(p, FileFormat.magic, 8) == 0 else { return .failure(.notSealKV) }
         let version = p.u16(FileFormat.metaVersion)
-        guard version == FileFormat.formatVersion else {
-            return .failure(.unsupported("format version \(version) (this build reads version \(FileFormat.formatVersion))"))
+        guard FileFormat.readableFormatVersions.contains(version) else {
+            let readable = FileFormat.readableFormatVersions
+            return .failure(.unsupported("format version \(version) (this build reads versions \(readable.lowerBound) to \(readable.upperBound))"))
         }
         let cipher = p.u16(FileFormat.metaCipher)
         guard cipher == FileFormat.cipherXChaCha20Poly1305 else { return .failure(.unsupported("cipher id \(cipher)")) }
@@ -78,6 +84,7 @@ struct StoreHeader: Equatable, Sendable {
             kdfOpsLimit: ops,
             kdfMemLimit: mem,
             salt: Array(UnsafeRawBufferPointer(start: p + FileFormat.metaSalt, count: FileFormat.saltSize)),
-            wrappedKey: Array(UnsafeRawBufferPointer(start: p + FileFormat.metaWrapNonce, count: FileFormat.wrappedKeySize))))
+            wrappedKey: Array(UnsafeRawBufferPointer(start: p + FileFormat.metaWrapNonce, count: FileFormat.wrappedKeySize)),
+            version: version))
     }
 }

@@ -7,8 +7,15 @@ class PageSpace {
     let pager: Pager
     /// Links carrying this txnid name pages in ``dirty``; `UInt64.max` for a reader.
     let writeTxnID: UInt64
-    /// The writer's changed pages, in plaintext (always empty for a reader).
-    final var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    /// The writer's changed pages, in plaintext (always empty for a reader). Kept behind a pointer,
+    /// not in a stored `var`: a class's stored property gets a dynamic exclusivity check on every
+    /// access, two per level of every descent a writer makes, and a transaction is only ever used
+    /// by one thread at a time.
+    final var dirty: DirtyPages {
+        unsafeAddress { UnsafePointer(dirtyStorage) }
+        unsafeMutableAddress { dirtyStorage }
+    }
+    private let dirtyStorage: UnsafeMutablePointer<DirtyPages>
     /// A page buffer for cache misses, taken from the pool on the first miss (a read that finds
     /// every page cached never touches the pool).
     private final var scratchBuffer: UnsafeMutableRawPointer?
@@ -16,11 +23,15 @@ class PageSpace {
     init(pager: Pager, writeTxnID: UInt64) {
         self.pager = pager
         self.writeTxnID = writeTxnID
+        dirtyStorage = .allocate(capacity: 1)
+        dirtyStorage.initialize(to: DirtyPages())
     }
 
     deinit {
         if let scratchBuffer { pager.buffers.give(scratchBuffer) }
         if !dirty.isEmpty { releaseDirtyPages() }
+        dirtyStorage.deinitialize(count: 1)
+        dirtyStorage.deallocate()
     }
 
     private final var scratch: UnsafeMutableRawPointer {

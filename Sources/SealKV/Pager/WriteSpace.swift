@@ -7,14 +7,23 @@ final class WriteSpace: PageSpace {
     var allocator: PageAllocator
     /// Dirty pages from before the current savepoint: not changed in place (a rollback needs them
     /// as they were), but copied like committed pages. Empty when no savepoint is taken.
-    private var frozen: Set<UInt64> = []
+    /// (Behind a pointer, as ``PageSpace/dirty`` is: every copy-on-write checks it.)
+    private var frozen: Set<UInt64> {
+        unsafeAddress { UnsafePointer(frozenStorage) }
+        unsafeMutableAddress { frozenStorage }
+    }
+    private let frozenStorage: UnsafeMutablePointer<Set<UInt64>> = {
+        let p = UnsafeMutablePointer<Set<UInt64>>.allocate(capacity: 1)
+        p.initialize(to: [])
+        return p
+    }()
     /// Frozen pages released since the savepoint: freed for good only when it is kept.
     private var releasedFrozen: [UInt64] = []
 
     /// What a rollback to a savepoint restores.
     struct Savepoint {
         fileprivate var allocator: PageAllocator
-        fileprivate var dirty: [UInt64: UnsafeMutableRawPointer]
+        fileprivate var dirty: DirtyPages
     }
 
     /// Marks the dirty pages as they are now: later changes copy them first, so
@@ -48,6 +57,11 @@ final class WriteSpace: PageSpace {
     init(pager: Pager, txnID: UInt64, allocator: PageAllocator) {
         self.allocator = allocator
         super.init(pager: pager, writeTxnID: txnID)
+    }
+
+    deinit {
+        frozenStorage.deinitialize(count: 1)
+        frozenStorage.deallocate()
     }
 
     /// The txnid this transaction's pages are written with.

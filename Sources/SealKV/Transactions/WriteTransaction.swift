@@ -11,11 +11,14 @@ public final class WriteTransaction: ReadTransaction {
     var commitSealer: PageSealer
     /// The changes observers of this handle want, or nil when nobody observes.
     var changeLog: ChangeLog?
+    /// The rekey in progress this commit records (carried from its base; set and cleared by the rekey).
+    var rekey: RekeyProgress?
 
     init(space: WriteSpace, base: CommitState, configuration: TransactionConfiguration, sealer: PageSealer) {
         self.space = space
         freeTree = base.free
         commitSealer = sealer
+        rekey = base.rekey
         super.init(pages: space, base: base, configuration: configuration)
     }
 
