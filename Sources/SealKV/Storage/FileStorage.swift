@@ -17,9 +17,10 @@ public enum IOEngine: Sendable, Equatable {
 
 /// A store in a file. Committed pages are read through a read-only shared mapping of a large
 /// reserved range (the file grows into it without remapping). A commit's writes are one `pwritev`
-/// per run of consecutive pages, followed by one fdatasync system call, or (``WriteEngine/ioUring``)
-/// the same writes and the sync in one io_uring submission on a ring of their own; batch reads go
-/// to io_uring in one submission where it is available.
+/// per run of consecutive pages, followed by one fdatasync system call, or the same writes and the
+/// sync in one io_uring submission on a ring of their own (``WriteEngine``; the automatic engine
+/// times both and takes the faster, ``WritePathChooser``); batch reads go to io_uring in one
+/// submission where it is available.
 ///
 /// A page read from the mapping stays mapped, and so counts in the process's resident set, until
 /// the mapping lets it go; its plaintext is in the page cache by then. So every
@@ -254,17 +255,25 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
         if let writePathChooser {
-            // Only a batch written and synced in one call is worth timing; writes alone take pwritev.
-            guard sync else { return try writePagesWithPwritev(writes, sync: false) }
-            let path = writePathChooser.next()
-            let start = ContinuousClock.now
-            if path == .ring { try writePagesThroughRing(writes, sync: true) } else { try writePagesWithPwritev(writes, sync: true) }
-            let elapsed = (ContinuousClock.now - start).components
-            writePathChooser.record(path, nanoseconds: UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
-            return
+            // Writes without a sync take pwritev, faster for them in every measurement.
+            if sync { try writeAndSync(writes, choosingWith: writePathChooser) } else { try writePagesWithPwritev(writes, sync: false) }
+        } else if writesThroughRing {
+            try writePagesThroughRing(writes, sync: sync)
+        } else {
+            try writePagesWithPwritev(writes, sync: sync)
         }
-        if writesThroughRing { return try writePagesThroughRing(writes, sync: sync) }
-        try writePagesWithPwritev(writes, sync: sync)
+    }
+
+    /// Writes and syncs down the path `chooser` picks, and tells it how long that took.
+    private func writeAndSync(_ writes: [PageWrite], choosingWith chooser: WritePathChooser) throws(SealKVError) {
+        let path = chooser.next()
+        let start = ContinuousClock.now
+        switch path {
+        case .ring: try writePagesThroughRing(writes, sync: true)
+        case .pwritev: try writePagesWithPwritev(writes, sync: true)
+        }
+        let elapsed = (ContinuousClock.now - start).components
+        chooser.record(path, nanoseconds: UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
     }
 
     /// Positional writes, one call per run of consecutive pages, then (when `sync`) fdatasync.

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Chooses, for ``WriteEngine/automatic``, which path a commit's writes and sync take, by timing
 /// both: `pwritev` and `fdatasync`, or one io_uring submission. Neither wins everywhere: on an idle
 /// machine here `pwritev` was faster by 10–40 µs a commit; with other processes writing and
@@ -11,10 +7,11 @@ import Glibc
 /// The first ``warmUp`` synced batches alternate between the two paths; after that every batch
 /// takes the path whose running estimate is lower, except every ``exploreEvery``-th, which takes the
 /// other one, so an estimate never goes stale when conditions change. Each estimate is a moving
-/// average of the logarithm of the batch's time (a geometric mean: one stall of the disk moves it
-/// far less than it would an arithmetic mean). Only batches written and synced in one call are
-/// timed and chosen; the others always take `pwritev`, which was faster for writes alone in every
-/// measurement.
+/// average of the batches' times. An arithmetic one, on purpose: under load most `pwritev`
+/// commits were quick and a few stalled for milliseconds, and the stalls are what set the commit
+/// rate (a geometric mean, tried first, rated `pwritev` at 0.8 ms a commit while it managed one in
+/// 3 ms, and kept choosing it). Only batches written and synced in one call are timed and chosen;
+/// the others always take `pwritev`, which was faster for writes alone in every measurement.
 final class WritePathChooser: Sendable {
     /// The two paths.
     enum Path: Int, Sendable {
@@ -30,7 +27,7 @@ final class WritePathChooser: Sendable {
     static let weight = 1.0 / 8
 
     private struct State {
-        /// Moving averages of the log of nanoseconds per batch, by path (nil before a first time).
+        /// Moving averages of nanoseconds per batch, by path (nil before a first time).
         var estimates: [Double?] = [nil, nil]
         /// Batches sent down each path.
         var taken = [0, 0]
@@ -57,7 +54,7 @@ final class WritePathChooser: Sendable {
 
     /// Records how long a batch took through `path` (failed batches are not recorded).
     func record(_ path: Path, nanoseconds: UInt64) {
-        let sample = log(Double(max(nanoseconds, 1)))
+        let sample = Double(nanoseconds)
         state.withLock { s in
             s.estimates[path.rawValue] = s.estimates[path.rawValue].map { $0 + (sample - $0) * Self.weight } ?? sample
         }
@@ -71,7 +68,7 @@ final class WritePathChooser: Sendable {
     var summary: String {
         state.withLock { s in
             func path(_ p: Path, _ name: String) -> String {
-                "\(s.taken[p.rawValue]) through \(name)" + (s.estimates[p.rawValue].map { " (\(Int((exp($0) / 1000).rounded())) µs lately)" } ?? "")
+                "\(s.taken[p.rawValue]) through \(name)" + (s.estimates[p.rawValue].map { " (\(Int(($0 / 1000).rounded())) µs lately)" } ?? "")
             }
             return "\(Self.preferred(s.estimates) == .ring ? "io_uring" : "pwritev") now; synced commits: \(path(.pwritev, "pwritev")), \(path(.ring, "io_uring"))"
         }
