@@ -53,6 +53,7 @@ final class SealKVEngine: Engine {
     }
     func makeWriter() throws -> any EngineWriter { Writer(database: database) }
     var syncCalls: UInt64? { try? database.stats().syncCalls }
+    var writeEngine: String? { try? database.stats().writeEngine }
 
     /// Writes through the shared handle: concurrent writers share commits (group commit).
     final class Writer: EngineWriter {

@@ -135,6 +135,11 @@ enum Workload {
             if let syncs { m.rates["writers-\(writers)-fsyncs"] = syncs }
         }
 
+        // What the automatic write engine chose over the writing workloads (on standard error).
+        if let report = engine.writeEngine, report.hasPrefix("automatic") {
+            FileHandle.standardError.write(Data("\(name) write engine after the writing workloads: \(report)\n".utf8))
+        }
+
         // concurrent readers with one writer, 2 seconds each.
         for readers in [1, 2] where wanted("readers-\(readers)") {
             m.rates["readers-\(readers)"] = try concurrentReads(engine, readers: readers, keys: n)
