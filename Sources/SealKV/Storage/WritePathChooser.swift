@@ -1,17 +1,18 @@
 /// Chooses, for ``WriteEngine/automatic``, which path a commit's writes and sync take, by timing
-/// both: `pwritev` and `fdatasync`, or one io_uring submission. Neither wins everywhere: on an idle
-/// machine here `pwritev` was faster by 10–40 µs a commit; with other processes writing and
-/// syncing heavily, the ring's commits took a fifth to a half of the time (Docs/BENCHMARKS.md,
-/// "Write engines").
+/// both: `pwritev` and `fdatasync`, or one io_uring submission. Neither wins everywhere: on a
+/// lightly loaded machine here `pwritev` committed up to 40 % faster; with other processes writing
+/// and syncing heavily, io_uring's commits took as little as a sixth of the time
+/// (Docs/BENCHMARKS.md, "Write engines").
 ///
 /// The first ``warmUp`` synced batches alternate between the two paths; after that every batch
 /// takes the path whose running estimate is lower, except every ``exploreEvery``-th, which takes the
 /// other one, so an estimate never goes stale when conditions change. Each estimate is a moving
-/// average of the batches' times. An arithmetic one, on purpose: under load most `pwritev`
-/// commits were quick and a few stalled for milliseconds, and the stalls are what set the commit
-/// rate (a geometric mean, tried first, rated `pwritev` at 0.8 ms a commit while it managed one in
-/// 3 ms, and kept choosing it). Only batches written and synced in one call are timed and chosen;
-/// the others always take `pwritev`, which was faster for writes alone in every measurement.
+/// average of the batches' times. An arithmetic one, on purpose: it is what sets the commit rate,
+/// stalls included (a geometric mean, tried first, discounts the occasional stall of many
+/// milliseconds, and with it runs under load kept choosing `pwritev` while io_uring-only runs
+/// beside them committed eight to ten times faster). Batches are compared by time whatever their
+/// size. Only batches written and synced in one call are timed and chosen; the others always take
+/// `pwritev`, which was faster for writes alone in every measurement.
 final class WritePathChooser: Sendable {
     /// The two paths.
     enum Path: Int, Sendable {
