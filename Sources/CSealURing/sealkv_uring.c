@@ -27,6 +27,10 @@ int sealkv_ring_create(unsigned entries, sealkv_ring **out) {
 
 void sealkv_ring_destroy(sealkv_ring *r) {
     if (!r) return;
+    // Unregister first: that drops the ring's reference to the file at once, where the ring's
+    // own teardown drops it later, from a kernel worker. Until then the file stays open for
+    // writing after the store is closed, and a remount read-only or an unmount fails as busy.
+    if (r->registered_fd >= 0) io_uring_unregister_files(&r->ring);
     io_uring_queue_exit(&r->ring);
     free(r);
 }

@@ -28,8 +28,8 @@ int sealkv_ring_read_batch(sealkv_ring *ring, int fd, void *const *buffers,
                            const uint64_t *offsets, size_t count, size_t length);
 
 /// Registers `fd` as the ring's one fixed file, so submissions on it skip the per-request file
-/// lookup. Returns 0 or a negative errno. The ring then holds a reference to the file until it is
-/// destroyed.
+/// lookup. Returns 0 or a negative errno. The ring then holds a reference to the file until
+/// `sealkv_ring_destroy`, which drops it before it returns.
 int sealkv_ring_register_file(sealkv_ring *ring, int fd);
 
 /// Writes a commit's pages and, when `sync` is nonzero, makes them durable, in one submission:
