@@ -25,7 +25,7 @@ docs: deps
 	swift package --allow-writing-to-directory .build/docs generate-documentation \
 		--target SealKV --target SealKVCrashHarness --output-path .build/docs --warnings-as-errors
 
-## Side-by-side benchmark against LMDB, SQLite and SQLCipher (about 20 minutes on 2 cores);
+## Side-by-side benchmark against LMDB, SQLite and SQLCipher (about 25 minutes on 2 cores);
 ## writes Docs/BENCHMARKS.md and Docs/benchmarks.svg. KEYS and RUNS adjust it.
 bench:
 	@Tools/scripts/install-deps.sh liblmdb-dev libsqlcipher-dev libsqlite3-dev

@@ -29,6 +29,9 @@ public struct CrashConfiguration: Sendable {
     package var deliberateBugs: DeliberateBugs = []
 
     /// Defaults: the mixed workload, 200 operations, seed 1, one-fsync.
+    /// Kill mode: how the child processes' commits write and sync (the other modes record the
+    /// writes in memory, whatever the engine).
+    public var writeEngine: WriteEngine = .automatic
     public init() {}
 }
 

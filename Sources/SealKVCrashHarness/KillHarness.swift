@@ -282,7 +282,8 @@ public struct KillHarness {
     /// commit and `credential N` before each password change, flushing every line.
     public static func child(path: String, credentialIndex: Int, configuration: CrashConfiguration) throws {
         let journal = ChildJournal(credentials: try (0...credentialIndex).map { try HarnessCredentials.key($0) })
-        let db = try Database.open(at: path, credential: journal.credentials.last!, options: Options(durability: configuration.durability, cacheSize: 1 << 20))
+        let db = try Database.open(at: path, credential: journal.credentials.last!,
+                                   options: Options(durability: configuration.durability, cacheSize: 1 << 20, writeEngine: configuration.writeEngine))
         defer { db.close() }
         db.commitObserver.withLock { $0 = CommitObserver(willWrite: { txn in ChildJournal.emit("issue \(txn)") }, didPublish: { _ in }) }
         try journal.acknowledge(db)

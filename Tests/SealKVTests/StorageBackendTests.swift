@@ -1,57 +1,78 @@
 @testable import SealKV
 import Testing
 import Foundation
+import CSealURing
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The same behaviour through io_uring and through POSIX calls. io_uring cases are skipped (with
-/// the reason printed) where the kernel refuses io_uring.
+/// The same behaviour through io_uring and through POSIX calls, for reads (``IOEngine``) and for
+/// commits' writes (``WriteEngine``). io_uring cases are skipped (with the reason printed) where
+/// the kernel refuses io_uring.
 @Suite("Storage backends")
 struct StorageBackendTests {
     static let engines: [IOEngine] = [.posix, .ioUring]
+    static let writeEngines: [WriteEngine] = [.pwritev, .ioUring]
 
-    func skipIfUnavailable(_ engine: IOEngine) -> Bool {
-        if engine == .ioUring && !TestSupport.ioUringAvailable {
+    func skipIfUnavailable(_ engine: IOEngine, _ writeEngine: WriteEngine = .pwritev) -> Bool {
+        if (engine == .ioUring || writeEngine == .ioUring) && !TestSupport.ioUringAvailable {
             print("skipped: io_uring is unavailable on this kernel (disabled or blocked by seccomp)")
             return true
         }
         return false
     }
 
-    @Test(arguments: engines)
-    func writeReopenRead(engine: IOEngine) throws {
-        guard !skipIfUnavailable(engine) else { return }
+    /// Small commits (writes and sync in one call), a commit large enough to sync separately
+    /// (more than ``Commit/overlapPublishingFrom`` pages), deletes, a reopen and a check, through
+    /// every pair of engines; statistics name the engines in use, so an option silently ignored
+    /// fails here.
+    @Test(arguments: engines, writeEngines)
+    func writeReopenRead(engine: IOEngine, writeEngine: WriteEngine) throws {
+        guard !skipIfUnavailable(engine, writeEngine) else { return }
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
         let path = dir + "/b.sealkv"
-        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(engine: engine))
-        #expect(db.storage.engineName == (engine == .posix ? "posix" : "io_uring"))
+        var options = TestSupport.options(engine: engine)
+        options.writeEngine = writeEngine
+        let db = try Database.open(at: path, credential: .password("p"), options: options)
+        #expect(try db.stats().ioEngine == (engine == .posix ? "posix" : "io_uring"))
+        #expect(try db.stats().writeEngine == (writeEngine == .pwritev ? "pwritev" : "io_uring"))
+        let syncsBefore = try db.stats().syncCalls
         try db.write { tx in for i in 0..<5000 { try tx.put("key-\(i)", "value-\(i)") } }
         try db.write { tx in try tx.put("large", [UInt8](repeating: 9, count: 300_000)) }
+        try db.write { tx in try tx.put("larger", [UInt8](repeating: 7, count: 2_000_000)) }
         try db.write { tx in for i in stride(from: 0, to: 5000, by: 2) { try tx.delete("key-\(i)") } }
+        #expect(try db.stats().syncCalls >= syncsBefore + 4, "each durable commit syncs at least once")
         try TestSupport.expectClean(db)
         db.close()
-        let again = try Database.open(at: path, credential: .password("p"), options: TestSupport.options(.openExisting, engine: engine))
+        options.mode = .openExisting
+        let again = try Database.open(at: path, credential: .password("p"), options: options)
         #expect(try again.read { try $0.getString("key-1") } == "value-1")
         #expect(try again.read { try $0.get("key-2") } == nil)
         #expect(try again.read { try $0.get("large")?.count } == 300_000)
-        #expect(try again.read { try $0.count() } == 2501)
+        #expect(try again.read { try $0.get("larger") } == [UInt8](repeating: 7, count: 2_000_000))
+        #expect(try again.read { try $0.count() } == 2502)
         try TestSupport.expectClean(again)
         again.close()
     }
 
     /// Runs of consecutive pages go out as vectored writes (in pieces when longer than the kernel's
-    /// vector limit); every page must land where it belongs, whatever the run boundaries.
-    @Test(arguments: engines)
-    func vectoredWritesPlaceEveryPage(engine: IOEngine) throws {
-        guard !skipIfUnavailable(engine) else { return }
+    /// vector limit; through io_uring, in rounds when there are more runs than the ring holds);
+    /// every page must land where it belongs, whatever the run boundaries.
+    @Test(arguments: engines, writeEngines)
+    func vectoredWritesPlaceEveryPage(engine: IOEngine, writeEngine: WriteEngine) throws {
+        guard !skipIfUnavailable(engine, writeEngine) else { return }
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeTree(dir) }
         let path = dir + "/raw"
         #expect(FileManager.default.createFile(atPath: path, contents: nil))
-        let storage = try FileStorage(path: path, readOnly: false, engine: engine)
+        let storage = try FileStorage(path: path, readOnly: false, engine: engine, writeEngine: writeEngine)
         defer { storage.close() }
-        try storage.resize(toPages: 2200)
-        // One run of 1,100 pages (longer than 1,024 vectors), single pages, and a short run.
-        let pages: [UInt64] = Array(3..<1103) + [1200, 1202, 1203, 1204, 2199]
+        #expect(storage.writeEngineName == (writeEngine == .pwritev ? "pwritev" : "io_uring"))
+        try storage.resize(toPages: 2800)
+        // One run of 1,100 pages (longer than 1,024 vectors), single pages, a short run, and 300
+        // single pages (more runs than the write ring has entries).
+        let pages: [UInt64] = Array(3..<1103) + [1200, 1202, 1203, 1204, 2199] + Array(stride(from: 2201, to: 2800, by: 2))
         let buffers = pages.map { n -> UnsafeMutableRawPointer in
             let b = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 4096)
             for i in 0..<FileFormat.pageSize / 8 { b.storeBytes(of: n &* 1_000_003 &+ UInt64(i), toByteOffset: i * 8, as: UInt64.self) }
@@ -65,7 +86,7 @@ struct StorageBackendTests {
             try storage.readPage(n, into: check)
             #expect(memcmp(check, b, FileFormat.pageSize) == 0, "page \(n) holds the wrong bytes")
         }
-        for n: UInt64 in [0, 1, 2, 1103, 1201, 1205, 2198] {
+        for n: UInt64 in [0, 1, 2, 1103, 1201, 1205, 2198, 2200, 2202, 2798] {
             try storage.readPage(n, into: check)
             #expect(UnsafeRawBufferPointer(start: check, count: FileFormat.pageSize).allSatisfy { $0 == 0 }, "page \(n) was written")
         }
@@ -195,6 +216,94 @@ struct StorageBackendTests {
         #expect(throws: SealKVError.self) {
             try Database.open(at: dir + "/x", credential: .password("p"), options: TestSupport.options(engine: .ioUring))
         }
+        var writes = TestSupport.options(engine: .posix)
+        writes.writeEngine = .ioUring
+        let error = #expect(throws: SealKVError.self) {
+            try Database.open(at: dir + "/y", credential: .password("p"), options: writes)
+        }
+        #expect(error?.message.contains("WriteEngine.automatic or .pwritev") == true, "\(String(describing: error))")
+    }
+
+    /// The automatic write engine times both paths: after a few synced commits it has a time for
+    /// each, and a read-only handle has no ring for writes it will never make.
+    @Test func automaticWriteEngineTimesBothPaths() throws {
+        guard !skipIfUnavailable(.posix, .ioUring) else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/a.sealkv"
+        let db = try Database.open(at: path, credential: .password("p"), options: TestSupport.options())
+        #expect(try db.stats().writeEngine.hasPrefix("automatic: "))
+        for i in 0..<WritePathChooser.warmUp { try db.write { tx in try tx.put("k\(i)", "v") } }
+        let name = try db.stats().writeEngine
+        let half = WritePathChooser.warmUp / 2
+        #expect(name.contains("\(half) through pwritev (") && name.contains("\(half) through io_uring ("), "\(name)")
+        db.close()
+        var options = TestSupport.options(.readOnly)
+        options.writeEngine = .ioUring
+        let reader = try Database.open(at: path, credential: .password("p"), options: options)
+        #expect(try reader.stats().writeEngine == "pwritev")
+        #expect(try reader.read { try $0.count() } == WritePathChooser.warmUp)
+        reader.close()
+    }
+
+    /// The chooser alternates while warming up, then takes the faster path, tries the other one
+    /// once in ``WritePathChooser/exploreEvery`` batches, and moves over when that one becomes faster.
+    @Test func writePathChooserFollowsTheFasterPath() {
+        let chooser = WritePathChooser()
+        var taken: [WritePathChooser.Path] = []
+        func batch(pwritev: UInt64, ring: UInt64) {
+            let path = chooser.next()
+            taken.append(path)
+            chooser.record(path, nanoseconds: path == .ring ? ring : pwritev)
+        }
+        for _ in 0..<WritePathChooser.warmUp { batch(pwritev: 300_000, ring: 100_000) }
+        #expect(taken == (0..<WritePathChooser.warmUp).map { $0 % 2 == 0 ? .pwritev : .ring })
+        taken = []
+        for _ in 0..<64 { batch(pwritev: 300_000, ring: 100_000) }
+        #expect(taken.filter { $0 == .pwritev }.count == 64 / WritePathChooser.exploreEvery, "explores once in 16")
+        #expect(chooser.preferred == .ring)
+        // The ring becomes slow: the exploring batches of pwritev see it is now the faster one.
+        taken = []
+        for _ in 0..<256 { batch(pwritev: 300_000, ring: 5_000_000) }
+        #expect(chooser.preferred == .pwritev)
+        #expect(taken.suffix(32).filter { $0 == .ring }.count == 2, "after the switch, the ring is only explored")
+    }
+
+    /// The ring's writes report failures as pwritev's do: the errno, and which run of pages failed
+    /// (a descriptor open only for reading refuses every write with EBADF); a failed sync names no
+    /// pages. Nothing is left in flight: the ring takes the next batch.
+    @Test(arguments: [false, true])
+    func ringWriteFailuresNameTheRun(registered: Bool) throws {
+        guard !skipIfUnavailable(.posix, .ioUring) else { return }
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let path = dir + "/ro"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 64 * FileFormat.pageSize)))
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var ring: OpaquePointer? = nil
+        #expect(sealkv_ring_create(8, &ring) == 0)
+        defer { sealkv_ring_destroy(ring) }
+        if registered { #expect(sealkv_ring_register_file(ring, fd) == 0) }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let pages: [UInt64] = [5, 6, 7, 20]
+        let buffers = [UnsafeMutableRawPointer?](repeating: buffer, count: pages.count)
+        for _ in 0..<2 {
+            var first = 99, count = 99
+            let rc = sealkv_ring_write_pages(ring, fd, buffers, pages, pages.count, FileFormat.pageSize, 1, &first, &count)
+            #expect(rc == -EBADF)
+            // Either run may complete first; the one reported is a whole run of the batch.
+            #expect((first, count) == (0, 3) || (first, count) == (3, 1), "reported \(first), \(count)")
+        }
+        // A pipe cannot be synced: the sync fails, and names no pages.
+        var pipeEnds: [Int32] = [-1, -1]
+        #expect(pipe(&pipeEnds) == 0)
+        defer { close(pipeEnds[0]); close(pipeEnds[1]) }
+        var first = 99, count = 99
+        #expect(sealkv_ring_write_pages(ring, pipeEnds[0], [], [], 0, FileFormat.pageSize, 1, &first, &count) == -EINVAL)
+        #expect(count == 0, "a failed sync names no pages")
     }
 }
 

@@ -21,6 +21,7 @@ struct CrashtestCommand: ParsableCommand {
     @Option(help: .hidden) var killChild: String?
     @Option(help: .hidden) var readerChild: String?
     @Option(name: .customLong("readers"), parsing: .unconditional, help: "Kill mode: reader processes to run beside the writers, checking every snapshot they read (0 to 64).") var readersText = "1"
+    @Option(name: .customLong("write-engine"), help: "Kill mode: how the writer processes write and sync: automatic, pwritev or io-uring.") var writeEngineName = "automatic"
     @Option(name: .customLong("credential-index"), parsing: .unconditional, help: .hidden) var credentialIndexText = "0"
 
     @Option(help: "Workload: mixed, namespaces, shrink, rotation, bulk, concurrent (four writer threads), or all.") var workload = "all"
@@ -50,9 +51,20 @@ struct CrashtestCommand: ParsableCommand {
         }
     }
 
-    /// Refuses numbers out of range before anything runs, in one line.
+    var writeEngine: WriteEngine {
+        get throws {
+            switch writeEngineName {
+            case "automatic": return .automatic
+            case "pwritev": return .pwritev
+            case "io-uring": return .ioUring
+            default: throw ToolFailure("--write-engine: '\(writeEngineName)' is not a write engine; give automatic, pwritev or io-uring.", exitCode: 2)
+            }
+        }
+    }
+
+    /// Refuses numbers (and names) out of range before anything runs, in one line.
     func checkRanges() throws {
-        _ = try (rounds, readers, credentialIndex, ops, seed, maxStates, fullCheckEvery, sector)
+        _ = try (rounds, readers, credentialIndex, ops, seed, maxStates, fullCheckEvery, sector, writeEngine)
     }
 
     func run() throws {
@@ -75,6 +87,7 @@ struct CrashtestCommand: ParsableCommand {
             config.operations = try ops
             config.seed = try seed
             config.durability = try modes().first!.1
+            config.writeEngine = try writeEngine
             try storeCall { try KillHarness.child(path: killChild, credentialIndex: credentialIndex, configuration: config) }
             return
         }

@@ -62,7 +62,8 @@ extension CrashtestCommand {
             for (name, mode) in try modes() {
                 let ops = try self.ops
                 var harness = KillHarness(try configuration(w, mode),
-                                          childCommand: [executable, "crashtest", "--workload", w.name, "--ops", "\(ops)", "--durability", name],
+                                          childCommand: [executable, "crashtest", "--workload", w.name, "--ops", "\(ops)", "--durability", name,
+                                                         "--write-engine", writeEngineName],
                                           directory: directory)
                 harness.rounds = try rounds
                 harness.readerProcesses = try readers

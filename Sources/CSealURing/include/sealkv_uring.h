@@ -21,15 +21,30 @@ int sealkv_ring_create(unsigned entries, sealkv_ring **out);
 /// Tears the ring down. Accepts NULL.
 void sealkv_ring_destroy(sealkv_ring *ring);
 
-// Only reads go through the ring. Buffered writes and fsyncs submitted to io_uring are handed to
-// kernel worker threads on Linux's ext4, which measured slower than pwritev and fdatasync called
-// directly (Docs/BENCHMARKS.md, "Durable commits"), so the store writes with those.
-
 /// Reads `count` buffers of `length` bytes each from the given offsets, in parallel.
 /// Short reads are resumed; end of file before `length` bytes gives -ENODATA.
 /// Returns 0, or the first negative errno seen.
 int sealkv_ring_read_batch(sealkv_ring *ring, int fd, void *const *buffers,
                            const uint64_t *offsets, size_t count, size_t length);
+
+/// Registers `fd` as the ring's one fixed file, so submissions on it skip the per-request file
+/// lookup. Returns 0 or a negative errno. The ring then holds a reference to the file until
+/// `sealkv_ring_destroy`, which drops it before it returns.
+int sealkv_ring_register_file(sealkv_ring *ring, int fd);
+
+/// Writes a commit's pages and, when `sync` is nonzero, makes them durable, in one submission:
+/// `count` buffers of `length` bytes, buffer i to offset `pages[i] * length`. Each run of
+/// consecutive page numbers is one vectored write; the fdatasync is submitted with them, ordered
+/// after every write (it starts once they have all completed). Waits for every completion, resumes
+/// short writes (and syncs again after them), and submits in rounds when the batch does not fit the
+/// ring. Uses the registered file when `fd` is the one registered.
+///
+/// Returns 0, or the first negative errno. For a failed write, `*failed_first` and `*failed_count`
+/// name the run (buffer index and number of pages); for a failed sync, `*failed_count` is 0.
+/// Nothing is in flight when it returns.
+int sealkv_ring_write_pages(sealkv_ring *ring, int fd, void *const *buffers, const uint64_t *pages,
+                            size_t count, size_t length, int sync, size_t *failed_first,
+                            size_t *failed_count);
 
 #ifdef __cplusplus
 }

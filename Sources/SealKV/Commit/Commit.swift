@@ -63,8 +63,9 @@ struct Commit {
             plaintext = sealed.plaintext
             let previous = state.rekey.flatMap { pager.keys.sealer(for: $0.previousEpoch)?.keys }
             tx.commitSealer.buildMeta(into: metaBuffer, header: header, state: state, slot: slot, previous: previous)
-            cached = try write(sealed, meta: PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer)))
-            try sync()
+            let written = try write(sealed, meta: PageWrite(page: slot, bytes: UnsafeRawPointer(metaBuffer)))
+            cached = written.cached
+            if !written.synced { try sync() }
         } catch {
             context.shared.withLock { $0.poisoned = error }
             ws.freeList = nil
@@ -139,27 +140,34 @@ struct Commit {
     // MARK: 3. Write
 
     /// Writes the sealed pages not written yet and the meta slot, as the durability mode says.
-    /// A large one-sync commit also caches its plaintext here, while the device finishes writing:
-    /// the cache is keyed by tag, so pages of a commit that then fails to sync are never read (no
-    /// link names them). Returns whether the plaintext was cached.
-    private func write(_ sealed: SealedCommit, meta: PageWrite) throws(SealKVError) -> Bool {
+    /// A small one-sync commit hands its writes and its sync to the storage in one call (the
+    /// io_uring write engine submits them together). A large one-sync commit instead caches its
+    /// plaintext between the writes and the sync, while the device finishes writing: the cache is
+    /// keyed by tag, so pages of a commit that then fails to sync are never read (no link names
+    /// them). Returns whether the plaintext was cached and whether the commit is synced already.
+    private func write(_ sealed: SealedCommit, meta: PageWrite) throws(SealKVError) -> (cached: Bool, synced: Bool) {
         var writes = sealed.remaining
         switch context.durability {
         case .oneSync:
             writes.append(meta)
+            guard sealed.plaintext.count >= Self.overlapPublishingFrom else {
+                let syncing = !context.bugs.has(.skipCommitSync)
+                try storage.writePages(writes, sync: syncing)
+                return (false, syncing)
+            }
             try storage.writePages(writes, sync: false)
-            guard sealed.plaintext.count >= Self.overlapPublishingFrom else { return false }
             storage.startWriteback(writes)
             cachePlaintext(sealed.plaintext)
-            return true
+            return (true, false)
         case .twoPhase:
             try storage.writePages(writes, sync: true)
-            try storage.writePages([meta], sync: false)
+            try storage.writePages([meta], sync: true)
+            return (false, true)
         case .noSync:
             writes.append(meta)
             try storage.writePages(writes, sync: false)
+            return (false, false)
         }
-        return false
     }
 
     // MARK: 4. Sync

@@ -131,6 +131,7 @@ private final class MetaDeferringStorage: PageStorage, @unchecked Sendable {
 
     var pageCount: UInt64 { base.pageCount }
     var engineName: String { base.engineName }
+    var writeEngineName: String { base.writeEngineName }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
         if let image = held[number] {

@@ -34,7 +34,7 @@ extension Database {
             if !exists { throw SealKVError(.fileNotFound, "there is no store at '\(path)'; check the path, or create one with .createIfMissing.") }
         }
         let readOnly = options.mode == .readOnly
-        let storage = try FileStorage(path: path, readOnly: readOnly, engine: options.ioEngine)
+        let storage = try FileStorage(path: path, readOnly: readOnly, engine: options.ioEngine, writeEngine: options.writeEngine)
         do throws(SealKVError) {
             // One writer at a time, in any process; readers take no lock (see `openLockFile`).
             if !readOnly { try storage.lock(patience: options.lockTimeout) }

@@ -34,6 +34,7 @@ extension Database {
             lockedBytes: pager.cache.lockedBytes + pager.buffers.lockedBytes,
             readers: readers,
             ioEngine: storage.engineName,
+            writeEngine: storage.writeEngineName,
             formatVersion: Int(header.version),
             keyEpoch: header.keyEpoch,
             rekeyInProgress: state.rekey != nil,

@@ -30,6 +30,8 @@ public struct Options: Sendable {
     public var cacheSize: Int? = nil
     /// How batch reads reach the kernel: io_uring, POSIX, or automatic choice.
     public var ioEngine: IOEngine = .automatic
+    /// How commits write pages and sync: `pwritev`, io_uring, or automatic choice (``WriteEngine``).
+    public var writeEngine: WriteEngine = .automatic
     /// Leaves a cursor reads ahead, in one parallel batch, when the next leaf of a scan is not
     /// cached (0 turns read-ahead off). At most a quarter of the cache is filled this way.
     public var scanReadAhead: Int = 32
@@ -91,7 +93,7 @@ public struct Options: Sendable {
                 cacheSize: Int? = nil, ioEngine: IOEngine = .automatic, scanReadAhead: Int = 32,
                 minimumTxnID: UInt64 = 0, metaSlot: Int? = nil, verifyNewestCommit: Bool = true,
                 recoveryNotice: (@Sendable (RecoveryReport) -> Void)? = nil, lockTimeout: Duration = .seconds(1),
-                expiredEntriesSweptPerCommit: Int = 32) {
+                expiredEntriesSweptPerCommit: Int = 32, writeEngine: WriteEngine = .automatic) {
         self.mode = mode
         self.kdf = kdf
         self.durability = durability
@@ -104,5 +106,6 @@ public struct Options: Sendable {
         self.recoveryNotice = recoveryNotice
         self.lockTimeout = lockTimeout
         self.expiredEntriesSweptPerCommit = expiredEntriesSweptPerCommit
+        self.writeEngine = writeEngine
     }
 }

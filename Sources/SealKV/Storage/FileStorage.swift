@@ -5,9 +5,7 @@ import Glibc
 import CSealURing
 
 
-/// How a file store reads many pages at once. Writes are always `pwritev` and `fdatasync` (on
-/// ext4, writes and syncs submitted to io_uring go through kernel worker threads and measured
-/// slower).
+/// How a file store reads many pages at once. How it writes them is ``WriteEngine``.
 public enum IOEngine: Sendable, Equatable {
     /// io_uring where the kernel allows it, otherwise POSIX calls.
     case automatic
@@ -19,8 +17,10 @@ public enum IOEngine: Sendable, Equatable {
 
 /// A store in a file. Committed pages are read through a read-only shared mapping of a large
 /// reserved range (the file grows into it without remapping). A commit's writes are one `pwritev`
-/// per run of consecutive pages, followed by one fdatasync system call; batch reads go to
-/// io_uring in one submission where it is available.
+/// per run of consecutive pages, followed by one fdatasync system call, or the same writes and the
+/// sync in one io_uring submission on a ring of their own (``WriteEngine``; the automatic engine
+/// times both and takes the faster, ``WritePathChooser``); batch reads go to io_uring in one
+/// submission where it is available.
 ///
 /// A page read from the mapping stays mapped, and so counts in the process's resident set, until
 /// the mapping lets it go; its plaintext is in the page cache by then. So every
@@ -37,6 +37,13 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     private let pages: Atomic<UInt64>
     private let ring: Locked<OpaquePointer?>
     private let usesRing: Bool
+    /// The ring commits write through (``WriteEngine/ioUring``, or ``WriteEngine/automatic`` when
+    /// it chooses the ring), or nil for `pwritev` alone. Separate from the read ring, so a scan's
+    /// batch reads never wait for a commit's sync.
+    private let writeRing: Locked<OpaquePointer?>
+    private let writesThroughRing: Bool
+    /// For ``WriteEngine/automatic`` with a ring: picks the path of each synced batch by timing both.
+    let writePathChooser: WritePathChooser?
     private let closed = Atomic<Bool>(false)
     /// A descriptor of its own for the advisory lock, never handed to io_uring. When a process dies,
     /// the kernel may drop its ring's last reference to the data descriptor only later, from a
@@ -52,11 +59,18 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     var pageCount: UInt64 { pages.load(ordering: .acquiring) }
     var engineName: String { usesRing ? "io_uring" : "posix" }
+    var writeEngineName: String {
+        guard let writePathChooser else { return writesThroughRing ? "io_uring" : "pwritev" }
+        return "automatic: " + writePathChooser.summary
+    }
+
+    /// Entries in the write ring: a batch with more runs of pages is submitted in rounds.
+    static let writeRingEntries: UInt32 = 256
 
     /// Opens `path` (already existing) for reading and, unless `readOnly`, writing. Anything but a
     /// regular file (a FIFO, a directory, a device) is refused without blocking. The size is read
     /// again by ``lock()``: until the lock is held, another process may still change it.
-    init(path: String, readOnly: Bool, engine: IOEngine) throws(SealKVError) {
+    init(path: String, readOnly: Bool, engine: IOEngine, writeEngine: WriteEngine = .automatic) throws(SealKVError) {
         self.path = path
         self.readOnly = readOnly
         let fd = try Self.openRegularFile(path, flags: readOnly ? O_RDONLY : O_RDWR)
@@ -100,6 +114,26 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         }
         usesRing = ringHandle != nil
         ring = Locked(ringHandle)
+
+        var writeHandle: OpaquePointer? = nil
+        if writeEngine != .pwritev && !readOnly {
+            let rc = sealkv_ring_create(Self.writeRingEntries, &writeHandle)
+            if rc != 0 {
+                writeHandle = nil
+                if writeEngine == .ioUring {
+                    sealkv_ring_destroy(ringHandle)
+                    if let base { munmap(base, length) }
+                    Syscalls.close(fd)
+                    throw SealKVError(.ioError, "io_uring is unavailable here for writes (the kernel or a seccomp profile refused it); use WriteEngine.automatic or .pwritev.", errno: -rc)
+                }
+            } else {
+                // Only saves a file lookup per request: without it the ring still writes the same fd.
+                _ = sealkv_ring_register_file(writeHandle, fd)
+            }
+        }
+        writesThroughRing = writeHandle != nil
+        writeRing = Locked(writeHandle)
+        writePathChooser = writeHandle != nil && writeEngine == .automatic ? WritePathChooser() : nil
     }
 
     /// Opens `path` without waiting (a FIFO would block an ordinary open until a writer appears)
@@ -145,6 +179,9 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         mappedBytes = 0
         usesRing = false
         ring = Locked(nil)
+        writesThroughRing = false
+        writeRing = Locked(nil)
+        writePathChooser = nil
     }
 
     deinit { close() }
@@ -152,6 +189,10 @@ final class FileStorage: PageStorage, @unchecked Sendable {
     func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         ring.withLock { r in
+            sealkv_ring_destroy(r)
+            r = nil
+        }
+        writeRing.withLock { r in
             sealkv_ring_destroy(r)
             r = nil
         }
@@ -213,22 +254,66 @@ final class FileStorage: PageStorage, @unchecked Sendable {
 
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         guard !readOnly else { throw SealKVError(.readOnly, "the store was opened read-only; reopen it writable to change it.") }
-        // Positional writes, one call per run of consecutive pages. io_uring is not used here: a
-        // buffered write submitted to it is handed to a kernel worker thread on this platform, which
-        // measured 1.5-20 times slower than pwrite (Docs/BENCHMARKS.md, "Durable commits").
+        if let writePathChooser {
+            // Writes without a sync take pwritev, faster for them in every measurement.
+            if sync { try writeAndSync(writes, choosingWith: writePathChooser) } else { try writePagesWithPwritev(writes, sync: false) }
+        } else if writesThroughRing {
+            try writePagesThroughRing(writes, sync: sync)
+        } else {
+            try writePagesWithPwritev(writes, sync: sync)
+        }
+    }
+
+    /// Writes and syncs down the path `chooser` picks, and tells it how long that took.
+    private func writeAndSync(_ writes: [PageWrite], choosingWith chooser: WritePathChooser) throws(SealKVError) {
+        let path = chooser.next()
+        let start = ContinuousClock.now
+        switch path {
+        case .ring: try writePagesThroughRing(writes, sync: true)
+        case .pwritev: try writePagesWithPwritev(writes, sync: true)
+        }
+        let elapsed = (ContinuousClock.now - start).components
+        chooser.record(path, nanoseconds: UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000))
+    }
+
+    /// Positional writes, one call per run of consecutive pages, then (when `sync`) fdatasync.
+    private func writePagesWithPwritev(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         let buffers = writes.map { $0.bytes }
         var start = 0
         while start < writes.count {
             var end = start + 1
             while end < writes.count && writes[end].page == writes[end - 1].page + 1 { end += 1 }
             let rc = Syscalls.pwritev(fd, buffers[start..<end], length: FileFormat.pageSize, writes[start].page * UInt64(FileFormat.pageSize))
-            if rc != 0 {
-                let pages = end - start == 1 ? "page \(writes[start].page)" : "pages \(writes[start].page)-\(writes[end - 1].page)"
-                throw SealKVError.system("write \(pages) of", path: path, errno: rc)
-            }
+            if rc != 0 { throw writeFailure(writes[start..<end], errno: rc) }
             start = end
         }
         if sync { try self.sync() }
+    }
+
+    /// The same writes (and sync) as one io_uring submission: the sync is ordered after every write.
+    private func writePagesThroughRing(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
+        if sync { syncsMade.add(1, ordering: .relaxed) }
+        let buffers = writes.map { UnsafeMutableRawPointer(mutating: $0.bytes) as UnsafeMutableRawPointer? }
+        let pages = writes.map(\.page)
+        var failedFirst = 0
+        var failedCount = 0
+        let rc: Int32 = writeRing.withLock { r in
+            buffers.withUnsafeBufferPointer { b in
+                pages.withUnsafeBufferPointer { p in
+                    sealkv_ring_write_pages(r, fd, b.baseAddress, p.baseAddress, writes.count, FileFormat.pageSize,
+                                            sync ? 1 : 0, &failedFirst, &failedCount)
+                }
+            }
+        }
+        guard rc != 0 else { return }
+        if failedCount == 0 { throw SealKVError.system("fdatasync", path: path, errno: -rc) }
+        throw writeFailure(writes[failedFirst..<(failedFirst + failedCount)], errno: -rc)
+    }
+
+    /// The error for a failed write of a run of consecutive pages.
+    private func writeFailure(_ run: ArraySlice<PageWrite>, errno: Int32) -> SealKVError {
+        let pages = run.count == 1 ? "page \(run.first!.page)" : "pages \(run.first!.page)-\(run.last!.page)"
+        return SealKVError.system("write \(pages) of", path: path, errno: errno)
     }
 
     func startWriteback(_ writes: [PageWrite]) {
@@ -237,7 +322,7 @@ final class FileStorage: PageStorage, @unchecked Sendable {
         Syscalls.startWriteback(fd, from: first * size, bytes: (last - first + 1) * size)
     }
 
-    /// fdatasync calls made, for statistics.
+    /// fdatasync calls made (directly or through the write ring), for statistics.
     private let syncsMade = Atomic<UInt64>(0)
     var syncCalls: UInt64 { syncsMade.load(ordering: .relaxed) }
 

@@ -17,6 +17,8 @@ package protocol PageStorage: AnyObject, Sendable {
     var pageCount: UInt64 { get }
     /// A short name of the backend, for statistics ("io_uring", "posix", "memory").
     var engineName: String { get }
+    /// How commits' writes reach the backend, for statistics ("pwritev", "io_uring", "memory").
+    var writeEngineName: String { get }
     /// Copies page `number` (4096 sealed bytes) into `buffer`. The page must be below `pageCount`.
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError)
     /// Reads many pages, in parallel where the backend can.
@@ -41,6 +43,7 @@ package protocol PageStorage: AnyObject, Sendable {
 
 extension PageStorage {
     package var syncCalls: UInt64 { 0 }
+    package var writeEngineName: String { engineName }
     package func startWriteback(_ writes: [PageWrite]) {}
 
     package func refreshSize() throws(SealKVError) {}

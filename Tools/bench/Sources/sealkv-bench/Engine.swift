@@ -18,6 +18,8 @@ protocol Engine: AnyObject {
     func makeWriter() throws -> any EngineWriter
     /// fdatasync/fsync calls the store has made, for engines that count them (nil for the peers).
     var syncCalls: UInt64? { get }
+    /// How the store's commits write, for engines that say (SealKV's `Statistics.writeEngine`).
+    var writeEngine: String? { get }
     /// Closes the store, flushing what it holds.
     func close()
     /// The files the store consists of (for their size, and to drop them from the OS cache).
@@ -29,6 +31,7 @@ protocol Engine: AnyObject {
 extension Engine {
     func treeShape() throws -> TreeShape? { nil }
     var syncCalls: UInt64? { nil }
+    var writeEngine: String? { nil }
 }
 
 /// Depth and page counts of a B+tree, to compare page layouts (how many children a branch holds
@@ -56,7 +59,17 @@ protocol EngineWriter: AnyObject {
 
 /// The engines, by name, and how to open one in a folder.
 enum Engines {
-    static let all = ["sealkv", "sealkv-defaults", "lmdb", "sqlite", "sqlcipher"]
+    static let all = ["sealkv", "sealkv-pwritev", "sealkv-uring-writes", "sealkv-defaults", "lmdb", "sqlite", "sqlcipher"]
+    /// Engines that differ from `sealkv` only in their write engine (`sealkv` has the automatic
+    /// one, which picks between the two as it runs): they run the writing workloads alone (the
+    /// fill always runs).
+    static let writeVariants: Set<String> = ["sealkv-pwritev", "sealkv-uring-writes"]
+    static let writingWorkloads: Set<String> = ["batch-updates", "durable-puts", "writers-1", "writers-4", "writers-16", "writers-64"]
+
+    /// Whether `engine` runs `workload` at all.
+    static func runs(_ workload: String, on engine: String) -> Bool {
+        !writeVariants.contains(engine) || writingWorkloads.contains(workload)
+    }
     /// The engines whose read-only handle in another process reads beside a writer process.
     static let multiProcess: Set<String> = ["sealkv", "lmdb"]
 
@@ -79,6 +92,10 @@ enum Engines {
         case "sealkv": return try SealKVEngine(directory: directory, readAhead: readAhead)
         case "sealkv-posix": return try SealKVEngine(directory: directory, posix: true, readAhead: readAhead)
         case "sealkv-defaults": return try SealKVEngine(directory: directory, readAhead: readAhead, defaults: true)
+        // Each write engine alone (io_uring: writes and sync in one submission), to compare with
+        // each other and with `sealkv`'s automatic choice in every run.
+        case "sealkv-pwritev": return try SealKVEngine(directory: directory, readAhead: readAhead, writeEngine: .pwritev)
+        case "sealkv-uring-writes": return try SealKVEngine(directory: directory, readAhead: readAhead, writeEngine: .ioUring)
         case "lmdb": return try LMDBEngine(directory: directory)
         case "sqlite": return try SQLEngine(directory: directory, cipher: false)
         case "sqlcipher": return try SQLEngine(directory: directory, cipher: true)

@@ -1,17 +1,18 @@
 import SealKV
 
 /// SealKV with a password (Argon2id "interactive"), one-fsync durable commits, a 256 MiB cache,
-/// scan read-ahead on unless asked otherwise.
+/// scan read-ahead on unless asked otherwise, and the automatic write engine unless one is given.
 final class SealKVEngine: Engine {
     static let cacheBytes = 256 << 20
     let database: Database
     let path: String
 
-    init(directory: String, posix: Bool = false, readAhead: Bool = true, defaults: Bool = false) throws {
+    init(directory: String, posix: Bool = false, readAhead: Bool = true, defaults: Bool = false, writeEngine: WriteEngine = .automatic) throws {
         path = directory + "/bench.sealkv"
         // `defaults`: `Options()` untouched, as a user who writes `Database.open(at:credential:)` gets.
         var options = defaults ? Options() : Options(kdf: .interactive, durability: .oneSync, cacheSize: Self.cacheBytes)
         options.ioEngine = posix ? .posix : .automatic
+        options.writeEngine = writeEngine
         if !readAhead { options.scanReadAhead = 0 }
         database = try Database.open(at: path, credential: .password("benchmark password"), options: options)
     }
@@ -52,6 +53,7 @@ final class SealKVEngine: Engine {
     }
     func makeWriter() throws -> any EngineWriter { Writer(database: database) }
     var syncCalls: UInt64? { try? database.stats().syncCalls }
+    var writeEngine: String? { try? database.stats().writeEngine }
 
     /// Writes through the shared handle: concurrent writers share commits (group commit).
     final class Writer: EngineWriter {

@@ -78,7 +78,7 @@ enum Workload {
     /// Runs every workload on a fresh store of `engine` in `directory`.
     static func run(engine name: String, keys n: Int, directory: String, only: Set<String>? = nil) throws -> Measurement {
         var m = Measurement(engine: name, keys: n)
-        func wanted(_ workload: String) -> Bool { only?.contains(workload) ?? true }
+        func wanted(_ workload: String) -> Bool { (only?.contains(workload) ?? true) && Engines.runs(workload, on: name) }
         var rng = Mix(state: 42)
         var engine = try Engines.open(name, directory: directory)
         let files = engine.files
@@ -133,6 +133,11 @@ enum Workload {
             let (commits, syncs) = try concurrentWriters(engine, writers: writers, keys: n)
             m.rates["writers-\(writers)"] = commits
             if let syncs { m.rates["writers-\(writers)-fsyncs"] = syncs }
+        }
+
+        // What the automatic write engine chose over the writing workloads (on standard error).
+        if let report = engine.writeEngine, report.hasPrefix("automatic") {
+            FileHandle.standardError.write(Data("\(name) write engine after the writing workloads: \(report)\n".utf8))
         }
 
         // concurrent readers with one writer, 2 seconds each.

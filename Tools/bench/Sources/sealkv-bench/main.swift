@@ -7,7 +7,7 @@ import Glibc
 /// process of its own (a clean RSS figure, and SQLite and SQLCipher never share one), several
 /// rounds, medians and ratios in one table.
 ///
-///     sealkv-bench [--keys N] [--runs R] [--engines sealkv,lmdb,sqlite,sqlcipher] [--only W1,W2] [--write-docs]
+///     sealkv-bench [--keys N] [--runs R] [--engines sealkv,sealkv-pwritev,sealkv-uring-writes,lmdb,sqlite,sqlcipher] [--only W1,W2] [--write-docs]
 ///     sealkv-bench --guard [--record]       regression guard against Tools/bench/baseline.json
 ///     sealkv-bench --child ENGINE --keys N --dir D   (internal: one engine, one JSON line)
 ///     sealkv-bench --child ENGINE --keys N --dir D --shape   (internal: the tree after the fill)
@@ -148,13 +148,17 @@ struct Summary {
         let peers = engines.filter { !$0.hasPrefix("sealkv") }
         // With default options beside the tuned configuration: their ratio to LMDB too.
         let defaultsColumn = engines.contains("sealkv-defaults") && engines.contains("lmdb")
+        // io_uring writes against pwritev: above 1, io_uring was faster.
+        let uringColumn = engines.contains("sealkv-uring-writes") && engines.contains("sealkv-pwritev")
         func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |\n" }
-        var out = row(["workload"] + engines + peers.map { "SealKV/\($0)" } + (defaultsColumn ? ["defaults/lmdb"] : []))
-        out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count + (defaultsColumn ? 1 : 0)) + "\n"
+        var out = row(["workload"] + engines + peers.map { "SealKV/\($0)" } + (defaultsColumn ? ["defaults/lmdb"] : [])
+                      + (uringColumn ? ["uring/pwritev"] : []))
+        out += "|---|" + String(repeating: "---:|", count: engines.count + peers.count + (defaultsColumn ? 1 : 0) + (uringColumn ? 1 : 0)) + "\n"
         for metric in Workload.names + Self.sizeMetrics {
             let rates = engines.map { e in values[e]?[metric].map { format(metric, $0) } ?? "–" }
             var ratios = peers.map { ratio(metric, $0).map { String(format: "%.2fx", $0) } ?? "–" }
             if defaultsColumn { ratios.append(ratio(metric, "lmdb", of: "sealkv-defaults").map { String(format: "%.2fx", $0) } ?? "–") }
+            if uringColumn { ratios.append(ratio(metric, "sealkv-pwritev", of: "sealkv-uring-writes").map { String(format: "%.2fx", $0) } ?? "–") }
             out += row([metric] + rates + ratios)
         }
         let trees = engines.compactMap { e in shapes[e].map { t in
