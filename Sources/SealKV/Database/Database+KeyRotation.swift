@@ -28,7 +28,7 @@ extension Database {
     /// slots end up with the new wrap, and free pages (which hold old images sealed under the old
     /// key) are overwritten with zeros when no reader's snapshot can reach them.
     ///
-    /// Pages are re-sealed in batches of ``rekeyBatchPages``, each its own commit, so the rekey
+    /// Pages are re-sealed in batches of 8,192, each its own commit, so the rekey
     /// needs memory for one batch, and the file grows by about a batch, not by the store's size: a
     /// batch reuses the pages the one before it freed. Until the last batch the meta slots carry
     /// the old data key too (sealed under the new one), so a rekey interrupted by a crash leaves a
