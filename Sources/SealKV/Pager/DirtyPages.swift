@@ -22,7 +22,7 @@ struct DirtyPages: Sequence {
     var isEmpty: Bool { count == 0 }
 
     @inline(__always) private func home(_ page: UInt64) -> Int {
-        Int(truncatingIfNeeded: (page &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        OpenAddressing.home(page, shift: shift)
     }
 
     @inline(__always) private func position(of page: UInt64) -> Int? {
@@ -63,7 +63,7 @@ struct DirtyPages: Sequence {
         pages = Array(repeating: Self.empty, count: size)
         buffers = Array(repeating: nil, count: size)
         mask = size - 1
-        shift = UInt64(64 - size.trailingZeroBitCount)
+        shift = OpenAddressing.shift(forSize: size)
         count = 0
         for (page, buffer) in old { insert(page, buffer!) }
     }
@@ -81,8 +81,7 @@ struct DirtyPages: Sequence {
             let p = pages[j]
             if p == Self.empty { break }
             let k = home(p)
-            let stays = i <= j ? (i < k && k <= j) : (i < k || k <= j)
-            if !stays {
+            if !OpenAddressing.stays(hole: i, at: j, home: k) {
                 pages[i] = p
                 buffers[i] = buffers[j]
                 i = j

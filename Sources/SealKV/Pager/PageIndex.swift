@@ -31,11 +31,11 @@ struct PageIndex {
         while size < 2 * capacity { size <<= 1 }
         entries = Array(repeating: Entry(page: Self.empty, tag: .zero, slot: -1, referenced: false), count: size)
         mask = size - 1
-        shift = UInt64(64 - size.trailingZeroBitCount)
+        shift = OpenAddressing.shift(forSize: size)
     }
 
     @inline(__always) private func home(_ page: UInt64) -> Int {
-        Int(truncatingIfNeeded: (page &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        OpenAddressing.home(page, shift: shift)
     }
 
     /// The position of `page`'s entry, or nil.
@@ -76,8 +76,7 @@ struct PageIndex {
             let page = entries[j].page
             if page == Self.empty { break }
             let k = home(page)
-            let stays = i <= j ? (i < k && k <= j) : (i < k || k <= j)
-            if !stays {
+            if !OpenAddressing.stays(hole: i, at: j, home: k) {
                 entries[i] = entries[j]
                 i = j
             }
