@@ -110,6 +110,52 @@ struct APITests {
         }
     }
 
+    /// `Cursor.withEntry` shows every entry's key and value in place, as `key` and `value()` copy
+    /// them: inline, empty, overflow and expired-then-skipped entries, in a namespace, and in a
+    /// writer whose changes made the cursor's leaf stale.
+    @Test func cursorWithEntryMatchesTheCopies() throws {
+        let clock = ManualClock()
+        var options = TestSupport.options()
+        options.clock = clock.reading
+        let db = try Database.open(storage: MemoryStorage(), credential: .password("p"), options: options, create: true)
+        let big = (0..<9_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try db.write { tx in
+            for i in 0..<2000 { try tx.put(format4(i), "value \(i)") }
+            try tx.put("0500", big)
+            try tx.put("0501", [UInt8]())
+            try tx.put("0502", "gone", ttl: .seconds(1))
+            try tx.namespace("ns").put("k", big)
+        }
+        clock.advance(.seconds(2))
+        try db.read { (tx) throws -> Void in
+            let c = try tx.cursor()
+            #expect(try c.withEntry { _, _ in 1 } == nil)
+            var entries = 0
+            var more = try c.first()
+            while more {
+                let (key, value) = try #require(try c.withEntry { (k, v) in (Array(k), Array(v)) })
+                #expect(key == c.key)
+                #expect(value == (try c.value()))
+                entries += 1
+                more = try c.next()
+            }
+            #expect(entries == 1999)
+            #expect(try c.withEntry { _, _ in 1 } == nil)
+            #expect(try c.seek(to: "0500"))
+            #expect(try c.withEntry { _, v in Array(v) } == big)
+            #expect(try c.next() && c.withEntry { _, v in v.count } == 0)
+            #expect(try c.next() && c.withEntry { k, _ in Array(k) } == Array("0503".utf8))
+            let ns = try tx.namespace("ns").cursor()
+            #expect(try ns.first() && ns.withEntry { _, v in Array(v) } == big)
+        }
+        try db.write { (tx) throws -> Void in
+            let c = try tx.cursor()
+            #expect(try c.seek(to: "0100"))
+            try tx.put("0100", "rewritten while the cursor rests on it")
+            #expect(try c.withEntry { _, v in Array(v) } == Array("rewritten while the cursor rests on it".utf8))
+        }
+    }
+
     @Test func rangesRespectBoundsAndDirection() throws {
         let (db, _) = try TestSupport.memoryStore()
         try db.write { tx in for i in 0..<100 { try tx.put(format4(i), "\(i)") } }

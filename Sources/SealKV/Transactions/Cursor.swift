@@ -51,9 +51,30 @@ public final class Cursor {
         return positioned ? node.expiry(leafIndex) : nil
     }
 
-    /// Calls `body` with the raw key and inline value bytes under the cursor without copying them;
-    /// overflow values are assembled first. The buffers are valid only inside `body`.
-    func withEntry<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    /// Calls `body` with the key and the value under the cursor, in place: no array is made for
+    /// either, so a loop over a range or a whole namespace allocates nothing per entry. A value kept
+    /// in an overflow chain is assembled into a temporary buffer first. Returns nil, without calling
+    /// `body`, when the cursor rests on no entry.
+    ///
+    /// The buffers are valid only inside `body`; copy what must outlive it, and do not move this
+    /// cursor inside `body` (its buffer then holds another leaf). Writing in the same transaction
+    /// inside `body` is allowed; the buffers still show the entry as it was.
+    ///
+    /// ```swift
+    /// var bytes = 0
+    /// try db.read { tx in
+    ///     let cursor = try tx.cursor()
+    ///     var more = try cursor.first()
+    ///     while more {
+    ///         try cursor.withEntry { key, value in bytes += key.count + value.count }
+    ///         more = try cursor.next()
+    ///     }
+    /// }
+    /// ```
+    public func withEntry<R>(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard positioned else { return nil }
+        try transaction.ensureOpen()
+        try refreshIfStale()
         guard positioned else { return nil }
         let n = node
         if n.isOverflow(leafIndex) {

@@ -8,9 +8,11 @@ protocol Engine: AnyObject {
     func put(_ pairs: [([UInt8], [UInt8])]) throws
     /// Deletes every key in one transaction.
     func delete(_ keys: [[UInt8]]) throws
-    /// Whether `key` is present (its value is read in full).
+    /// Whether `key` is present. Its value is read in full, in place (``consume(_:)``): no engine
+    /// copies it out, so each does the work of its best read path.
     func get(_ key: [UInt8]) throws -> Bool
-    /// Reads every entry in key order; returns how many.
+    /// Visits every entry in key order, in place, as a plain cursor loop does: the key's and the
+    /// value's sizes are added up (``keep(_:)``), nothing is copied. Returns how many.
     func scan() throws -> Int
     /// A handle for reading from another thread.
     func makeReader() throws -> any EngineReader
@@ -44,6 +46,17 @@ struct TreeShape: Codable, Equatable {
     /// Average children per branch page.
     var childrenPerBranch: Double { branchPages == 0 ? 0 : Double(leafPages + branchPages - 1) / Double(branchPages) }
 }
+
+/// Adds up every byte of `bytes` and hands the sum to ``keep(_:)``, so reading a value in full
+/// cannot be optimised away.
+@inline(__always) func consume(_ bytes: UnsafeRawBufferPointer) {
+    var sum: UInt8 = 0
+    for b in bytes { sum &+= b }
+    keep(sum)
+}
+
+/// Takes a result the optimiser must then compute: the call is opaque to it.
+@_optimize(none) func keep<T>(_ value: T) {}
 
 /// Reads on one thread.
 protocol EngineReader: AnyObject {

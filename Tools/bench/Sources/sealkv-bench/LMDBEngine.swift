@@ -74,18 +74,16 @@ final class LMDBEngine: Engine {
 
     fileprivate func get(_ key: [UInt8], txn: OpaquePointer?) throws -> Bool {
         var k = key
-        var sum: UInt8 = 0
         let rc = k.withUnsafeMutableBytes { kb -> Int32 in
             var mk = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
             var mv = MDB_val()
             let rc = mdb_get(txn, dbi, &mk, &mv)
-            // Read the value in full, as the other engines do when they copy it out.
-            if rc == 0 { for b in UnsafeRawBufferPointer(start: mv.mv_data, count: mv.mv_size) { sum &+= b } }
+            if rc == 0 { consume(UnsafeRawBufferPointer(start: mv.mv_data, count: mv.mv_size)) }
             return rc
         }
         if rc == MDB_NOTFOUND { return false }
         try check(rc, "get")
-        return sum == sum
+        return true
     }
 
     func scan() throws -> Int {
@@ -96,15 +94,15 @@ final class LMDBEngine: Engine {
         try check(mdb_cursor_open(txn, dbi, &cursor), "cursor_open")
         defer { mdb_cursor_close(cursor) }
         var k = MDB_val(), v = MDB_val()
-        var n = 0
+        var n = 0, bytes = 0
         var op = MDB_FIRST
-        var bytes = 0
         while mdb_cursor_get(cursor, &k, &v, op) == 0 {
-            bytes &+= Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)).count
+            bytes &+= k.mv_size &+ v.mv_size
             n += 1
             op = MDB_NEXT
         }
-        return bytes >= 0 ? n : 0
+        keep(bytes)
+        return n
     }
 
     func makeReader() throws -> any EngineReader { Reader(engine: self) }
@@ -135,11 +133,8 @@ final class LMDBEngine: Engine {
                 var mk = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
                 var v = MDB_val()
                 guard mdb_get(txn, dbi, &mk, &v) == 0 else { return false }
-                // Read the value in full, as the other workloads do.
-                var sum: UInt8 = 0
-                let bytes = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
-                for b in bytes { sum &+= b }
-                return v.mv_size > 0 || sum == 0
+                consume(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+                return true
             }
         }
         func close() { mdb_env_close(env); env = nil }

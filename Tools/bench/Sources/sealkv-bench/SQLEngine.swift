@@ -88,9 +88,8 @@ final class SQLEngine: Engine {
             _ = key.withUnsafeBytes { api.bindBlob(s, 1, $0.baseAddress, Int32($0.count), SQLEngine.transient) }
             let rc = api.step(s)
             if rc == 100 {   // SQLITE_ROW
-                let n = Int(api.columnBytes(s, 0))
-                let copy = Array(UnsafeRawBufferPointer(start: api.columnBlob(s, 0), count: n))
-                return copy.count == n
+                consume(UnsafeRawBufferPointer(start: api.columnBlob(s, 0), count: Int(api.columnBytes(s, 0))))
+                return true
             }
             if rc != 101 { throw BenchError("sqlite get: \(String(cString: api.errmsg(db)!))") }
             return false
@@ -146,11 +145,12 @@ final class SQLEngine: Engine {
         var s: OpaquePointer?
         _ = try connection.statement("SELECT k, v FROM kv ORDER BY k", &s)
         defer { _ = api.finalize(s) }
-        var n = 0
+        var n = 0, bytes = 0
         while api.step(s) == 100 {
-            let copy = Array(UnsafeRawBufferPointer(start: api.columnBlob(s, 1), count: Int(api.columnBytes(s, 1))))
-            n += copy.isEmpty ? 0 : 1
+            bytes &+= Int(api.columnBytes(s, 0)) &+ Int(api.columnBytes(s, 1))
+            n += 1
         }
+        keep(bytes)
         return n
     }
 

@@ -25,14 +25,24 @@ final class SealKVEngine: Engine {
         try database.write { tx in for k in keys { try tx.delete(k) } }
     }
 
-    func get(_ key: [UInt8]) throws -> Bool {
-        try database.read { tx in try tx.get(key) != nil }
+    func get(_ key: [UInt8]) throws -> Bool { try Self.get(key, in: database) }
+
+    /// A get through `withValue(for:)`, SealKV's read without an allocation.
+    static func get(_ key: [UInt8], in database: Database) throws -> Bool {
+        try database.read { tx in try tx.withValue(for: key) { consume($0) } != nil }
     }
 
     func scan() throws -> Int {
         try database.read { tx in
-            var n = 0
-            for (_, v) in try tx.all() { n += v.isEmpty ? 0 : 1 }
+            let cursor = try tx.cursor()
+            var n = 0, bytes = 0
+            var more = try cursor.first()
+            while more {
+                try cursor.withEntry { k, v in bytes &+= k.count &+ v.count }
+                n += 1
+                more = try cursor.next()
+            }
+            keep(bytes)
             return n
         }
     }
@@ -48,7 +58,7 @@ final class SealKVEngine: Engine {
             options.mode = .readOnly
             database = try Database.open(at: directory + "/bench.sealkv", credential: .password("benchmark password"), options: options)
         }
-        func get(_ key: [UInt8]) throws -> Bool { try database.read { tx in try tx.get(key) != nil } }
+        func get(_ key: [UInt8]) throws -> Bool { try SealKVEngine.get(key, in: database) }
         func close() { database.close() }
     }
     func makeWriter() throws -> any EngineWriter { Writer(database: database) }
@@ -66,7 +76,7 @@ final class SealKVEngine: Engine {
     final class Reader: EngineReader {
         let database: Database
         init(database: Database) { self.database = database }
-        func get(_ key: [UInt8]) throws -> Bool { try database.read { tx in try tx.get(key) != nil } }
+        func get(_ key: [UInt8]) throws -> Bool { try SealKVEngine.get(key, in: database) }
         func close() {}
     }
 
