@@ -119,6 +119,24 @@ struct PageCacheTests {
         #expect(cache.capacity == cache.maximumCapacity, "a cache never shrinks")
     }
 
+    /// However far a cache has grown, the slots it uses are one prefix of its arena, so mlock splits
+    /// the arena once and every 2 MiB range of the prefix can be a huge page. (With a region per
+    /// shard, the slots of a cache grown from 16 to 32 MiB within a 256 MiB arena spanned almost
+    /// all 256 MiB, and huge pages covered about 40 % of a grown cache.)
+    @Test func grownCacheUsesOnePrefixOfItsArena() {
+        let cache = PageCache(byteCount: 16 << 20, maximumByteCount: 256 << 20)
+        cache.grow(toBytes: 32 << 20)
+        let lent = cache.lend(upTo: cache.capacity)
+        #expect(lent.count > cache.capacity / 2)
+        let lowest = lent.min()!, highest = lent.max()!
+        #expect(highest - lowest < cache.capacity * FileFormat.pageSize, "the lent slots span \((highest - lowest) >> 20) MiB of a \((cache.capacity * FileFormat.pageSize) >> 20) MiB cache")
+        for p in lent {
+            secureZero(p, count: FileFormat.pageSize)
+            cache.takeBack(p)
+        }
+        #expect(cache.lentCount == 0)
+    }
+
     @Test func aStoreWrittenWithDefaultOptionsGetsALargerCache() throws {
         var options = TestSupport.options()
         options.cacheSize = nil

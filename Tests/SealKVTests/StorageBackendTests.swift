@@ -187,10 +187,32 @@ struct StorageBackendTests {
         #expect(resident <= bound, "\(resident) of \(filePages) pages stayed mapped (bound \(bound))")
     }
 
+    /// The mapping keeps the kernel's read-around: with `MADV_RANDOM` (VmFlags `rr`) every fault
+    /// read one 4 KiB page, and cold random reads of a store whose leaves updates had scattered were
+    /// 4.4x slower (Docs/BENCHMARKS.md, "Cold reads and scans").
+    @Test func theMappingKeepsTheKernelsReadAround() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeTree(dir) }
+        let db = try Database.open(at: dir + "/ra.sealkv", credential: .password("p"), options: TestSupport.options())
+        defer { db.close() }
+        try db.write { tx in try tx.put("k", "v") }
+        let storage = try #require(db.storage as? FileStorage)
+        let start = try #require(storage.mappingAddress, "no mapping")
+        let flags = try #require(Self.smapsField("VmFlags:", ofMappingAt: start), "the mapping was not found in /proc/self/smaps")
+        #expect(!flags.split(separator: " ").contains("rr"), "the mapping is advised random: \(flags)")
+    }
+
     /// The `Rss` of the mapping that starts at `address`, from `/proc/self/smaps`, in KiB (-1 if
-    /// not found). Read line by line: the file is large in a test process and has no size to stat.
+    /// not found).
     static func residentKiB(ofMappingAt address: UInt) -> Int {
-        guard let file = fopen("/proc/self/smaps", "r") else { return -1 }
+        smapsField("Rss:", ofMappingAt: address).flatMap { Int($0.split(separator: " ")[0]) } ?? -1
+    }
+
+    /// What follows `field` (such as "Rss:") for the mapping that starts at `address`, from
+    /// `/proc/self/smaps`, or nil if not found. Read line by line: the file is large in a test
+    /// process and has no size to stat.
+    static func smapsField(_ field: String, ofMappingAt address: UInt) -> String? {
+        guard let file = fopen("/proc/self/smaps", "r") else { return nil }
         defer { fclose(file) }
         let prefix = String(address, radix: 16) + "-"
         var inMapping = false
@@ -202,11 +224,11 @@ struct StorageBackendTests {
             // Each mapping starts with "start-end perms offset dev inode [path]".
             if let first = text.split(separator: " ").first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
                 inMapping = text.hasPrefix(prefix)
-            } else if inMapping, text.hasPrefix("Rss:") {
-                return Int(text.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
+            } else if inMapping, text.hasPrefix(field) {
+                return text.dropFirst(field.count).trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
-        return -1
+        return nil
     }
 
     @Test func ioUringRequestedWhereUnavailableIsAClearError() throws {

@@ -95,16 +95,20 @@ final class PageCache: @unchecked Sendable {
         }
     }
 
-    /// Locks slots `from..<to` of every shard against swapping (best effort).
+    /// Locks slots `from..<to` of every shard against swapping (best effort): one range, since the
+    /// shards' slots are interleaved (``slotPointer(shard:slot:)``).
     private func lockSlots(from: Int, to: Int) {
-        for s in 0..<shardCount {
-            arena.lock(offset: (s * slotsPerShard + from) * FileFormat.pageSize, count: (to - from) * FileFormat.pageSize)
-        }
+        arena.lock(offset: from * shardCount * FileFormat.pageSize, count: (to - from) * shardCount * FileFormat.pageSize)
     }
 
     @inline(__always) private func shard(of page: UInt64) -> Int { Int(truncatingIfNeeded: page % UInt64(shardCount)) }
+    /// Slot `slot` of every shard sits side by side, so the slots in use are always one prefix of
+    /// the arena, however far the cache has grown. With a region per shard, each shard's used part
+    /// was a few megabytes at the start of its own region; every grown one then ended inside a
+    /// 2 MiB range that mlock had split, so it got no huge page: a cache grown from 64 MiB with a
+    /// 1M-key store had about 100 MiB on huge pages, against all of a cache made that size at once.
     @inline(__always) private func slotPointer(shard: Int, slot: Int) -> UnsafeMutableRawPointer {
-        arena.base + (shard * slotsPerShard + slot) * FileFormat.pageSize
+        arena.base + (slot * shardCount + shard) * FileFormat.pageSize
     }
 
     /// Runs `body` on the cached plaintext of `link`'s page under the shard's lock, or returns nil on
@@ -204,7 +208,7 @@ final class PageCache: @unchecked Sendable {
     /// Takes back a lent slot (already zeroed by its borrower) as an empty slot.
     func takeBack(_ buffer: UnsafeMutableRawPointer) {
         let index = (buffer - arena.base) / FileFormat.pageSize
-        let s = index / slotsPerShard, slot = index % slotsPerShard
+        let s = index % shardCount, slot = index / shardCount
         shards[s].withLock { sh in
             precondition(sh.slotPages[slot] == Self.lentSlot, "a page buffer was returned to a cache slot that was not lent")
             sh.slotPages[slot] = Self.emptySlot
