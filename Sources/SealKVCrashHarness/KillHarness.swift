@@ -77,6 +77,10 @@ public struct KillHarness {
         var known: [UInt64: UInt64] = [:]   // txnid -> digest, as writers acknowledged or reopening found
         var readerReports: [(snapshots: [(txn: UInt64, digest: UInt64)], errors: [String])] = []
         var newestIssued: Int64 = -1
+        // When a reopen falls back past a torn commit, the next writable open retires it: it writes
+        // the opened state again under a txnid past the refused one (`Recovery.prepareForWriting`),
+        // before the child can report anything. That commit is legitimate with the opened contents.
+        var retirement: (txn: Int64, digest: UInt64)? = nil
         for round in 0..<rounds {
             let seed = configuration.seed &+ UInt64(round) &* 7919
             let delay = round == 0 ? nil : Int.random(in: 0...max(1, workloadMilliseconds), using: &rng)
@@ -94,7 +98,7 @@ public struct KillHarness {
             for (txn, digest) in child.acks { known[txn] = digest }
             // Concurrent writers acknowledge out of commit order: the newest is the largest.
             let newestAck = child.acks.map(\.txn).max()
-            newestIssued = max(newestIssued, child.issued, newestAck.map { Int64($0) } ?? -1)
+            newestIssued = max(newestIssued, child.issued, newestAck.map { Int64($0) } ?? -1, retirement?.txn ?? -1)
             if !readers.isEmpty && Int.random(in: 0..<3, using: &rng) == 0 {
                 // Kill one reader, maybe while it holds a snapshot, and start another.
                 let i = Int.random(in: 0..<readers.count, using: &rng)
@@ -106,9 +110,10 @@ public struct KillHarness {
             var digests: [UInt64: UInt64] = [:]
             if floor >= 0, let floorDigest { digests[UInt64(floor)] = floorDigest }
             for (txn, digest) in child.acks { digests[txn] = digest }
+            if let retirement { digests[UInt64(retirement.txn)] = retirement.digest }
             let acknowledged = newestAck.map { Int64($0) } ?? floor
             let maxCredential = max(credentialIndex, child.credentialIndex)
-            switch verify(path: path, acknowledged: acknowledged, issued: max(0, acknowledged, child.issued), digests: digests, credentials: maxCredential) {
+            switch verify(path: path, acknowledged: acknowledged, issued: max(0, acknowledged, child.issued, retirement?.txn ?? -1), digests: digests, credentials: maxCredential) {
             case .failure(let violation):
                 report.violations.append(CrashViolation(kind: violation.kind, replayID: id, message: violation.message))
             case .success(let state):
@@ -116,6 +121,10 @@ public struct KillHarness {
                 if state.txn > acknowledged { report.recoveredUnacknowledged += 1 }
                 floor = state.txn
                 floorDigest = state.digest
+                if let refused = state.refusedTxn {
+                    retirement = (max(state.txn, refused) + 1, state.digest)
+                    known[UInt64(max(state.txn, refused) + 1)] = state.digest
+                }
                 credentialIndex = state.credentialIndex
             }
             progress?(round + 1, rounds)
@@ -234,7 +243,13 @@ public struct KillHarness {
                             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    struct Recovered { var txn: Int64; var digest: UInt64; var credentialIndex: Int }
+    struct Recovered {
+        var txn: Int64
+        var digest: UInt64
+        var credentialIndex: Int
+        /// The newest commit the reopen refused as incomplete, if it fell back past one.
+        var refusedTxn: Int64? = nil
+    }
     struct Violation: Error { var kind: CrashViolation.Kind; var message: String }
 
     /// Reopens the file (read-only first, to check it as the crash left it) and checks the promises.
@@ -260,7 +275,8 @@ public struct KillHarness {
                 if let expected = digests[UInt64(k)], expected != digest {
                     return .failure(Violation(kind: .contentsDiffer, message: "commit \(k) reopened with contents other than those the child acknowledged"))
                 }
-                return .success(Recovered(txn: k, digest: digest, credentialIndex: index))
+                return .success(Recovered(txn: k, digest: digest, credentialIndex: index,
+                                          refusedTxn: db.recovery.fellBack ? db.recovery.refusedTxnID.map { Int64($0) } : nil))
             } catch let e as SealKVError where e.code == .notASealKVFile || e.code == .fileNotFound {
                 // Killed before the store's creation was complete: nothing was acknowledged yet.
                 if acknowledged < 0 { return .success(Recovered(txn: -1, digest: 0, credentialIndex: 0)) }
