@@ -122,8 +122,9 @@ public struct KillHarness {
                 floor = state.txn
                 floorDigest = state.digest
                 if let refused = state.refusedTxn {
-                    retirement = (max(state.txn, refused) + 1, state.digest)
-                    known[UInt64(max(state.txn, refused) + 1)] = state.digest
+                    let txn = Recovery.retiringTxnID(refused: refused, opened: UInt64(state.txn))
+                    retirement = (Int64(txn), state.digest)
+                    known[txn] = state.digest
                 }
                 credentialIndex = state.credentialIndex
             }
@@ -248,7 +249,7 @@ public struct KillHarness {
         var digest: UInt64
         var credentialIndex: Int
         /// The newest commit the reopen refused as incomplete, if it fell back past one.
-        var refusedTxn: Int64? = nil
+        var refusedTxn: UInt64? = nil
     }
     struct Violation: Error { var kind: CrashViolation.Kind; var message: String }
 
@@ -276,7 +277,7 @@ public struct KillHarness {
                     return .failure(Violation(kind: .contentsDiffer, message: "commit \(k) reopened with contents other than those the child acknowledged"))
                 }
                 return .success(Recovered(txn: k, digest: digest, credentialIndex: index,
-                                          refusedTxn: db.recovery.fellBack ? db.recovery.refusedTxnID.map { Int64($0) } : nil))
+                                          refusedTxn: db.recovery.fellBack ? db.recovery.refusedTxnID : nil))
             } catch let e as SealKVError where e.code == .notASealKVFile || e.code == .fileNotFound {
                 // Killed before the store's creation was complete: nothing was acknowledged yet.
                 if acknowledged < 0 { return .success(Recovered(txn: -1, digest: 0, credentialIndex: 0)) }

@@ -220,11 +220,15 @@ package enum Recovery {
     ///    file no longer holds, which the next open must take for truncation. What goes there is
     ///    the chosen commit's trees under the next txnid past the refused one, an empty commit,
     ///    so that the refused txnid never comes to name other contents, in this session or a later one.
+    /// The txnid under which a writable open rewrites the opened state after refusing commit
+    /// `refused`, so the refused meta is never chosen again (``prepareForWriting(_:storage:)``).
+    package static func retiringTxnID(refused: UInt64, opened: UInt64) -> UInt64 { max(opened, refused) + 1 }
+
     static func prepareForWriting(_ opened: OpenedStore, storage: any PageStorage) throws(SealKVError) -> OpenedStore {
         try storage.sync()
         guard opened.recovery.fellBack, let refusedTxnID = opened.recovery.refusedTxnID else { return opened }
         var retired = opened
-        retired.state.txnID = max(opened.state.txnID, refusedTxnID) + 1
+        retired.state.txnID = retiringTxnID(refused: refusedTxnID, opened: opened.state.txnID)
         retired.slot = opened.slot ^ 1
         var page = [UInt8](repeating: 0, count: FileFormat.pageSize)
         try page.withMutableBytes { (p) throws(SealKVError) in
