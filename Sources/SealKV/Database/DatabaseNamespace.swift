@@ -6,15 +6,18 @@ public struct DatabaseNamespace: Sendable {
     /// The namespace ("" is the default namespace).
     public let name: String
 
-    private func reading<R>(_ body: (Namespace) throws -> R) throws -> R {
+    @usableFromInline
+    func reading<R>(_ body: (Namespace) throws -> R) throws -> R {
         try database.read { tx in try body(Namespace(transaction: tx, name: name)) }
     }
 
-    private func writing<R>(_ body: (Namespace) throws -> R) throws -> R {
+    @usableFromInline
+    func writing<R>(_ body: (Namespace) throws -> R) throws -> R {
         try database.write { tx in try body(try tx.namespace(name)) }
     }
 
     /// The value at `key`, or nil (also when the namespace does not exist yet).
+    @inlinable
     public func get<K: ByteString>(_ key: K) throws -> [UInt8]? {
         try reading { try $0.get(key) }
     }
@@ -33,6 +36,7 @@ public struct DatabaseNamespace: Sendable {
         return v
     }
     /// Stores `value` at `key`.
+    @inlinable
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws { try writing { try $0.put(key, value) } }
     /// Stores `value`, expiring after `ttl`.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws { try writing { try $0.put(key, value, ttl: ttl) } }
@@ -52,7 +56,7 @@ public struct DatabaseNamespace: Sendable {
     /// Stores an `Encodable` value.
     public func put<K: ByteString, V: Encodable>(_ key: K, encoding value: V) throws { try writing { try $0.put(key, encoding: value) } }
     /// Removes `key`; returns whether it was present.
-    @discardableResult
+    @discardableResult @inlinable
     public func delete<K: ByteString>(_ key: K) throws -> Bool { try writing { try $0.delete(key) } }
     /// Atomic read-modify-write; nil deletes. Returns the new value.
     @discardableResult

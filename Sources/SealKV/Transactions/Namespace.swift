@@ -1,7 +1,7 @@
 /// A handle on one named namespace inside a transaction. The same key in two namespaces never
 /// collides. Writes through a handle from a read transaction fail with a read-only error.
 public struct Namespace {
-    let transaction: ReadTransaction
+    @usableFromInline let transaction: ReadTransaction
     /// The namespace's name ("" is the default namespace).
     public let name: String
 
@@ -27,7 +27,8 @@ public struct Namespace {
         }
     }
 
-    private func writer() throws(SealKVError) -> WriteTransaction {
+    @usableFromInline
+    func writer() throws(SealKVError) -> WriteTransaction {
         guard let w = transaction.asWriter else {
             throw SealKVError(.readOnly, "cannot write inside a read transaction; use `Database.write`.")
         }
@@ -35,17 +36,24 @@ public struct Namespace {
     }
 
     /// The value stored at `key`, or nil.
-    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? { try transaction.get(key, namespace: name) }
+    @inlinable
+    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
+        try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try transaction.getBytes(k, namespace: name) }
+    }
     /// The value at `key` as UTF-8, or nil.
     public func getString<K: ByteString>(_ key: K) throws(SealKVError) -> String? {
         try get(key).map { String(decoding: $0, as: UTF8.self) }
     }
     /// Whether `key` is present.
-    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool { try transaction.locate(key, namespace: name) != nil }
+    @inlinable
+    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
+        try key.withBytes { (k) throws(SealKVError) -> Bool in try transaction.containsBytes(k, namespace: name) }
+    }
     /// Calls `body` with the value's bytes without allocating (see
     /// ``ReadTransaction/withValue(for:_:)``); nil if absent.
+    @inlinable
     public func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try key.withBytes { (k) throws -> R? in try transaction.withValueBytes(k, namespace: name, body) }
+        try transaction.withValueBytes(key, namespace: name, body)
     }
     /// A cursor over this namespace.
     public func cursor() throws(SealKVError) -> Cursor {
@@ -82,8 +90,12 @@ public struct Namespace {
     }
 
     /// Stores `value` at `key`, replacing any previous value.
+    @inlinable
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
-        try writer().put(key, value, namespace: name)
+        let w = try writer()
+        try key.withBytes { (k) throws(SealKVError) in
+            try value.withBytes { (v) throws(SealKVError) in try w.putBytes(k, v, namespace: name, expiry: nil) }
+        }
     }
     /// Stores `value` at `key`; it reads as absent once `ttl` has passed.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws(SealKVError) {
@@ -114,8 +126,9 @@ public struct Namespace {
         try writer().setExpiration(of: key, namespace: name, to: expiresAt)
     }
     /// Removes `key`. Returns whether it was present.
-    @discardableResult
+    @discardableResult @inlinable
     public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try writer().delete(key, namespace: name)
+        let w = try writer()
+        return try key.withBytes { (k) throws(SealKVError) -> Bool in try w.deleteBytes(k, namespace: name) }
     }
 }

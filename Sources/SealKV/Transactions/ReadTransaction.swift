@@ -42,7 +42,7 @@ public class ReadTransaction: Transaction {
     /// first. The buffer is valid only inside `body`. Returns nil if the key is absent.
     @inlinable
     public final func withValue<K: ByteString, R>(for key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try key.withBytes { (k) throws -> R? in try withValueBytes(k, namespace: "", body) }
+        try withValueBytes(key, namespace: "", body)
     }
 
     /// A cursor over the default namespace.
@@ -138,26 +138,37 @@ public class ReadTransaction: Transaction {
         try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: namespace) }
     }
 
-    /// The longest inline value ``withValueBytes(_:namespace:_:)`` copies to the stack (the
+    /// The longest inline value ``visitValue(_:namespace:_:)`` copies to the stack (the
     /// standard library's limit for a temporary allocation that is always on the stack); longer
     /// ones, rare below the ~1,330-byte inline limit, go through an array.
     static let stackValueBytes = 1024
 
-    /// ``withValue(for:_:)`` on raw key bytes in `namespace`. An inline value is copied into a
-    /// buffer on the stack (every call has its own, so a nested call cannot disturb the bytes an
-    /// outer `body` holds), which is wiped when `body` returns.
+    /// ``withValue(for:_:)`` in `namespace`. Inlined into the caller, so `R` is a concrete type
+    /// there and only ``visitValue(_:namespace:_:)``, which is not generic, is called: compiled
+    /// generically, the temporary allocation's `Result<R?, Error>` and `R?` had their type
+    /// metadata looked up at run time on every call, about 800 of a hot get's 5,200 instructions.
+    @inlinable
+    final func withValueBytes<K: ByteString, R>(_ key: K, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var result: R?
+        try key.withBytes { (k) throws -> Void in try visitValue(k, namespace: namespace) { result = try body($0) } }
+        return result
+    }
+
+    /// Finds `key` in `namespace` and calls `body` with its value's bytes, if present. An inline
+    /// value is copied into a buffer on the stack (every call has its own, so a nested call cannot
+    /// disturb the bytes an outer `body` holds), which is wiped when `body` returns.
     @usableFromInline
-    func withValueBytes<R>(_ key: UnsafeRawBufferPointer, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try withUnsafeTemporaryAllocation(byteCount: Self.stackValueBytes, alignment: 16) { (buffer) throws -> R? in
+    final func visitValue(_ key: UnsafeRawBufferPointer, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try withUnsafeTemporaryAllocation(byteCount: Self.stackValueBytes, alignment: 16) { (buffer) throws -> Void in
             let tree = try tree(lookingUp: key, namespace: namespace)
             switch try TreeReader(tree, in: pages).findValue(key, copyingInto: buffer, now: { now }) {
             case nil:
-                return nil
+                return
             case .copied(let count)?:
                 defer { secureZero(buffer.baseAddress!, count: count) }
-                return try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                try body(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             case .elsewhere(let location)?:
-                return try TreeReader.value(at: location, in: pages).withUnsafeBytes(body)
+                try TreeReader.value(at: location, in: pages).withUnsafeBytes(body)
             }
         }
     }
