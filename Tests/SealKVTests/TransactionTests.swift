@@ -343,6 +343,57 @@ struct TransactionTests {
         #expect(try db.read { try $0.getString("keep") } == "1")
     }
 
+    /// Ended read transactions are kept and reopened for later reads (`IdleReaders`); a reopened
+    /// one must read exactly as a new one would.
+    @Test func reusedReadTransactionsStartFresh() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.namespace("a").put("k", "1") }
+        #expect(try db.read { try $0.namespace("a").getString("k") } == "1")
+        #expect(db.shared.withLock { $0.idleReaders.count } == 1)
+        let first = try db.read { ObjectIdentifier($0) }
+        #expect(try db.read { ObjectIdentifier($0) } == first, "an ended transaction was not reused")
+        // What the last reader looked up (the namespace's tree) and its snapshot are forgotten.
+        try db.write { tx in
+            try tx.namespace("a").put("k", "2")
+            try tx.namespace("b").put("k", "3")
+        }
+        #expect(try db.read { try $0.namespace("a").getString("k") } == "2")
+        #expect(try db.read { try $0.namespace("b").getString("k") } == "3")
+        #expect(try db.read { $0.snapshotTxnID } == db.currentTxnID)
+        try db.write { tx in _ = try tx.dropNamespace("a") }
+        #expect(try db.read { try $0.hasNamespace("a") } == false)
+        #expect(try db.read { try $0.namespace("a").get("k") } == nil)
+        // A reader that failed is reused as well, without its error.
+        #expect(throws: SealKVError.self) { try db.read { try $0.get([UInt8]()) } }
+        #expect(try db.read { try $0.getString(Array("k".utf8)) } == nil)
+        #expect(db.shared.withLock { $0.idleReaders.count } == 1)
+        db.close()
+        #expect(db.shared.withLock { $0.idleReaders.count } == 0)
+    }
+
+    /// A transaction, cursor or namespace handle that escaped its closure keeps its transaction
+    /// referenced: it must never be reopened for a later reader (it would come back to life on
+    /// someone else's snapshot).
+    @Test func anEscapedTransactionIsNeverReused() throws {
+        let (db, _) = try TestSupport.memoryStore()
+        try db.write { tx in try tx.put("x", "1") }
+        let escaped = try db.read { $0 }
+        let cursor = try db.read { try $0.cursor() }
+        let namespace = try db.read { try $0.namespace("") }
+        let escapedIDs: Set = [ObjectIdentifier(escaped), ObjectIdentifier(cursor.transaction), ObjectIdentifier(namespace.transaction)]
+        try db.write { tx in try tx.put("x", "2") }
+        for _ in 0..<3 {
+            let id = try db.read { (tx) throws -> ObjectIdentifier in
+                #expect(try tx.getString("x") == "2")
+                return ObjectIdentifier(tx)
+            }
+            #expect(!escapedIDs.contains(id))
+        }
+        #expect(throws: SealKVError.self) { try escaped.get("x") }
+        #expect(throws: SealKVError.self) { try namespace.get("x") }
+        #expect(throws: SealKVError.self) { try cursor.first() }
+    }
+
     @Test func transactionCannotEscapeItsClosure() throws {
         let (db, _) = try TestSupport.memoryStore()
         let escaped = try db.read { $0 }

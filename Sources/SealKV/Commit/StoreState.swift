@@ -20,6 +20,8 @@ struct CommittedState: Sendable {
     let isWriter: Bool
     /// The published commit a reader handle last moved on from (see `Database.beginRead`).
     var lastSeenCommit: UInt64 = 0
+    /// Ended read transactions kept for reuse.
+    var idleReaders = IdleReaders()
 
     init(current: CommitState, header: StoreHeader, slot: UInt64, lockFile: LockFile? = nil, isWriter: Bool = true) {
         self.current = current

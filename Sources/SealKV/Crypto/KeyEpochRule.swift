@@ -3,7 +3,7 @@
 /// start. A handle keeps older keys for older snapshots, but a page of a newer snapshot sealed under
 /// an older key is refused: whoever holds a replaced key could otherwise forge a page that matches
 /// its parent's tag (Poly1305 is no defence against a holder of the key).
-struct KeyEpochRule: Sendable {
+struct KeyEpochRule: Equatable, Sendable {
     let current: UInt32
     let rekey: RekeyProgress?
 

@@ -102,6 +102,7 @@ public final class Database: Sendable {
             }
             return shared.withLock { s in
                 defer { s.closed = true }
+                s.idleReaders.removeAll()
                 if !s.closed {
                     if s.isWriter { s.lockFile?.markWriter(false) }
                     s.lockFile?.close()
@@ -127,20 +128,34 @@ public final class Database: Sendable {
     /// in `baseHeader` (backups and compaction need it; plain reads skip the copy).
     func read<R>(keepingHeader: Bool, _ body: (ReadTransaction) throws -> R) throws -> R {
         let started = ReaderInfo.clock()
+        var idle: ReadTransaction? = nil
         let (state, epochs, header, slot) = try shared.withLock { (s) throws(SealKVError) -> (CommitState, KeyEpochRule, StoreHeader?, Int) in
             guard !s.closed else { throw SealKVError(.closed, "the database was closed; open it again.") }
             let slot = try beginRead(&s, started: started)
-            return (s.current, s.epochRule, keepingHeader ? s.header : nil, slot)
+            let epochs = s.epochRule
+            idle = s.idleReaders.take(epochs: epochs)
+            return (s.current, epochs, keepingHeader ? s.header : nil, slot)
         }
+        var tx: ReadTransaction
+        if let reused = idle.take() {
+            reused.reopen(on: state)
+            tx = reused
+        } else {
+            tx = makeReadTransaction(state, epochs: epochs)
+        }
+        tx.baseHeader = header
         defer {
+            tx.finish()
+            tx.pages.releaseBuffers()
+            // Kept for the next reader only if nothing else refers to it (`body` may have let the
+            // transaction, a cursor or a sequence escape; those must stay ended).
+            let reusable = isKnownUniquelyReferenced(&tx)
             shared.withLock { s in
                 s.readers.remove(slot)
                 _ = s.publishOldestReader()
+                if reusable && !s.closed { s.idleReaders.put(tx) }
             }
         }
-        let tx = makeReadTransaction(state, epochs: epochs)
-        tx.baseHeader = header
-        defer { tx.finish() }
         let result = try body(tx)
         if let deferred = tx.deferredError { throw deferred }
         return result
