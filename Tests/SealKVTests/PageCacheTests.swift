@@ -99,10 +99,10 @@ struct PageCacheTests {
     /// stays fixed. Growth keeps what was cached.
     @Test func theDefaultCacheGrowsWithTheStore() throws {
         let small = CacheSizing(fixed: nil)
-        #expect(small.target(fileBytes: 1 << 20) == CacheSizing.automaticMinimum)
-        #expect(small.target(fileBytes: 400 << 20) == min(small.maximum, 500 << 20))
+        #expect(small.target(storeBytes: 1 << 20) == CacheSizing.automaticMinimum)
+        #expect(small.target(storeBytes: 400 << 20) == min(small.maximum, 500 << 20))
         #expect(small.maximum <= CacheSizing.automaticCeiling && small.maximum >= CacheSizing.automaticMinimum)
-        #expect(CacheSizing(fixed: 4 << 20).target(fileBytes: 1 << 30) == 4 << 20)
+        #expect(CacheSizing(fixed: 4 << 20).target(storeBytes: 1 << 30) == 4 << 20)
 
         let cache = PageCache(byteCount: 64 * FileFormat.pageSize, maximumByteCount: 1024 * FileFormat.pageSize)
         let before = cache.capacity
@@ -117,6 +117,28 @@ struct PageCacheTests {
         #expect(cache.capacity == cache.maximumCapacity)
         cache.grow(toBytes: 0)
         #expect(cache.capacity == cache.maximumCapacity, "a cache never shrinks")
+    }
+
+    /// A self-sizing cache follows the pages the store uses, not its file: rewriting every value in
+    /// one transaction doubles the file (the old pages are freed only by the commit), and the cache
+    /// used to grow, and lock, a quarter more than that whole file.
+    @Test func theDefaultCacheIgnoresFreeSpace() throws {
+        var options = TestSupport.options()
+        options.cacheSize = nil
+        let db = try Database.open(storage: MemoryStorage(), credential: .password("p"), options: options, create: true)
+        let value = [UInt8](repeating: 0x5A, count: 8 << 10)
+        let keys = (0..<4_200).map { "value-\($0)" }
+        try db.write { tx in for k in keys { try tx.put(k, value) } }
+        let minimum = CacheSizing.automaticMinimum / FileFormat.pageSize
+        #expect(db.pager.cache.capacity <= minimum + 64, "about 34 MB in use fits the smallest automatic cache")
+        let rewritten = [UInt8](repeating: 0xA5, count: 8 << 10)
+        try db.write { tx in for k in keys { try tx.put(k, rewritten) } }
+        let fileBytes = db.pager.storage.pageCount * UInt64(FileFormat.pageSize)
+        try #require(fileBytes > UInt64(CacheSizing.automaticMinimum), "the rewrite should have doubled the file")
+        try #require(db.pager.cache.maximumCapacity > minimum * 2, "this machine's cache ceiling is too low to tell")
+        #expect(db.pager.cache.capacity <= minimum + 64,
+                "a \(fileBytes >> 20) MiB file that is half free grew the cache to \(db.pager.cache.capacity * FileFormat.pageSize >> 20) MiB")
+        #expect(try db.read { try $0.get("value-7") } == rewritten)
     }
 
     /// However far a cache has grown, the slots it uses are one prefix of its arena, so mlock splits

@@ -74,7 +74,7 @@ extension Database {
         do throws(SealKVError) {
             try Commit.run(group.transaction, writer: &ws, in: commits)
             if let log = group.transaction.changeLog { observers.publish(group.transaction.txnID, log) }
-            pager.fitCacheToStore()
+            pager.fitCacheToStore(freePages: UInt64(ws.freeList?.pageCount ?? 0))
             group.finish(nil)
             return nil
         } catch {

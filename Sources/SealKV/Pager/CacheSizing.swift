@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 /// How large the page cache is: a size the caller fixed, or one taken from the store: a quarter
-/// more than the file (so a store that fits in memory is read at memory speed with default
-/// options), at least 64 MiB, growing as the file grows, up to an eighth of the memory this
-/// process may use and at most 8 GiB.
+/// more than its pages in use (so a store that fits in memory is read at memory speed with default
+/// options), at least 64 MiB, growing as the store grows, up to an eighth of the memory this
+/// process may use and at most 8 GiB. (At open the free pages are not known yet, so the whole
+/// file counts; the writer's commits then count only the pages in use.)
 struct CacheSizing: Sendable {
     static let automaticMinimum = 64 << 20
     static let automaticCeiling = 8 << 30
@@ -20,10 +21,10 @@ struct CacheSizing: Sendable {
         maximum = fixed ?? min(Self.automaticCeiling, max(Self.automaticMinimum, Int(clamping: Self.memoryLimit() / 8)))
     }
 
-    /// The bytes the cache should hold for a store file of `fileBytes`.
-    func target(fileBytes: UInt64) -> Int {
+    /// The bytes the cache should hold for a store of `storeBytes` in use.
+    func target(storeBytes: UInt64) -> Int {
         if let fixed { return fixed }
-        let wanted = Int(clamping: fileBytes + fileBytes / 4)
+        let wanted = Int(clamping: storeBytes + storeBytes / 4)
         return min(maximum, max(Self.automaticMinimum, wanted))
     }
 

@@ -15,7 +15,7 @@ final class Pager: Sendable {
         self.storage = storage
         keys = KeyRing(sealer)
         self.cacheSizing = cacheSizing
-        cache = PageCache(byteCount: cacheSizing.target(fileBytes: storage.pageCount * UInt64(FileFormat.pageSize)),
+        cache = PageCache(byteCount: cacheSizing.target(storeBytes: storage.pageCount * UInt64(FileFormat.pageSize)),
                           maximumByteCount: cacheSizing.maximum)
         buffers = PageBufferPool()
     }
@@ -25,11 +25,15 @@ final class Pager: Sendable {
         self.init(storage: storage, sealer: sealer, cacheSizing: CacheSizing(fixed: cacheBytes))
     }
 
-    /// Grows a self-sizing cache to what the store's file now needs (after a commit, or after a
-    /// reader followed another process's commits).
-    func fitCacheToStore() {
+    /// Grows a self-sizing cache to what the store now needs (after a commit, or after a reader
+    /// followed another process's commits): its file less `freePages`, the pages the writer knows
+    /// to be free (a reader handle does not know them and passes 0). A file that grew while a
+    /// snapshot pinned its old pages, then freed them, does not make the cache hold its free space:
+    /// deleting half of a 1M-key store doubled the file, and the cache grew (and locked) to match.
+    func fitCacheToStore(freePages: UInt64 = 0) {
         guard cacheSizing.fixed == nil else { return }
-        cache.grow(toBytes: cacheSizing.target(fileBytes: storage.pageCount * UInt64(FileFormat.pageSize)))
+        let livePages = storage.pageCount - min(freePages, storage.pageCount)
+        cache.grow(toBytes: cacheSizing.target(storeBytes: livePages * UInt64(FileFormat.pageSize)))
     }
 
     /// Runs `body` on the authenticated plaintext of `link`'s page, from the cache or, on a miss,
