@@ -24,7 +24,7 @@ public struct Options: Sendable {
     /// How commits reach the disk.
     public var durability: Durability = .oneSync
     /// Bytes of decrypted pages to cache, or nil (the default) to size the cache from the store:
-    /// a quarter more than the file, at least 64 MiB, growing with the store as it is written,
+    /// a quarter more than the pages in use, at least 64 MiB, growing with the store as it is written,
     /// up to an eighth of the machine's memory (or of the cgroup's limit) and at most 8 GiB.
     /// Memory is taken as pages are cached, not up front. A number fixes the size.
     public var cacheSize: Int? = nil
