@@ -291,6 +291,37 @@ struct StorageBackendTests {
         #expect(taken.suffix(32).filter { $0 == .ring }.count == 2, "after the switch, the ring is only explored")
     }
 
+    /// One stall of the faster path does not send the next commits down the slower one (it did for a
+    /// few hundred commits, until explorations wore the spike off), while a path that stays slow is
+    /// still left within a few batches.
+    @Test func writePathChooserRidesOutOneStall() {
+        let chooser = WritePathChooser()
+        func batch(pwritev: UInt64, ring: UInt64) -> WritePathChooser.Path {
+            let path = chooser.next()
+            chooser.record(path, nanoseconds: path == .ring ? ring : pwritev)
+            return path
+        }
+        for _ in 0..<64 { _ = batch(pwritev: 250_000, ring: 450_000) }
+        #expect(chooser.preferred == .pwritev)
+        var stalled = false
+        var taken: [WritePathChooser.Path] = []
+        for _ in 0..<64 {
+            // The first pwritev batch stalls for 20 ms.
+            let path = chooser.next()
+            let time: UInt64 = path == .ring ? 450_000 : (stalled ? 250_000 : 20_000_000)
+            if path == .pwritev { stalled = true }
+            chooser.record(path, nanoseconds: time)
+            taken.append(path)
+        }
+        #expect(taken.filter { $0 == .pwritev }.count >= 64 - 64 / WritePathChooser.exploreEvery - 1,
+                "one stall sent \(taken.filter { $0 == .ring }.count) of 64 commits down the slower path")
+        // Slow for good: within a few batches the other path is preferred.
+        var left = 0
+        for i in 0..<16 where batch(pwritev: 5_000_000, ring: 450_000) == .pwritev && chooser.preferred == .ring && left == 0 { left = i + 1 }
+        #expect(chooser.preferred == .ring)
+        #expect(left > 0 && left <= 8, "left pwritev after \(left) slow batches")
+    }
+
     /// The ring's writes report failures as pwritev's do: the errno, and which run of pages failed
     /// (a descriptor open only for reading refuses every write with EBADF); a failed sync names no
     /// pages. Nothing is left in flight: the ring takes the next batch.

@@ -10,7 +10,13 @@
 /// average of the batches' times. An arithmetic one, on purpose: it is what sets the commit rate,
 /// stalls included (a geometric mean, tried first, discounts the occasional stall of many
 /// milliseconds, and with it runs under load kept choosing `pwritev` while io_uring-only runs
-/// beside them committed eight to ten times faster). Batches are compared by time whatever their
+/// beside them committed eight to ten times faster). One time counts for at most ``spikeCap`` times
+/// its path's estimate, so a single stall cannot flip the choice: uncapped, one 20 ms stall of
+/// `pwritev` among 250 µs commits raised its estimate past io_uring's 450 µs, and the chooser then
+/// sent a few hundred commits down the slower path until the explorations wore the spike off (up to
+/// 24 % of the benchmark's durable puts went through io_uring, which took twice as long on this
+/// machine). A path that really slows down still rises by up to 37 % a batch and is left within a few
+/// batches. Batches are compared by time whatever their
 /// size. Only batches written and synced in one call are timed and chosen; the others always take
 /// `pwritev`, which was faster for writes alone in every measurement.
 final class WritePathChooser: Sendable {
@@ -26,6 +32,8 @@ final class WritePathChooser: Sendable {
     static let exploreEvery = 16
     /// Weight of a new time in the moving average.
     static let weight = 1.0 / 8
+    /// A new time counts for at most this many times its path's estimate.
+    static let spikeCap = 4.0
 
     private struct State {
         /// Moving averages of nanoseconds per batch, by path (nil before a first time).
@@ -57,7 +65,7 @@ final class WritePathChooser: Sendable {
     func record(_ path: Path, nanoseconds: UInt64) {
         let sample = Double(nanoseconds)
         state.withLock { s in
-            s.estimates[path.rawValue] = s.estimates[path.rawValue].map { $0 + (sample - $0) * Self.weight } ?? sample
+            s.estimates[path.rawValue] = s.estimates[path.rawValue].map { $0 + (min(sample, $0 * Self.spikeCap) - $0) * Self.weight } ?? sample
         }
     }
 
