@@ -16,8 +16,7 @@
 /// sent a few hundred commits down the slower path until the explorations wore the spike off (up to
 /// 24 % of the benchmark's durable puts went through io_uring, which took twice as long on this
 /// machine). A path that really slows down still rises by up to 37 % a batch and is left within a few
-/// batches. Batches are compared by time whatever their
-/// size. Only batches written and synced in one call are timed and chosen; the others always take
+/// batches. Batches are compared by time whatever their size. Only batches written and synced in one call are timed and chosen; the others always take
 /// `pwritev`, which was faster for writes alone in every measurement.
 final class WritePathChooser: Sendable {
     /// The two paths.

@@ -37,18 +37,14 @@ public struct Namespace {
 
     /// The value stored at `key`, or nil.
     @inlinable
-    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
-        try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try transaction.getBytes(k, namespace: name) }
-    }
+    public func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? { try transaction.get(key, namespace: name) }
     /// The value at `key` as UTF-8, or nil.
     public func getString<K: ByteString>(_ key: K) throws(SealKVError) -> String? {
         try get(key).map { String(decoding: $0, as: UTF8.self) }
     }
     /// Whether `key` is present.
     @inlinable
-    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try key.withBytes { (k) throws(SealKVError) -> Bool in try transaction.containsBytes(k, namespace: name) }
-    }
+    public func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool { try transaction.contains(key, namespace: name) }
     /// Calls `body` with the value's bytes without allocating (see
     /// ``ReadTransaction/withValue(for:_:)``); nil if absent.
     @inlinable
@@ -92,10 +88,7 @@ public struct Namespace {
     /// Stores `value` at `key`, replacing any previous value.
     @inlinable
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
-        let w = try writer()
-        try key.withBytes { (k) throws(SealKVError) in
-            try value.withBytes { (v) throws(SealKVError) in try w.putBytes(k, v, namespace: name, expiry: nil) }
-        }
+        try writer().put(key, value, namespace: name)
     }
     /// Stores `value` at `key`; it reads as absent once `ttl` has passed.
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, ttl: Duration) throws(SealKVError) {
@@ -128,7 +121,6 @@ public struct Namespace {
     /// Removes `key`. Returns whether it was present.
     @discardableResult @inlinable
     public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        let w = try writer()
-        return try key.withBytes { (k) throws(SealKVError) -> Bool in try w.deleteBytes(k, namespace: name) }
+        try writer().delete(key, namespace: name)
     }
 }

@@ -11,7 +11,7 @@ public class ReadTransaction: Transaction {
     /// The value stored at `key`, or nil.
     @inlinable
     public final func get<K: ByteString>(_ key: K) throws(SealKVError) -> [UInt8]? {
-        try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: "") }
+        try get(key, namespace: "")
     }
 
     /// The value stored at `key` decoded as UTF-8, or nil.
@@ -22,7 +22,7 @@ public class ReadTransaction: Transaction {
     /// Whether `key` is present.
     @inlinable
     public final func contains<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try key.withBytes { (k) throws(SealKVError) -> Bool in try containsBytes(k, namespace: "") }
+        try contains(key, namespace: "")
     }
 
     /// How long until `key` expires; nil if it has no time to live or is absent.
@@ -92,10 +92,6 @@ public class ReadTransaction: Transaction {
 
     // MARK: Namespace-parameterised core
 
-    func locate<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> ValueLocation? {
-        try key.withBytes { (k) throws(SealKVError) -> ValueLocation? in try locateBytes(k, namespace: namespace) }
-    }
-
     /// Whether `key` is present in `namespace`.
     @usableFromInline
     func containsBytes(_ key: UnsafeRawBufferPointer, namespace: String) throws(SealKVError) -> Bool {
@@ -134,8 +130,18 @@ public class ReadTransaction: Transaction {
         }
     }
 
-    func get<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> [UInt8]? {
+    /// ``get(_:)`` in `namespace`. This and the other generic entry points below are `final` and
+    /// inlinable: a generic method of this class (which has a subclass) is otherwise called through
+    /// its table, never specialised, and asks the runtime for generic metadata on every call.
+    @inlinable
+    final func get<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> [UInt8]? {
         try key.withBytes { (k) throws(SealKVError) -> [UInt8]? in try getBytes(k, namespace: namespace) }
+    }
+
+    /// ``contains(_:)`` in `namespace`.
+    @inlinable
+    final func contains<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> Bool {
+        try key.withBytes { (k) throws(SealKVError) -> Bool in try containsBytes(k, namespace: namespace) }
     }
 
     /// The longest inline value ``visitValue(_:namespace:_:)`` copies to the stack (the
@@ -146,7 +152,7 @@ public class ReadTransaction: Transaction {
     /// ``withValue(for:_:)`` in `namespace`. Inlined into the caller, so `R` is a concrete type
     /// there and only ``visitValue(_:namespace:_:)``, which is not generic, is called: compiled
     /// generically, the temporary allocation's `Result<R?, Error>` and `R?` had their type
-    /// metadata looked up at run time on every call, about 800 of a hot get's 5,200 instructions.
+    /// metadata looked up at run time on every call, about 900 of a hot get's 5,233 instructions.
     @inlinable
     final func withValueBytes<K: ByteString, R>(_ key: K, namespace: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         var result: R?

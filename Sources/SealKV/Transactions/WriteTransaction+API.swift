@@ -5,15 +5,13 @@ extension WriteTransaction {
     ///   also makes the transaction roll back when its closure returns).
     @inlinable
     public func put<K: ByteString, V: ByteString>(_ key: K, _ value: V) throws(SealKVError) {
-        try key.withBytes { (k) throws(SealKVError) in
-            try value.withBytes { (v) throws(SealKVError) in try putBytes(k, v, namespace: "", expiry: nil) }
-        }
+        try put(key, value, namespace: "")
     }
 
     /// Removes `key` from the default namespace. Returns whether it was present.
     @discardableResult @inlinable
     public func delete<K: ByteString>(_ key: K) throws(SealKVError) -> Bool {
-        try key.withBytes { (k) throws(SealKVError) -> Bool in try deleteBytes(k, namespace: "") }
+        try delete(key, namespace: "")
     }
 
     /// Creates namespace `name` if it does not exist, and returns a handle on it.
@@ -48,6 +46,10 @@ extension WriteTransaction {
         return true
     }
 
+    /// ``put(_:_:)`` in `namespace`, with an optional expiry time. Inlinable, like every generic
+    /// entry point that reaches it, so a caller's concrete key and value types reach ``putBytes``
+    /// without the runtime building generic metadata on each call.
+    @inlinable
     func put<K: ByteString, V: ByteString>(_ key: K, _ value: V, namespace: String, expiry: UInt64? = nil) throws(SealKVError) {
         try key.withBytes { (k) throws(SealKVError) in
             try value.withBytes { (v) throws(SealKVError) in try putBytes(k, v, namespace: namespace, expiry: expiry) }
@@ -68,6 +70,8 @@ extension WriteTransaction {
         }
     }
 
+    /// ``delete(_:)`` in `namespace` (inlinable, as ``put(_:_:namespace:expiry:)``).
+    @inlinable
     func delete<K: ByteString>(_ key: K, namespace: String) throws(SealKVError) -> Bool {
         try key.withBytes { (k) throws(SealKVError) -> Bool in try deleteBytes(k, namespace: namespace) }
     }
