@@ -570,6 +570,23 @@ struct TransactionTests {
         try TestSupport.expectClean(db)
     }
 
+    /// A handle that needs a few buffers maps a small arena, and the pool doubles from there up to
+    /// full arenas: opening a store to read or check it no longer maps and locks 1 MiB of buffers.
+    @Test func theBufferPoolStartsSmallAndDoubles() {
+        let pool = PageBufferPool()
+        var taken = [pool.take()]
+        #expect(pool.bufferCount == PageBufferPool.firstArenaPages)
+        var sizes = [pool.bufferCount]
+        while pool.bufferCount < 1_024 {
+            taken.append(pool.take())
+            if pool.bufferCount != sizes.last { sizes.append(pool.bufferCount) }
+        }
+        #expect(sizes == [16, 32, 64, 128, 256, 512, 768, 1_024], "pool sizes \(sizes)")
+        for p in taken { pool.give(p) }
+        pool.releaseIdle(keeping: 0)
+        #expect(pool.bufferCount <= 256)
+    }
+
     /// Live readers are listed by `stats()` oldest first, with their snapshot and age; ended ones
     /// leave no trace, and their slots are reused rather than piling up.
     @Test func statsListsLiveReadersOldestFirst() throws {

@@ -4,6 +4,10 @@ import Glibc
 
 /// Page-sized buffers for a write transaction's dirty pages and scratch space, carved from
 /// ``SecureArena``s and zeroed when returned.
+///
+/// The first arena is small and each new one doubles what the pool holds, up to `arenaPages` an
+/// arena: a handle that needs a few buffers (a read-only open, a check, a small commit) maps and
+/// locks 64 KiB, not a whole 1 MiB arena.
 final class PageBufferPool: @unchecked Sendable {
     private struct State {
         var arenas: [SecureArena] = []
@@ -17,12 +21,16 @@ final class PageBufferPool: @unchecked Sendable {
         #endif
     }
     private let state = Locked(State())
-    /// Pages per arena.
+    /// Pages of the largest arena.
     private let arenaPages: Int
+    /// Pages of the first arena.
+    static let firstArenaPages = 16
 
     init(arenaPages: Int = 256) {
         self.arenaPages = arenaPages
     }
+
+    private static func pages(of arena: SecureArena) -> Int { arena.byteCount / FileFormat.pageSize }
 
     /// A zeroed 4096-byte buffer.
     func take() -> UnsafeMutableRawPointer {
@@ -37,18 +45,20 @@ final class PageBufferPool: @unchecked Sendable {
 
     private static func takeLocked(_ s: inout State, arenaPages: Int) -> UnsafeMutableRawPointer {
         if let p = s.free.popLast() { return p }
-        let arena = SecureArena(byteCount: arenaPages * FileFormat.pageSize)
+        let held = s.arenas.reduce(0) { $0 + pages(of: $1) }
+        let count = min(arenaPages, max(firstArenaPages, held))
+        let arena = SecureArena(byteCount: count * FileFormat.pageSize)
         s.arenas.append(arena)
         s.arenasMapped += 1
         s.lockedBytes += arena.lockedBytes
-        for i in stride(from: arenaPages - 1, to: 0, by: -1) {
+        for i in stride(from: count - 1, to: 0, by: -1) {
             s.free.append(arena.base + i * FileFormat.pageSize)
         }
         return arena.base
     }
 
     /// Buffers the pool holds, in use or free (not counting borrowed ones).
-    var bufferCount: Int { state.withLock { $0.arenas.count * arenaPages } }
+    var bufferCount: Int { state.withLock { $0.arenas.reduce(0) { $0 + Self.pages(of: $1) } } }
 
     /// Arenas mapped since the pool was made (each a system call, locking and page faults).
     var arenasMapped: Int { state.withLock { $0.arenasMapped } }
@@ -81,21 +91,22 @@ final class PageBufferPool: @unchecked Sendable {
         state.withLock { s in
             guard s.free.count > keep + arenaPages else { return }
             let free = Set(s.free.map { UInt(bitPattern: $0) })
-            var released = Set<UInt>()
+            var released: [(base: UInt, pages: Int)] = []
             var freeLeft = s.free.count
             s.arenas.removeAll { arena in
-                guard freeLeft - arenaPages >= keep else { return false }
+                let pages = Self.pages(of: arena)
+                guard freeLeft - pages >= keep else { return false }
                 let base = UInt(bitPattern: arena.base)
-                guard (0..<arenaPages).allSatisfy({ free.contains(base + UInt($0 * FileFormat.pageSize)) }) else { return false }
-                released.insert(base)
-                freeLeft -= arenaPages
+                guard (0..<pages).allSatisfy({ free.contains(base + UInt($0 * FileFormat.pageSize)) }) else { return false }
+                released.append((base, pages))
+                freeLeft -= pages
                 s.lockedBytes -= arena.lockedBytes
                 return true
             }
             guard !released.isEmpty else { return }
             var gone = Set<UInt>()
-            for base in released {
-                for i in 0..<arenaPages { gone.insert(base + UInt(i * FileFormat.pageSize)) }
+            for (base, pages) in released {
+                for i in 0..<pages { gone.insert(base + UInt(i * FileFormat.pageSize)) }
             }
             s.free.removeAll { gone.contains(UInt(bitPattern: $0)) }
         }
@@ -113,5 +124,5 @@ final class PageBufferPool: @unchecked Sendable {
     }
 
     var lockedBytes: Int { state.withLock { $0.lockedBytes } }
-    var reservedBytes: Int { state.withLock { $0.arenas.count * arenaPages * FileFormat.pageSize } }
+    var reservedBytes: Int { bufferCount * FileFormat.pageSize }
 }
