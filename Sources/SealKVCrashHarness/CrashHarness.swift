@@ -30,6 +30,14 @@ public struct CrashHarness {
         return o
     }
 
+    /// The full check's open: the smallest cache (16 pages), since it reads every page once and
+    /// most of its cost was mapping, locking and wiping a larger one for each checked state.
+    func fullCheckOptions() -> Options {
+        var o = options()
+        o.cacheSize = 16 * FileFormat.pageSize
+        return o
+    }
+
     /// Runs the workload, explores its crash states and compound crashes, and reports.
     public func run() throws -> CrashReport {
         let started = ContinuousClock.now
@@ -87,7 +95,7 @@ public struct CrashHarness {
     /// Where an exploration of one trace stands: the durable image so far, the epoch's unsynced
     /// events, the commit watermarks the trace has reached, and the states seen.
     struct Exploration {
-        var durable: [UInt8]
+        var durable: DurableImage
         var pending: [Int] = []
         var issued: Int64 = -1, acknowledged: Int64 = -1, synced: Int64 = -1
         var epoch = 0
@@ -102,7 +110,7 @@ public struct CrashHarness {
     /// passing states again after more commits. With `only`, evaluates just that state.
     func explore(_ recorder: Recorder, path: String, budget: inout Budget, compoundSources: Int,
                  only: (epoch: Int, state: Int)? = nil) -> CrashReport {
-        var x = Exploration(durable: recorder.storage.initialBytes,
+        var x = Exploration(durable: recorder.storage.initialImage,
                             random: SeededGenerator(seed: configuration.seed &* 0x9E37_79B9 &+ stableHash(path)))
         let events = recorder.storage.events
         x.report.traceWrites = recorder.storage.images.count
@@ -136,16 +144,16 @@ public struct CrashHarness {
         if only == nil || only!.epoch == x.epoch {
             let d = configuration.durability == .noSync ? x.synced : x.acknowledged
             let states = enumerate(x.pending.count, epoch: x.epoch, path: path)
-            let epochBase = EpochBase(x.durable)
+            let epochBase = EpochBase(x.durable.bytes)
             x.report.largestUnsyncedSet = max(x.report.largestUnsyncedSet, x.pending.count)
             if x.pending.count <= configuration.exhaustiveLimit { x.report.exhaustiveEpochs += 1 } else { x.report.sampledEpochs += 1 }
             for (index, state) in states.enumerated() where !budget.exhausted {
                 if let only, only.state != index { continue }
                 let cls = path == "-" ? state.cls : "compound"
                 x.report.generated[cls, default: 0] += 1
-                let pages = pageCount(state, pending: x.pending, events: events, basePages: UInt64(x.durable.count / FileFormat.pageSize))
+                let pages = pageCount(state, pending: x.pending, events: events, basePages: x.durable.pageCount)
                 guard x.seen.insert(signature(state, pending: x.pending, events: events, pages: pages)).inserted else { continue }
-                let overlay = apply(state, pending: x.pending, events: events, images: images, base: x.durable)
+                let overlay = apply(state, pending: x.pending, events: events, images: images, base: x.durable, trace: recorder.storage.trace)
                 x.report.unique[cls, default: 0] += 1
                 budget.used += 1
                 let id = "\(configuration.replayPrefix):\(path):\(x.epoch):\(index)"
@@ -164,7 +172,7 @@ public struct CrashHarness {
             }
         }
         // The barrier: everything issued so far is durable.
-        for idx in x.pending { applyDurably(events[idx], images: images, to: &x.durable) }
+        for idx in x.pending { x.durable.apply(events[idx], images: images, trace: recorder.storage.trace) }
         x.pending.removeAll()
         x.epoch += 1
     }

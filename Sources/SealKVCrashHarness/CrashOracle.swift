@@ -58,7 +58,7 @@ extension CrashHarness {
             do {
                 // The real open, check and digest, decrypting every page afresh; only the unwrapped data
                 // key is remembered, as for every state.
-                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: options(),
+                let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: fullCheckOptions(),
                                            unlockCache: unlockCache)
                 defer { db.close() }
                 let report = try db.check()

@@ -44,20 +44,19 @@ extension CrashHarness {
     }
 
     /// The crash state's storage: the durable base plus the persisted events of the epoch.
-    func apply(_ state: CrashState, pending: [Int], events: [TraceEvent], images: [[UInt8]], base: [UInt8]) -> OverlayStorage {
-        let overlay = OverlayStorage(base: base, overlay: [:], pages: UInt64(base.count / FileFormat.pageSize))
+    func apply(_ state: CrashState, pending: [Int], events: [TraceEvent], images: [[UInt8]], base: DurableImage, trace: UInt64) -> OverlayStorage {
+        let overlay = OverlayStorage(base: base, pages: base.pageCount)
         for (i, idx) in pending.enumerated() where state.persisted[i] {
             switch events[idx] {
             case .write(let page, let image):
                 if let torn = state.torn, torn.write == i {
-                    overlay.overlay[page] = tear(old: overlay.page(page), new: images[image], pattern: torn.sectors, seed: UInt64(idx))
+                    overlay.write(page, tear(old: overlay.page(page), new: images[image], pattern: torn.sectors, seed: UInt64(idx)),
+                                  identity: ContentIdentity.unnamed)
                 } else {
-                    overlay.overlay[page] = images[image]
+                    overlay.write(page, images[image], identity: ContentIdentity.image(image, trace: trace))
                 }
-                overlay.pages = max(overlay.pages, page + 1)
             case .resize(let pages):
-                overlay.pages = pages
-                overlay.overlay = overlay.overlay.filter { $0.key < pages }
+                overlay.resize(to: pages)
             default: break
             }
         }
@@ -116,16 +115,4 @@ extension CrashHarness {
         return h.finalize()
     }
 
-    func applyDurably(_ event: TraceEvent, images: [[UInt8]], to bytes: inout [UInt8]) {
-        switch event {
-        case .write(let page, let image):
-            let end = (Int(page) + 1) * FileFormat.pageSize
-            if end > bytes.count { bytes.append(contentsOf: [UInt8](repeating: 0, count: end - bytes.count)) }
-            bytes.replaceSubrange((Int(page) * FileFormat.pageSize)..<end, with: images[image])
-        case .resize(let pages):
-            let size = Int(pages) * FileFormat.pageSize
-            if size < bytes.count { bytes.removeLast(bytes.count - size) } else { bytes.append(contentsOf: [UInt8](repeating: 0, count: size - bytes.count)) }
-        default: break
-        }
-    }
 }

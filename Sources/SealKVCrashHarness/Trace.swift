@@ -16,6 +16,24 @@ enum TraceEvent: Sendable {
     case synced(UInt64)
 }
 
+/// Names for page contents that the crash states share (``PageStorage/contentIdentity(ofPage:)``):
+/// equal names for the same page number mean equal bytes across every trace of a process. A
+/// trace's page images never change once recorded, and each trace has its own number.
+enum ContentIdentity {
+    /// A page of zeros (past the end of an image that a write or resize extended).
+    static let zeros: UInt64 = 1
+    /// Bytes no identity names (a torn page): recovery reads them.
+    static let unnamed: UInt64 = 0
+    private static let traces = Locked<UInt64>(0)
+
+    /// A number no other trace of this process has.
+    static func newTrace() -> UInt64 { traces.withLock { $0 += 1; return $0 } }
+    /// Any page of the bytes trace `trace` started from.
+    static func initial(trace: UInt64) -> UInt64 { trace << 40 }
+    /// Page image `image` of trace `trace`.
+    static func image(_ image: Int, trace: UInt64) -> UInt64 { trace << 40 | UInt64(image + 2) }
+}
+
 /// A storage backend that records every write, resize and sync, keeping every page image, while
 /// behaving like memory storage. The store under test is unchanged: it plugs in through
 /// `PageStorage`, the only path its bytes take to disk.
@@ -28,10 +46,17 @@ final class RecordingStorage: PageStorage, @unchecked Sendable {
     private let state: Locked<State>
     /// The bytes the storage started with (durable before the first event).
     let initialBytes: [UInt8]
+    /// This trace's number in its pages' content identities.
+    let trace = ContentIdentity.newTrace()
 
     init(bytes: [UInt8] = []) {
         state = Locked(State(bytes: bytes))
         initialBytes = bytes
+    }
+
+    /// ``initialBytes`` with the content identity of each of its pages.
+    var initialImage: DurableImage {
+        DurableImage(bytes: initialBytes, identities: Array(repeating: ContentIdentity.initial(trace: trace), count: initialBytes.count / FileFormat.pageSize))
     }
 
     var pageCount: UInt64 { state.withLock { UInt64($0.bytes.count / FileFormat.pageSize) } }
@@ -88,50 +113,136 @@ final class RecordingStorage: PageStorage, @unchecked Sendable {
     func close() {}
 }
 
-/// A crash state: the durable image at a barrier plus the pages an epoch's persisted writes
-/// changed. Read-only; nothing is copied but the changed pages.
-final class OverlayStorage: PageStorage, @unchecked Sendable {
-    let base: [UInt8]
-    var overlay: [UInt64: [UInt8]]
-    var pages: UInt64
+/// The file as it stands at a sync barrier: its bytes and the content identity of each page.
+struct DurableImage {
+    var bytes: [UInt8]
+    var identities: [UInt64]
 
-    init(base: [UInt8], overlay: [UInt64: [UInt8]], pages: UInt64) {
+    var pageCount: UInt64 { UInt64(bytes.count / FileFormat.pageSize) }
+
+    /// Makes one event of trace `trace` durable.
+    mutating func apply(_ event: TraceEvent, images: [[UInt8]], trace: UInt64) {
+        switch event {
+        case .write(let page, let image):
+            let end = (Int(page) + 1) * FileFormat.pageSize
+            if end > bytes.count { resize(toPages: page + 1) }
+            bytes.replaceSubrange((Int(page) * FileFormat.pageSize)..<end, with: images[image])
+            identities[Int(page)] = ContentIdentity.image(image, trace: trace)
+        case .resize(let pages):
+            resize(toPages: pages)
+        default: break
+        }
+    }
+
+    private mutating func resize(toPages pages: UInt64) {
+        let size = Int(pages) * FileFormat.pageSize
+        if size < bytes.count { bytes.removeLast(bytes.count - size) } else { bytes.append(contentsOf: [UInt8](repeating: 0, count: size - bytes.count)) }
+        if Int(pages) < identities.count { identities.removeLast(identities.count - Int(pages)) }
+        else { identities.append(contentsOf: repeatElement(ContentIdentity.zeros, count: Int(pages) - identities.count)) }
+    }
+}
+
+/// A crash state: the durable image at a barrier plus the pages an epoch's persisted writes
+/// changed. Read-only; nothing is copied but the changed pages. It names each page's bytes
+/// (``ContentIdentity``), except a torn page's, so recovery need not read a page it verified in
+/// another state.
+final class OverlayStorage: PageStorage, @unchecked Sendable {
+    let base: DurableImage
+    /// The file's size in pages in this state.
+    var pages: UInt64
+    /// By page number: where ``written`` holds the bytes the epoch's persisted writes left there,
+    /// or -1 where the base's show.
+    private var slots: [Int32] = []
+    /// The pages persisted writes left, their content identities and numbers, one slot each.
+    private var written: [[UInt8]] = []
+    private var writtenIdentities: [UInt64] = []
+    /// The page numbers that persisted writes changed, each once.
+    private(set) var changed: [UInt64] = []
+
+    init(base: DurableImage, pages: UInt64) {
         self.base = base
-        self.overlay = overlay
         self.pages = pages
     }
 
     var pageCount: UInt64 { pages }
     var engineName: String { "crash-state" }
 
+    private func slot(_ n: UInt64) -> Int? {
+        guard n < slots.count else { return nil }
+        let s = slots[Int(n)]
+        return s < 0 ? nil : Int(s)
+    }
+
+    /// The bytes a persisted write left at page `n`, or nil where the base's show.
+    func overlaid(_ n: UInt64) -> [UInt8]? { slot(n).map { written[$0] } }
+
+    /// Page `n` as a persisted write left it, named by `identity` (``ContentIdentity/unnamed`` for
+    /// a torn page). Grows the file to hold it.
+    func write(_ n: UInt64, _ bytes: [UInt8], identity: UInt64) {
+        if n >= slots.count { slots.append(contentsOf: repeatElement(-1, count: Int(max(n + 1, pages, base.pageCount)) - slots.count)) }
+        if let s = slot(n) {
+            written[s] = bytes
+            writtenIdentities[s] = identity
+        } else {
+            slots[Int(n)] = Int32(written.count)
+            written.append(bytes)
+            writtenIdentities.append(identity)
+            changed.append(n)
+        }
+        pages = max(pages, n + 1)
+    }
+
+    /// The file cut or grown to `pages` pages; persisted writes past the end are gone.
+    func resize(to pages: UInt64) {
+        self.pages = pages
+        guard changed.contains(where: { $0 >= pages }) else { return }
+        let kept = changed.filter { $0 < pages }.map { ($0, written[slot($0)!], writtenIdentities[slot($0)!]) }
+        for n in changed { slots[Int(n)] = -1 }
+        written = []
+        writtenIdentities = []
+        changed = []
+        for (n, bytes, identity) in kept { write(n, bytes, identity: identity) }
+        self.pages = pages
+    }
+
     /// The bytes of page `n` in this state.
     func page(_ n: UInt64) -> [UInt8] {
-        if let o = overlay[n] { return o }
+        if let o = overlaid(n) { return o }
         let start = Int(n) * FileFormat.pageSize
-        guard n < pages, start + FileFormat.pageSize <= base.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
-        return Array(base[start..<(start + FileFormat.pageSize)])
+        guard n < pages, start + FileFormat.pageSize <= base.bytes.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
+        return Array(base.bytes[start..<(start + FileFormat.pageSize)])
     }
 
     /// The whole file as bytes.
     func materialize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(pages) * FileFormat.pageSize)
-        let n = min(base.count, out.count)
-        out.replaceSubrange(0..<n, with: base[0..<n])
-        for (p, bytes) in overlay where p < pages {
-            out.replaceSubrange((Int(p) * FileFormat.pageSize)..<((Int(p) + 1) * FileFormat.pageSize), with: bytes)
+        let n = min(base.bytes.count, out.count)
+        out.replaceSubrange(0..<n, with: base.bytes[0..<n])
+        for p in changed {
+            out.replaceSubrange((Int(p) * FileFormat.pageSize)..<((Int(p) + 1) * FileFormat.pageSize), with: overlaid(p)!)
         }
         return out
     }
 
+    /// Names exactly the bytes ``readPage(_:into:)`` gives for `number`.
+    func contentIdentity(ofPage number: UInt64) -> UInt64? {
+        guard number < pages else { return nil }
+        if let s = slot(number) {
+            let known = writtenIdentities[s]
+            return known == ContentIdentity.unnamed ? nil : known
+        }
+        return number < base.pageCount ? base.identities[Int(number)] : ContentIdentity.zeros
+    }
+
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
         guard number < pages else { throw SealKVError(.corrupted, "page \(number) lies beyond the end of the store.", page: number) }
-        if let o = overlay[number] {
+        if let o = overlaid(number) {
             o.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: FileFormat.pageSize) }
             return
         }
         let start = Int(number) * FileFormat.pageSize
-        if start + FileFormat.pageSize <= base.count {
-            base.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
+        if start + FileFormat.pageSize <= base.bytes.count {
+            base.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
         } else {
             buffer.initializeMemory(as: UInt8.self, repeating: 0, count: FileFormat.pageSize)
         }
@@ -184,12 +295,12 @@ final class EpochBase {
         if !reference.pages.isEmpty && reference.highestPage >= state.pages {
             for page in reference.pages.keys where page >= state.pages { note(page) }
         }
-        for page in baseMismatches(reference) where page < state.pages && state.overlay[page] == nil {
+        for page in baseMismatches(reference) where page < state.pages && state.overlaid(page) == nil {
             note(page)
             break
         }
-        for (page, bytes) in state.overlay where page < state.pages {
-            if let expected = reference.pages[page], expected != bytes { note(page) }
+        for page in state.changed {
+            if let expected = reference.pages[page], expected != state.overlaid(page)! { note(page) }
         }
         return worst
     }

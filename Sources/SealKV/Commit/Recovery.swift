@@ -260,11 +260,15 @@ package enum Recovery {
     /// Reads each level of the walk as one batch (parallel under io_uring).
     /// While a rekey is in progress, pages the commit links with a txnid up to the rekey's start
     /// may be sealed under the `previous` key; any newer one must be sealed under `sealer`'s.
+    ///
+    /// With `cache`, a page whose storage names its bytes (``PageStorage/contentIdentity(ofPage:)``)
+    /// and which opened before with the same sealer is checked from what that open established
+    /// (``VerifiedPage``), without being read; the pages are still checked in the walk's order.
     static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer, previous: PageSealer? = nil,
                              cache: AuthenticationCache? = nil) throws(SealKVError) {
         let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
         var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
-        var seen = Set<UInt64>()
+        var seen = Set<UInt64>(minimumCapacity: 512)
         // Plain heap buffers, wiped after use: recovery runs once per open and must stay cheap.
         var buffers: [UnsafeMutableRawPointer] = []
         defer {
@@ -274,33 +278,54 @@ package enum Recovery {
             }
         }
         let rule = KeyEpochRule(current: sealer.keys.epoch, rekey: state.rekey)
-        func sealers(for link: PageLink) -> (UInt32) -> PageSealer? {
-            { epoch in
-                guard rule.allows(epoch, txnID: link.txnID) else { return nil }
-                return epoch == sealer.keys.epoch ? sealer : previous
+        func sealerOf(epoch: UInt32, for link: PageLink) -> PageSealer? {
+            guard rule.allows(epoch, txnID: link.txnID) else { return nil }
+            return epoch == sealer.keys.epoch ? sealer : previous
+        }
+        func follow(_ child: PageLink, from link: PageLink) throws(SealKVError) {
+            if child.txnID > state.txnID {
+                throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
+            } else if child.txnID > watermark {
+                frontier.append(child)
             }
         }
-        while !frontier.isEmpty {
-            let batch = Array(frontier.prefix(256))
-            frontier.removeFirst(batch.count)
-            while buffers.count < batch.count {
-                buffers.append(UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16))
-            }
+        var done = 0
+        while done < frontier.count {
+            let batch = Array(frontier[done..<min(done + 256, frontier.count)])
+            done += batch.count
             for link in batch {
                 guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, seen.insert(link.page).inserted else {
                     throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
                 }
             }
-            try storage.readPages(batch.map { $0.page }, into: Array(buffers[..<batch.count]))
-            for (link, buffer) in zip(batch, buffers) {
-                try PageAuthentication.open(link, buffer: buffer, sealer: sealers(for: link), cache: cache)
-                for child in PageStructure.links(in: buffer) {
-                    if child.link.txnID > state.txnID {
-                        throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
-                    } else if child.link.txnID > watermark {
-                        frontier.append(child.link)
-                    }
+            // Each page is either remembered (by its content identity) or read, in one batch; then
+            // each is checked in the walk's order.
+            var remembered: [VerifiedPage?] = cache?.verifiedPages(batch.map { ($0.page, storage.contentIdentity(ofPage: $0.page)) })
+                ?? Array(repeating: nil, count: batch.count)
+            for (n, link) in batch.enumerated() {
+                if let known = remembered[n], !PageAuthentication.canCheck(link, remembered: known, sealer: { sealerOf(epoch: $0, for: link) }) {
+                    remembered[n] = nil
                 }
+            }
+            let unread = batch.indices.filter { remembered[$0] == nil }
+            while buffers.count < unread.count {
+                buffers.append(UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16))
+            }
+            try storage.readPages(unread.map { batch[$0].page }, into: Array(buffers[..<unread.count]))
+            var nextBuffer = 0
+            for (link, known) in zip(batch, remembered) {
+                if let known {
+                    try PageAuthentication.check(link, remembered: known, sealer: { sealerOf(epoch: $0, for: link) })
+                    for child in known.links { try follow(child, from: link) }
+                    continue
+                }
+                let buffer = buffers[nextBuffer]
+                nextBuffer += 1
+                let opener = try PageAuthentication.open(link, buffer: buffer, sealer: { sealerOf(epoch: $0, for: link) }, cache: cache)
+                if let cache, let id = storage.contentIdentity(ofPage: link.page) {
+                    cache.remember(VerifiedPage(opened: buffer, sealer: opener), number: link.page, identity: id)
+                }
+                for child in PageStructure.links(in: buffer) { try follow(child.link, from: link) }
             }
         }
     }

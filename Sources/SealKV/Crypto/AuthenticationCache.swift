@@ -21,6 +21,14 @@ import Glibc
 /// cache does: in a ``SecureArena`` — excluded from core dumps, locked against swapping where the
 /// limit allows, zeroed when the cache is dropped — and overwritten in place when evicted. Bounded:
 /// once full, the oldest entry makes room.
+///
+/// For storage that names each page's exact bytes (``PageStorage/contentIdentity(ofPage:)``: the
+/// crash harness's states, built from the immutable page images of a recorded trace), it also
+/// remembers what opening a page established (``VerifiedPage``) by page number and content
+/// identity, so recovery's walk checks such a page against the link that names it without reading,
+/// comparing or copying its 4,096 bytes (``Recovery``). Only the storage's promise that equal
+/// identities mean equal bytes stands in for the comparison; the harness's full checks, which
+/// decrypt every page afresh, cross-check it.
 package final class AuthenticationCache: Sendable {
     /// One page that opened: its inputs (the sealed bytes are ciphertext, kept on the heap) and the
     /// arena slot holding what opening them left in the buffer.
@@ -58,12 +66,25 @@ package final class AuthenticationCache: Sendable {
         var tag: PageTag
     }
 
+    private struct VerifiedKey: Hashable {
+        var number: UInt64
+        var identity: UInt64
+
+        /// One word into the hasher instead of two (a lookup per page of every walk).
+        func hash(into hasher: inout Hasher) { hasher.combine(number &* 0x9E37_79B9_7F4A_7C15 ^ identity) }
+    }
+
     private struct State {
         var entries: [Key: Entry] = [:]
+        var verified: [VerifiedKey: VerifiedPage] = [:]
+        /// The verified pages in insertion order: a ring for eviction.
+        var verifiedOrder: [VerifiedKey] = []
+        var nextVerified = 0
         /// The key whose plaintext each arena slot holds, in insertion order: a ring for eviction.
         var slots: [Key] = []
         var next = 0
         var hits = 0, misses = 0
+        var verifiedHits = 0, verifiedMisses = 0
     }
 
     private let state = Locked(State())
@@ -71,16 +92,50 @@ package final class AuthenticationCache: Sendable {
     private let plaintexts: SecureArena
     /// How many pages the cache holds at most (each costs two pages of memory).
     package let capacity: Int
+    /// How many verified pages (``VerifiedPage``, a few hundred bytes each) it holds at most.
+    package let verifiedCapacity: Int
 
-    /// An empty cache of at most `capacity` pages.
-    package init(capacity: Int = 4_096) {
-        precondition(capacity > 0)
+    /// An empty cache of at most `capacity` pages and `verifiedCapacity` verified pages.
+    package init(capacity: Int = 4_096, verifiedCapacity: Int = 65_536) {
+        precondition(capacity > 0 && verifiedCapacity > 0)
         self.capacity = capacity
+        self.verifiedCapacity = verifiedCapacity
         plaintexts = SecureArena(byteCount: capacity * FileFormat.pageSize, lockingAll: false)
     }
 
     /// Opened pages served from the cache, and pages that had to be decrypted.
     package var counts: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
+
+    /// Verified pages served without reading the page, and lookups that found none.
+    package var verifiedCounts: (hits: Int, misses: Int) { state.withLock { ($0.verifiedHits, $0.verifiedMisses) } }
+
+    /// For each (page number, content identity), what opening that page established when its
+    /// storage named its bytes so, if it opened before.
+    func verifiedPages(_ pages: [(number: UInt64, identity: UInt64?)]) -> [VerifiedPage?] {
+        state.withLock { s in
+            pages.map { page in
+                guard let identity = page.identity else { return nil }
+                let found = s.verified[VerifiedKey(number: page.number, identity: identity)]
+                if found == nil { s.verifiedMisses += 1 } else { s.verifiedHits += 1 }
+                return found
+            }
+        }
+    }
+
+    /// Remembers what opening page `number`, whose storage names its bytes `identity`, established.
+    func remember(_ page: VerifiedPage, number: UInt64, identity: UInt64) {
+        let key = VerifiedKey(number: number, identity: identity)
+        state.withLock { s in
+            guard s.verified.updateValue(page, forKey: key) == nil else { return }
+            if s.verifiedOrder.count < verifiedCapacity {
+                s.verifiedOrder.append(key)
+            } else {
+                s.verified[s.verifiedOrder[s.nextVerified]] = nil
+                s.verifiedOrder[s.nextVerified] = key
+                s.nextVerified = (s.nextVerified + 1) % verifiedCapacity
+            }
+        }
+    }
 
     /// Opens `page` in place as page `number`, exactly as `sealer.open(page:number:)` does, from the
     /// cache when the same sealed bytes opened before with the same sealer.

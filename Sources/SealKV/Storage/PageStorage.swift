@@ -21,6 +21,11 @@ package protocol PageStorage: AnyObject, Sendable {
     var writeEngineName: String { get }
     /// Copies page `number` (4096 sealed bytes) into `buffer`. The page must be below `pageCount`.
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError)
+    /// A number naming page `number`'s exact bytes, for storage whose pages are immutable images:
+    /// whenever two calls, on this storage or any other sharing an ``AuthenticationCache`` with it,
+    /// give the same number for the same page, the page's bytes are the same. nil when the backend
+    /// cannot promise that (files and memory, whose pages change: every backend of the store).
+    func contentIdentity(ofPage number: UInt64) -> UInt64?
     /// Reads many pages, in parallel where the backend can.
     func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError)
     /// Writes a batch of pages (one submission where the backend allows it), then, when `sync` is
@@ -47,6 +52,7 @@ extension PageStorage {
     package func startWriteback(_ writes: [PageWrite]) {}
 
     package func refreshSize() throws(SealKVError) {}
+    package func contentIdentity(ofPage number: UInt64) -> UInt64? { nil }
 
     package func readPages(_ numbers: [UInt64], into buffers: [UnsafeMutableRawPointer]) throws(SealKVError) {
         for (n, b) in zip(numbers, buffers) { try readPage(n, into: b) }
