@@ -32,8 +32,9 @@ enum PageAuthentication {
 
     /// The checks of ``open(_:buffer:sealer:cache:)``, in its order, for a page whose exact bytes
     /// passed them before, from what that open established (``VerifiedPage``): the link's tag, the
-    /// epoch's sealer, the writer's txnid. Decryption and the structural check depend on the bytes
-    /// and the sealer alone (``canCheck(_:remembered:sealer:)`` must hold), so they hold again.
+    /// epoch's sealer, the writer's txnid. Decryption and the structural check depend on the bytes,
+    /// the page number (the cache's key) and the sealer alone (``canCheck(_:remembered:sealer:)`` must
+    /// hold), so they hold again.
     static func check(_ link: PageLink, remembered page: VerifiedPage, sealer: (UInt32) -> PageSealer?) throws(SealKVError) {
         let opener = try sealerFor(link, tag: page.tag, epoch: page.epoch, sealer: sealer)
         assert(page.wasOpened(by: opener))
