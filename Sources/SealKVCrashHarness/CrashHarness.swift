@@ -99,6 +99,7 @@ public struct CrashHarness {
         var pending: [Int] = []
         var issued: Int64 = -1, acknowledged: Int64 = -1, synced: Int64 = -1
         var epoch = 0
+        /// The signatures of this epoch's states checked so far.
         var seen = Set<Int>()
         /// Passing states kept to reopen, commit to and crash again.
         var passing: [(id: String, overlay: OverlayStorage)] = []
@@ -174,6 +175,9 @@ public struct CrashHarness {
         // The barrier: everything issued so far is durable.
         for idx in x.pending { x.durable.apply(events[idx], images: images, trace: recorder.storage.trace) }
         x.pending.removeAll()
+        // A signature names a state by its epoch's events over that epoch's durable image: the
+        // next epoch has another image, so its states are never duplicates of these.
+        x.seen.removeAll()
         x.epoch += 1
     }
 

@@ -99,10 +99,15 @@ extension CrashHarness {
     func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], pages: UInt64) -> Int {
         var h = Hasher()
         h.combine(pages)
+        let resizes = pending.indices.contains { i in
+            if state.persisted[i], case .resize = events[pending[i]] { return true }
+            return false
+        }
+        if resizes { return resizedSignature(state, pending: pending, events: events, into: h) }
         var sources: [(page: UInt64, order: Int, source: Int)] = []
         for (i, idx) in pending.enumerated() where state.persisted[i] {
             if case .write(let page, _) = events[idx] {
-                let source = (state.torn?.write == i) ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
+                let source = writeSource(state, write: i, event: idx)
                 sources.append((page, i, source))
             }
         }
@@ -111,6 +116,36 @@ extension CrashHarness {
         for n in sources.indices where sources[n].page < pages && (n + 1 == sources.count || sources[n + 1].page != sources[n].page) {
             h.combine(sources[n].page)
             h.combine(sources[n].source)
+        }
+        return h.finalize()
+    }
+
+    /// What produced the bytes write `write` (event `event`) leaves: the event, or its torn pattern.
+    private func writeSource(_ state: CrashState, write i: Int, event idx: Int) -> Int {
+        state.torn?.write == i ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
+    }
+
+    /// ``signature(_:pending:events:pages:)`` of a state whose persisted events resize the file:
+    /// replays them as ``apply(_:pending:events:images:base:trace:)`` does, since a shrink drops the
+    /// writes above it and turns the base's pages above it into zeros.
+    private func resizedSignature(_ state: CrashState, pending: [Int], events: [TraceEvent], into hasher: Hasher) -> Int {
+        var h = hasher
+        var sources: [UInt64: Int] = [:]
+        var lowest = UInt64.max
+        for (i, idx) in pending.enumerated() where state.persisted[i] {
+            switch events[idx] {
+            case .write(let page, _):
+                sources[page] = writeSource(state, write: i, event: idx)
+            case .resize(let n):
+                lowest = min(lowest, n)
+                sources = sources.filter { $0.key < n }
+            default: break
+            }
+        }
+        h.combine(lowest)
+        for (page, source) in sources.sorted(by: { $0.key < $1.key }) {
+            h.combine(page)
+            h.combine(source)
         }
         return h.finalize()
     }

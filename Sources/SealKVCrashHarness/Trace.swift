@@ -158,10 +158,14 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
     private var writtenIdentities: [UInt64] = []
     /// The page numbers that persisted writes changed, each once.
     private(set) var changed: [UInt64] = []
+    /// Pages below this still hold the base's bytes: a shrink lowers it, and the pages a later
+    /// growth adds back read as zeros, as a file's would.
+    private(set) var baseLimit: UInt64
 
     init(base: DurableImage, pages: UInt64) {
         self.base = base
         self.pages = pages
+        baseLimit = base.pageCount
     }
 
     var pageCount: UInt64 { pages }
@@ -195,6 +199,7 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
     /// The file cut or grown to `pages` pages; persisted writes past the end are gone.
     func resize(to pages: UInt64) {
         self.pages = pages
+        baseLimit = min(baseLimit, pages)
         guard changed.contains(where: { $0 >= pages }) else { return }
         let kept = changed.filter { $0 < pages }.map { ($0, written[slot($0)!], writtenIdentities[slot($0)!]) }
         for n in changed { slots[Int(n)] = -1 }
@@ -209,14 +214,14 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
     func page(_ n: UInt64) -> [UInt8] {
         if let o = overlaid(n) { return o }
         let start = Int(n) * FileFormat.pageSize
-        guard n < pages, start + FileFormat.pageSize <= base.bytes.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
+        guard n < pages, n < baseLimit else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
         return Array(base.bytes[start..<(start + FileFormat.pageSize)])
     }
 
     /// The whole file as bytes.
     func materialize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(pages) * FileFormat.pageSize)
-        let n = min(base.bytes.count, out.count)
+        let n = min(Int(baseLimit) * FileFormat.pageSize, out.count)
         out.replaceSubrange(0..<n, with: base.bytes[0..<n])
         for p in changed {
             out.replaceSubrange((Int(p) * FileFormat.pageSize)..<((Int(p) + 1) * FileFormat.pageSize), with: overlaid(p)!)
@@ -231,7 +236,7 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
             let known = writtenIdentities[s]
             return known == ContentIdentity.unnamed ? nil : known
         }
-        return number < base.pageCount ? base.identities[Int(number)] : ContentIdentity.zeros
+        return number < baseLimit ? base.identities[Int(number)] : ContentIdentity.zeros
     }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
@@ -241,7 +246,7 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
             return
         }
         let start = Int(number) * FileFormat.pageSize
-        if start + FileFormat.pageSize <= base.bytes.count {
+        if number < baseLimit {
             base.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
         } else {
             buffer.initializeMemory(as: UInt8.self, repeating: 0, count: FileFormat.pageSize)
@@ -298,6 +303,10 @@ final class EpochBase {
         for page in baseMismatches(reference) where page < state.pages && state.overlaid(page) == nil {
             note(page)
             break
+        }
+        // Cut and grown again within the state: those pages are zeros, never a sealed page.
+        if state.baseLimit < pageCount {
+            for page in reference.pages.keys where page >= state.baseLimit && page < state.pages && state.overlaid(page) == nil { note(page) }
         }
         for page in state.changed {
             if let expected = reference.pages[page], expected != state.overlaid(page)! { note(page) }
