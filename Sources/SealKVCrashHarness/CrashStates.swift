@@ -93,24 +93,25 @@ extension CrashHarness {
         return pages
     }
 
-    /// Identity of a state for skipping duplicates: for each changed page, which event (or torn
-    /// pattern) produced it, and the file's size (`pages`). Needs no overlay, so a duplicate is
+    /// Identity of a state for skipping duplicates within its epoch: for each changed page, which
+    /// event (or torn pattern) produced it, the file's size (`pages`) and the lowest size a resize
+    /// cut it to (below which the base's pages read as zeros). Needs no overlay, so a duplicate is
     /// skipped before one is built.
     func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], pages: UInt64) -> Int {
         var h = Hasher()
         h.combine(pages)
-        let resizes = pending.indices.contains { i in
-            if state.persisted[i], case .resize = events[pending[i]] { return true }
-            return false
-        }
-        if resizes { return resizedSignature(state, pending: pending, events: events, into: h) }
         var sources: [(page: UInt64, order: Int, source: Int)] = []
-        for (i, idx) in pending.enumerated() where state.persisted[i] {
-            if case .write(let page, _) = events[idx] {
-                let source = writeSource(state, write: i, event: idx)
-                sources.append((page, i, source))
+        // Walked backwards, so each write knows the lowest size a later resize cuts the file to:
+        // a write above it is gone, as ``apply(_:pending:events:images:base:trace:)`` drops it.
+        var cut = UInt64.max
+        for (i, idx) in pending.enumerated().reversed() where state.persisted[i] {
+            switch events[idx] {
+            case .write(let page, _) where page < cut: sources.append((page, i, writeSource(state, write: i, event: idx)))
+            case .resize(let n): cut = min(cut, n)
+            default: break
             }
         }
+        h.combine(cut)
         // The last write to a page decides its bytes.
         sources.sort { ($0.page, $0.order) < ($1.page, $1.order) }
         for n in sources.indices where sources[n].page < pages && (n + 1 == sources.count || sources[n + 1].page != sources[n].page) {
@@ -124,30 +125,4 @@ extension CrashHarness {
     private func writeSource(_ state: CrashState, write i: Int, event idx: Int) -> Int {
         state.torn?.write == i ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
     }
-
-    /// ``signature(_:pending:events:pages:)`` of a state whose persisted events resize the file:
-    /// replays them as ``apply(_:pending:events:images:base:trace:)`` does, since a shrink drops the
-    /// writes above it and turns the base's pages above it into zeros.
-    private func resizedSignature(_ state: CrashState, pending: [Int], events: [TraceEvent], into hasher: Hasher) -> Int {
-        var h = hasher
-        var sources: [UInt64: Int] = [:]
-        var lowest = UInt64.max
-        for (i, idx) in pending.enumerated() where state.persisted[i] {
-            switch events[idx] {
-            case .write(let page, _):
-                sources[page] = writeSource(state, write: i, event: idx)
-            case .resize(let n):
-                lowest = min(lowest, n)
-                sources = sources.filter { $0.key < n }
-            default: break
-            }
-        }
-        h.combine(lowest)
-        for (page, source) in sources.sorted(by: { $0.key < $1.key }) {
-            h.combine(page)
-            h.combine(source)
-        }
-        return h.finalize()
-    }
-
 }

@@ -39,7 +39,8 @@ enum ContentIdentity {
 /// `PageStorage`, the only path its bytes take to disk.
 final class RecordingStorage: PageStorage, @unchecked Sendable {
     private struct State {
-        var bytes: [UInt8]
+        /// The file as every write so far left it (what the same machine sees).
+        var image: DurableImage
         var images: [[UInt8]] = []
         var events: [TraceEvent] = []
     }
@@ -47,39 +48,38 @@ final class RecordingStorage: PageStorage, @unchecked Sendable {
     /// The bytes the storage started with (durable before the first event).
     let initialBytes: [UInt8]
     /// This trace's number in its pages' content identities.
-    let trace = ContentIdentity.newTrace()
+    let trace: UInt64
 
     init(bytes: [UInt8] = []) {
-        state = Locked(State(bytes: bytes))
+        trace = ContentIdentity.newTrace()
         initialBytes = bytes
+        state = Locked(State(image: DurableImage(initial: bytes, trace: trace)))
     }
 
     /// ``initialBytes`` with the content identity of each of its pages.
-    var initialImage: DurableImage {
-        DurableImage(bytes: initialBytes, identities: Array(repeating: ContentIdentity.initial(trace: trace), count: initialBytes.count / FileFormat.pageSize))
-    }
+    var initialImage: DurableImage { DurableImage(initial: initialBytes, trace: trace) }
 
-    var pageCount: UInt64 { state.withLock { UInt64($0.bytes.count / FileFormat.pageSize) } }
+    var pageCount: UInt64 { state.withLock { $0.image.pageCount } }
     var engineName: String { "recording" }
     var events: [TraceEvent] { state.withLock { $0.events } }
     var images: [[UInt8]] { state.withLock { $0.images } }
-    var bytes: [UInt8] { state.withLock { $0.bytes } }
+    var bytes: [UInt8] { state.withLock { $0.image.bytes } }
 
     func mark(_ event: TraceEvent) { state.withLock { $0.events.append(event) } }
 
     func page(_ n: UInt64) -> [UInt8] {
         state.withLock { s in
             let start = Int(n) * FileFormat.pageSize
-            guard start + FileFormat.pageSize <= s.bytes.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
-            return Array(s.bytes[start..<(start + FileFormat.pageSize)])
+            guard start + FileFormat.pageSize <= s.image.bytes.count else { return [UInt8](repeating: 0, count: FileFormat.pageSize) }
+            return Array(s.image.bytes[start..<(start + FileFormat.pageSize)])
         }
     }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {
         let ok = state.withLock { s in
             let start = Int(number) * FileFormat.pageSize
-            guard start + FileFormat.pageSize <= s.bytes.count else { return false }
-            s.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
+            guard start + FileFormat.pageSize <= s.image.bytes.count else { return false }
+            s.image.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + start, byteCount: FileFormat.pageSize) }
             return true
         }
         if !ok { throw SealKVError(.corrupted, "page \(number) lies beyond the end of the store.", page: number) }
@@ -88,12 +88,10 @@ final class RecordingStorage: PageStorage, @unchecked Sendable {
     func writePages(_ writes: [PageWrite], sync: Bool) throws(SealKVError) {
         state.withLock { s in
             for w in writes {
-                let image = Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize))
-                s.images.append(image)
-                s.events.append(.write(page: w.page, image: s.images.count - 1))
-                let end = (Int(w.page) + 1) * FileFormat.pageSize
-                if end > s.bytes.count { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: end - s.bytes.count)) }
-                s.bytes.replaceSubrange((Int(w.page) * FileFormat.pageSize)..<end, with: image)
+                s.images.append(Array(UnsafeRawBufferPointer(start: w.bytes, count: FileFormat.pageSize)))
+                let event = TraceEvent.write(page: w.page, image: s.images.count - 1)
+                s.events.append(event)
+                s.image.apply(event, images: s.images, trace: trace)
             }
             if sync { s.events.append(.sync) }
         }
@@ -103,10 +101,8 @@ final class RecordingStorage: PageStorage, @unchecked Sendable {
 
     func resize(toPages pages: UInt64) throws(SealKVError) {
         state.withLock { s in
-            let size = Int(pages) * FileFormat.pageSize
-            if size < s.bytes.count { s.bytes.removeLast(s.bytes.count - size) }
-            else { s.bytes.append(contentsOf: [UInt8](repeating: 0, count: size - s.bytes.count)) }
             s.events.append(.resize(pages: pages))
+            s.image.apply(.resize(pages: pages), images: s.images, trace: trace)
         }
     }
 
@@ -118,9 +114,19 @@ struct DurableImage {
     var bytes: [UInt8]
     var identities: [UInt64]
 
+    init(bytes: [UInt8], identities: [UInt64]) {
+        self.bytes = bytes
+        self.identities = identities
+    }
+
+    /// The bytes trace `trace` started from, each page under the trace's "initial" name.
+    init(initial bytes: [UInt8], trace: UInt64) {
+        self.init(bytes: bytes, identities: Array(repeating: ContentIdentity.initial(trace: trace), count: bytes.count / FileFormat.pageSize))
+    }
+
     var pageCount: UInt64 { UInt64(bytes.count / FileFormat.pageSize) }
 
-    /// Makes one event of trace `trace` durable.
+    /// Makes one event of trace `trace` durable (or, for the recording, written).
     mutating func apply(_ event: TraceEvent, images: [[UInt8]], trace: UInt64) {
         switch event {
         case .write(let page, let image):
