@@ -63,6 +63,7 @@ struct ToolArgumentTests {
             (["crashtest", "--sector", "1000"], ["--sector", "1000", "512, 1024, 2048 or 4096"]),
             (["crashtest", "--full-check-every", "often"], ["--full-check-every", "'often'", "0: never"]),
             (["crashtest", "--mode", "kill", "--write-engine", "uring"], ["--write-engine", "'uring'", "automatic, pwritev or io-uring"]),
+            (["crashtest", "--workload", "nosuch"], ["'nosuch'", "mixed, namespaces, shrink, rotation, bulk, concurrent or all"]),
             (["scan", store, "--limit", "1.5"], ["--limit", "'1.5'", "whole number"]),
             (["load", store, "--batch", "0"], ["--batch", "0 is out of range", "from 1 to 1000000"]),
             (["check", store, "--meta", "2"], ["--meta", "2 is out of range", "from 0 to 1"]),

@@ -67,6 +67,12 @@ struct CrashtestCommand: ParsableCommand {
         _ = try (rounds, readers, credentialIndex, ops, seed, maxStates, fullCheckEvery, sector, writeEngine)
     }
 
+    /// `--workload` names none of the built-in workloads: the refusal lists them all.
+    private var unknownWorkload: ValidationError {
+        let names = CrashWorkload.builtIn.map(\.name)
+        return ValidationError("unknown workload '\(workload)'; use \(names.dropLast().joined(separator: ", ")), \(names.last!) or all.")
+    }
+
     func run() throws {
         try checkRanges()
         if let readerChild {
@@ -83,7 +89,7 @@ struct CrashtestCommand: ParsableCommand {
         guard ["states", "kill", "faults"].contains(mode) else { throw ValidationError("unknown mode '\(mode)'; use states, kill or faults.") }
         if let killChild {
             var config = CrashConfiguration()
-            config.workload = try CrashWorkload.named(workload) ?? { throw ValidationError("unknown workload '\(workload)'") }()
+            config.workload = try CrashWorkload.named(workload) ?? { throw unknownWorkload }()
             config.operations = try ops
             config.seed = try seed
             config.durability = try modes().first!.1
@@ -97,9 +103,7 @@ struct CrashtestCommand: ParsableCommand {
             if !report.violations.isEmpty { throw ToolFailure("the state violates the store's promises", exitCode: 1) }
             return
         }
-        let workloads = workload == "all" ? CrashWorkload.builtIn : try [CrashWorkload.named(workload) ?? {
-            throw ValidationError("unknown workload '\(workload)'; use mixed, namespaces, shrink, rotation, bulk or all.")
-        }()]
+        let workloads = workload == "all" ? CrashWorkload.builtIn : try [CrashWorkload.named(workload) ?? { throw unknownWorkload }()]
         if mode == "faults" { return try runFaults(workloads) }
         if mode == "kill" { return try runKills(workloads) }
         var results: [(String, CrashReport)] = []
