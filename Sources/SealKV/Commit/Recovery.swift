@@ -263,12 +263,30 @@ package enum Recovery {
     ///
     /// With `cache`, a page whose storage names its bytes (``PageStorage/contentIdentity(ofPage:)``)
     /// and which opened before with the same sealer is checked from what that open established
-    /// (``VerifiedPage``), without being read; the pages are still checked in the walk's order.
+    /// (``VerifiedPage``), without being read; the pages are still checked in the walk's order. And
+    /// a walk whose every page was named is remembered (``VerifiedWalk``): the same walk over a
+    /// storage that names those pages the same way passes without running, and over one that
+    /// differs from page `j` on resumes there.
     static func verifyCommit(_ state: CommitState, storage: any PageStorage, sealer: PageSealer, previous: PageSealer? = nil,
                              cache: AuthenticationCache? = nil) throws(SealKVError) {
         let watermark = min(state.durableTxnID, state.txnID == 0 ? 0 : state.txnID - 1)
-        var frontier = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
-        var seen = Set<UInt64>(minimumCapacity: 512)
+        let roots = state.roots.map { $0.descriptor.root }.filter { !$0.isNone && $0.txnID > watermark }
+        var at = VerifiedWalk.Position(frontier: roots, seen: Set(minimumCapacity: 512), next: 0, batchEnd: 0)
+        // What this walk finds, to remember it if every page it checks is named.
+        var identities: [UInt64]? = cache == nil ? nil : []
+        var frontierAfter: [Int32] = []
+        let inputs = cache.map { _ in VerifiedWalk.inputs(of: state, roots: roots, watermark: watermark, sealer: sealer, previous: previous) }
+        if let cache, let inputs,
+           let (known, agreement) = cache.verifiedWalk(inputs, pageCount: storage.pageCount, identity: { storage.contentIdentity(ofPage: $0) }) {
+            switch agreement {
+            case .whole: return
+            case .upTo(let j) where j > 0:
+                at = known.resume(at: j)
+                identities = Array(known.identities[..<j])
+                frontierAfter = Array(known.frontierAfter[..<j])
+            case .upTo: break
+            }
+        }
         // Plain heap buffers, wiped after use: recovery runs once per open and must stay cheap.
         var buffers: [UnsafeMutableRawPointer] = []
         defer {
@@ -286,47 +304,66 @@ package enum Recovery {
             if child.txnID > state.txnID {
                 throw SealKVError.corrupted(page: link.page, "links to a page from a later transaction")
             } else if child.txnID > watermark {
-                frontier.append(child)
+                at.frontier.append(child)
             }
         }
-        var done = 0
-        while done < frontier.count {
-            let batch = Array(frontier[done..<min(done + 256, frontier.count)])
-            done += batch.count
-            for link in batch {
-                guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, seen.insert(link.page).inserted else {
-                    throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
-                }
-            }
-            // Each page is either remembered (by its content identity) or read, in one batch; then
-            // each is checked in the walk's order.
-            var remembered: [VerifiedPage?] = cache?.verifiedPages(batch.map { ($0.page, storage.contentIdentity(ofPage: $0.page)) })
-                ?? Array(repeating: nil, count: batch.count)
-            for (n, link) in batch.enumerated() {
+        // Checks `pages` (claimed already) in order: each is either remembered (by its content
+        // identity) or read, in one batch; then each is checked in the walk's order.
+        func check(_ pages: [PageLink]) throws(SealKVError) {
+            let named = cache == nil ? [] : pages.map { ($0.page, storage.contentIdentity(ofPage: $0.page)) }
+            var remembered: [VerifiedPage?] = cache?.verifiedPages(named) ?? Array(repeating: nil, count: pages.count)
+            for (n, link) in pages.enumerated() {
                 if let known = remembered[n], !PageAuthentication.canCheck(link, remembered: known, sealer: { sealerOf(epoch: $0, for: link) }) {
                     remembered[n] = nil
                 }
             }
-            let unread = batch.indices.filter { remembered[$0] == nil }
+            let unread = pages.indices.filter { remembered[$0] == nil }
             while buffers.count < unread.count {
                 buffers.append(UnsafeMutableRawPointer.allocate(byteCount: FileFormat.pageSize, alignment: 16))
             }
-            try storage.readPages(unread.map { batch[$0].page }, into: Array(buffers[..<unread.count]))
+            try storage.readPages(unread.map { pages[$0].page }, into: Array(buffers[..<unread.count]))
             var nextBuffer = 0
-            for (link, known) in zip(batch, remembered) {
+            for (n, (link, known)) in zip(pages, remembered).enumerated() {
                 if let known {
                     try PageAuthentication.check(link, remembered: known, sealer: { sealerOf(epoch: $0, for: link) })
                     for child in known.links { try follow(child, from: link) }
-                    continue
+                } else {
+                    let buffer = buffers[nextBuffer]
+                    nextBuffer += 1
+                    let opener = try PageAuthentication.open(link, buffer: buffer, sealer: { sealerOf(epoch: $0, for: link) }, cache: cache)
+                    if let cache, let id = named[n].1 {
+                        cache.remember(VerifiedPage(opened: buffer, sealer: opener), number: link.page, identity: id)
+                    }
+                    for child in PageStructure.links(in: buffer) { try follow(child.link, from: link) }
                 }
-                let buffer = buffers[nextBuffer]
-                nextBuffer += 1
-                let opener = try PageAuthentication.open(link, buffer: buffer, sealer: { sealerOf(epoch: $0, for: link) }, cache: cache)
-                if let cache, let id = storage.contentIdentity(ofPage: link.page) {
-                    cache.remember(VerifiedPage(opened: buffer, sealer: opener), number: link.page, identity: id)
+                if let id = cache == nil ? nil : named[n].1 {
+                    identities?.append(id)
+                    frontierAfter.append(Int32(at.frontier.count))
+                } else {
+                    identities = nil
                 }
-                for child in PageStructure.links(in: buffer) { try follow(child.link, from: link) }
             }
+        }
+        // The rest of the batch a resumed walk stopped in — the page that differs first, alone,
+        // since it usually fails — then batch after batch.
+        if at.next < at.batchEnd {
+            try check([at.frontier[at.next]])
+            try check(Array(at.frontier[(at.next + 1)..<at.batchEnd]))
+            at.next = at.batchEnd
+        }
+        while at.next < at.frontier.count {
+            let batch = Array(at.frontier[at.next..<min(at.next + VerifiedWalk.batchSize, at.frontier.count)])
+            at.next += batch.count
+            for link in batch {
+                guard link.page >= FileFormat.firstDataPage, link.page < state.pageCount, link.page < storage.pageCount, at.seen.insert(link.page).inserted else {
+                    throw SealKVError.corrupted(page: link.page, "is linked from the newest commit but lies outside the file or is linked twice")
+                }
+            }
+            try check(batch)
+        }
+        if let cache, let inputs, let identities {
+            cache.remember(VerifiedWalk(inputs: inputs, links: at.frontier, identities: identities, frontierAfter: frontierAfter,
+                                        sealer: sealer, previous: previous))
         }
     }
 }

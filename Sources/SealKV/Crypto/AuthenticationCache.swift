@@ -85,6 +85,11 @@ package final class AuthenticationCache: Sendable {
         var next = 0
         var hits = 0, misses = 0
         var verifiedHits = 0, verifiedMisses = 0
+        var walks: [VerifiedWalk.Inputs: VerifiedWalk] = [:]
+        /// The remembered walks in insertion order: a ring for eviction.
+        var walkOrder: [VerifiedWalk.Inputs] = []
+        var nextWalk = 0
+        var walkHits = 0, walkResumes = 0, walkMisses = 0
     }
 
     private let state = Locked(State())
@@ -94,12 +99,21 @@ package final class AuthenticationCache: Sendable {
     package let capacity: Int
     /// How many verified pages (``VerifiedPage``, a few hundred bytes each) it holds at most.
     package let verifiedCapacity: Int
+    /// How many verified walks (``VerifiedWalk``, 44 bytes per page walked) it holds at most.
+    package let walkCapacity: Int
 
-    /// An empty cache of at most `capacity` pages and `verifiedCapacity` verified pages.
-    package init(capacity: Int = 4_096, verifiedCapacity: Int = 65_536) {
-        precondition(capacity > 0 && verifiedCapacity > 0)
+    /// Whether it remembers verified pages and walks by their storage's names; without, it
+    /// stands in for decryption only, and only after comparing all of a page's sealed bytes.
+    package let remembersNames: Bool
+
+    /// An empty cache of at most `capacity` pages, `verifiedCapacity` verified pages and
+    /// `walkCapacity` verified walks; with `remembersNames` false, of pages only.
+    package init(capacity: Int = 4_096, verifiedCapacity: Int = 65_536, walkCapacity: Int = 512, remembersNames: Bool = true) {
+        precondition(capacity > 0 && verifiedCapacity > 0 && walkCapacity > 0)
+        self.remembersNames = remembersNames
         self.capacity = capacity
         self.verifiedCapacity = verifiedCapacity
+        self.walkCapacity = walkCapacity
         plaintexts = SecureArena(byteCount: capacity * FileFormat.pageSize, lockingAll: false)
     }
 
@@ -109,10 +123,51 @@ package final class AuthenticationCache: Sendable {
     /// Verified pages served without reading the page, and lookups that found none.
     package var verifiedCounts: (hits: Int, misses: Int) { state.withLock { ($0.verifiedHits, $0.verifiedMisses) } }
 
+    /// Walks that passed whole from memory (``VerifiedWalk``), walks resumed part way, and walks
+    /// that ran from the start.
+    package var walkCounts: (whole: Int, resumed: Int, full: Int) { state.withLock { ($0.walkHits, $0.walkResumes, $0.walkMisses) } }
+
+    /// The walk with `inputs` that passed before, if one is remembered, and how far an image of
+    /// `pageCount` pages naming its pages by `identity` agrees with it
+    /// (``VerifiedWalk/agreement(pageCount:identity:)``).
+    func verifiedWalk(_ inputs: VerifiedWalk.Inputs, pageCount: UInt64,
+                      identity: (UInt64) -> UInt64?) -> (walk: VerifiedWalk, agreement: VerifiedWalk.Agreement)? {
+        guard remembersNames else { return nil }
+        let known = state.withLock { $0.walks[inputs] }
+        let agreement = known?.agreement(pageCount: pageCount, identity: identity)
+        state.withLock { s in
+            switch agreement {
+            case .whole: s.walkHits += 1
+            case .upTo(let j) where j > 0: s.walkResumes += 1
+            default: s.walkMisses += 1
+            }
+        }
+        return known.map { ($0, agreement!) }
+    }
+
+    /// The walks it remembers, in no order.
+    var walks: [VerifiedWalk] { state.withLock { Array($0.walks.values) } }
+
+    /// Remembers a walk that passed, every page of it named by its storage.
+    func remember(_ walk: VerifiedWalk) {
+        guard remembersNames else { return }
+        state.withLock { s in
+            guard s.walks.updateValue(walk, forKey: walk.inputs) == nil else { return }
+            if s.walkOrder.count < walkCapacity {
+                s.walkOrder.append(walk.inputs)
+            } else {
+                s.walks[s.walkOrder[s.nextWalk]] = nil
+                s.walkOrder[s.nextWalk] = walk.inputs
+                s.nextWalk = (s.nextWalk + 1) % walkCapacity
+            }
+        }
+    }
+
     /// For each (page number, content identity), what opening that page established when its
     /// storage named its bytes so, if it opened before.
     func verifiedPages(_ pages: [(number: UInt64, identity: UInt64?)]) -> [VerifiedPage?] {
-        state.withLock { s in
+        guard remembersNames else { return Array(repeating: nil, count: pages.count) }
+        return state.withLock { s in
             pages.map { page in
                 guard let identity = page.identity else { return nil }
                 let found = s.verified[VerifiedKey(number: page.number, identity: identity)]
@@ -124,6 +179,7 @@ package final class AuthenticationCache: Sendable {
 
     /// Remembers what opening page `number`, whose storage names its bytes `identity`, established.
     func remember(_ page: VerifiedPage, number: UInt64, identity: UInt64) {
+        guard remembersNames else { return }
         let key = VerifiedKey(number: number, identity: identity)
         state.withLock { s in
             guard s.verified.updateValue(page, forKey: key) == nil else { return }

@@ -3,7 +3,7 @@
 /// Every reference in the file (meta to root, branch to child, leaf to overflow chain, overflow page
 /// to the next) is a `PageLink`. A page is accepted only if its tag equals the link's copy and its
 /// sealed txnid equals the link's, so an older valid version of a page put back in place is refused.
-struct PageLink: Equatable, Sendable {
+struct PageLink: Hashable, Sendable {
     /// Encoded size: u64 page, u64 txnid, 16-byte tag.
     static let size = FileFormat.linkSize
     /// The link of an empty tree or the end of a chain.

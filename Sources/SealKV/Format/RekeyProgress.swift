@@ -2,7 +2,7 @@
 /// the new data key in bounded batches, each its own commit, so until the last batch the live
 /// trees hold pages sealed under both keys. The previous data key itself is stored beside this
 /// record in the meta's sealed part (``FileFormat/metaRekeyPreviousKey``), not in this value.
-struct RekeyProgress: Equatable, Sendable {
+struct RekeyProgress: Hashable, Sendable {
     /// The epoch of the data key being replaced.
     var previousEpoch: UInt32
     /// The newest commit written before the rekey began: a page whose link carries this txnid or an
