@@ -23,6 +23,10 @@ public struct CrashHarness {
     /// Most crash states share most of their sealed pages: decrypt each distinct page once (see
     /// ``AuthenticationCache`` for why the outcome is the same).
     let authenticationCache = AuthenticationCache()
+    /// The full checks' own cache: it never goes by the states' names, only by whole sealed bytes,
+    /// so a full check's open and contents digest decrypt only pages no full check opened before
+    /// (and its `check` decrypts every page regardless).
+    let fullCheckCache = AuthenticationCache(capacity: 2_048, remembersNames: false)
 
     func options() -> Options {
         var o = Options(durability: configuration.durability, cacheSize: 1 << 20, ioEngine: .posix)
@@ -101,6 +105,7 @@ public struct CrashHarness {
         var epoch = 0
         /// The signatures of this epoch's states checked so far.
         var seen = Set<Int>()
+        var signatureScratch = SignatureScratch()
         /// Passing states kept to reopen, commit to and crash again.
         var passing: [(id: String, overlay: OverlayStorage)] = []
         var random: SeededGenerator
@@ -153,7 +158,7 @@ public struct CrashHarness {
                 let cls = path == "-" ? state.cls : "compound"
                 x.report.generated[cls, default: 0] += 1
                 let pages = pageCount(state, pending: x.pending, events: events, basePages: x.durable.pageCount)
-                guard x.seen.insert(signature(state, pending: x.pending, events: events, pages: pages)).inserted else { continue }
+                guard x.seen.insert(signature(state, pending: x.pending, events: events, pages: pages, scratch: &x.signatureScratch)).inserted else { continue }
                 let overlay = apply(state, pending: x.pending, events: events, images: images, base: x.durable, trace: recorder.storage.trace)
                 x.report.unique[cls, default: 0] += 1
                 budget.used += 1

@@ -56,10 +56,11 @@ extension CrashHarness {
         }
         if fullCheck {
             do {
-                // The real open, check and digest, decrypting every page afresh; only the unwrapped data
-                // key is remembered, as for every state.
+                // The real open, check and digest. None goes by the states' names: `check` decrypts
+                // every page afresh; the open and the digest use the full checks' own cache, which
+                // stands in for a decryption only after comparing all of a page's sealed bytes.
                 let db = try Database.open(storage: ScratchStorage(state), credential: openedWith!, options: fullCheckOptions(),
-                                           unlockCache: unlockCache)
+                                           unlockCache: unlockCache, authenticationCache: fullCheckCache)
                 defer { db.close() }
                 let report = try db.check()
                 if !report.isClean { return .violation(.checkFailed, "full check: \(report.problems.prefix(3))") }

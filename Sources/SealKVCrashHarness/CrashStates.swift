@@ -45,7 +45,7 @@ extension CrashHarness {
 
     /// The crash state's storage: the durable base plus the persisted events of the epoch.
     func apply(_ state: CrashState, pending: [Int], events: [TraceEvent], images: [[UInt8]], base: DurableImage, trace: UInt64) -> OverlayStorage {
-        let overlay = OverlayStorage(base: base, pages: base.pageCount)
+        let overlay = OverlayStorage(base: base, pages: base.pageCount, images: images)
         for (i, idx) in pending.enumerated() where state.persisted[i] {
             switch events[idx] {
             case .write(let page, let image):
@@ -53,7 +53,7 @@ extension CrashHarness {
                     overlay.write(page, tear(old: overlay.page(page), new: images[image], pattern: torn.sectors, seed: UInt64(idx)),
                                   identity: ContentIdentity.unnamed)
                 } else {
-                    overlay.write(page, images[image], identity: ContentIdentity.image(image, trace: trace))
+                    overlay.write(page, image: image, identity: ContentIdentity.image(image, trace: trace))
                 }
             case .resize(let pages):
                 overlay.resize(to: pages)
@@ -93,31 +93,44 @@ extension CrashHarness {
         return pages
     }
 
+    /// Scratch space for ``signature(_:pending:events:pages:scratch:)``: by page number, the
+    /// generation of the last signature that took a write to it.
+    struct SignatureScratch {
+        var stamps: [UInt32] = []
+        var generation: UInt32 = 0
+    }
+
     /// Identity of a state for skipping duplicates within its epoch: for each changed page, which
     /// event (or torn pattern) produced it, the file's size (`pages`) and the lowest size a resize
     /// cut it to (below which the base's pages read as zeros). Needs no overlay, so a duplicate is
     /// skipped before one is built.
-    func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], pages: UInt64) -> Int {
-        var h = Hasher()
-        h.combine(pages)
-        var sources: [(page: UInt64, order: Int, source: Int)] = []
-        // Walked backwards, so each write knows the lowest size a later resize cuts the file to:
-        // a write above it is gone, as ``apply(_:pending:events:images:base:trace:)`` drops it.
+    func signature(_ state: CrashState, pending: [Int], events: [TraceEvent], pages: UInt64, scratch: inout SignatureScratch) -> Int {
+        scratch.generation &+= 1
+        if scratch.generation == 0 {
+            scratch.stamps = Array(repeating: 0, count: scratch.stamps.count)
+            scratch.generation = 1
+        }
+        // Walked backwards, so each write knows the lowest size a later resize cuts the file to
+        // (a write above it is gone, as ``apply(_:pending:events:images:base:trace:)`` drops it),
+        // and the first write met to a page is the last made, the one that decides its bytes.
+        // The pages' (page, source) pairs are a set: summed, each through a 64-bit mix.
         var cut = UInt64.max
+        var pairs: UInt64 = 0
         for (i, idx) in pending.enumerated().reversed() where state.persisted[i] {
             switch events[idx] {
-            case .write(let page, _) where page < cut: sources.append((page, i, writeSource(state, write: i, event: idx)))
+            case .write(let page, _) where page < cut && page < pages:
+                if page >= scratch.stamps.count { scratch.stamps.append(contentsOf: repeatElement(0, count: Int(page) + 1 - scratch.stamps.count)) }
+                guard scratch.stamps[Int(page)] != scratch.generation else { continue }
+                scratch.stamps[Int(page)] = scratch.generation
+                pairs &+= mix64(mix64(page) ^ UInt64(bitPattern: Int64(writeSource(state, write: i, event: idx))))
             case .resize(let n): cut = min(cut, n)
             default: break
             }
         }
+        var h = Hasher()
+        h.combine(pages)
         h.combine(cut)
-        // The last write to a page decides its bytes.
-        sources.sort { ($0.page, $0.order) < ($1.page, $1.order) }
-        for n in sources.indices where sources[n].page < pages && (n + 1 == sources.count || sources[n + 1].page != sources[n].page) {
-            h.combine(sources[n].page)
-            h.combine(sources[n].source)
-        }
+        h.combine(pairs)
         return h.finalize()
     }
 
@@ -125,4 +138,13 @@ extension CrashHarness {
     private func writeSource(_ state: CrashState, write i: Int, event idx: Int) -> Int {
         state.torn?.write == i ? -(idx + 1) * 1_000_003 - state.torn!.sectors.reduce(0) { $0 * 4 + Int($1) } : idx
     }
+}
+
+/// A 64-bit mixing function (splitmix64's finalizer): distinct inputs give outputs that look
+/// independent, so sums of them stand for sets.
+func mix64(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

@@ -154,66 +154,106 @@ struct DurableImage {
 /// another state.
 final class OverlayStorage: PageStorage, @unchecked Sendable {
     let base: DurableImage
-    /// The file's size in pages in this state.
-    var pages: UInt64
-    /// By page number: where ``written`` holds the bytes the epoch's persisted writes left there,
-    /// or -1 where the base's show.
-    private var slots: [Int32] = []
-    /// The pages persisted writes left, their content identities and numbers, one slot each.
-    private var written: [[UInt8]] = []
-    private var writtenIdentities: [UInt64] = []
-    /// The page numbers that persisted writes changed, each once.
-    private(set) var changed: [UInt64] = []
-    /// Pages below this still hold the base's bytes: a shrink lowers it, and the pages a later
-    /// growth adds back read as zeros, as a file's would.
-    private(set) var baseLimit: UInt64
 
-    init(base: DurableImage, pages: UInt64) {
-        self.base = base
-        self.pages = pages
-        baseLimit = base.pageCount
+    /// The trace's page images, which most persisted writes leave whole.
+    private let images: [[UInt8]]
+
+    /// What the persisted writes changed. One value, so that building a state (hundreds of writes)
+    /// takes one access to the object per write rather than one per field.
+    private struct Layer {
+        /// The file's size in pages in this state.
+        var pages: UInt64
+        /// Pages below this still hold the base's bytes: a shrink lowers it, and the pages a later
+        /// growth adds back read as zeros, as a file's would.
+        var baseLimit: UInt64
+        /// By page number: the slot of the bytes the epoch's persisted writes left there, or -1
+        /// where the base's show.
+        var slots: [Int32] = []
+        /// Per slot: the bytes' source (an index into the images, or -1 - an index into ``own``),
+        /// their content identity and the page number.
+        var sources: [Int32] = []
+        var identities: [UInt64] = []
+        var changed: [UInt64] = []
+        /// Bytes that are no image of the trace (torn pages).
+        var own: [[UInt8]] = []
+
+        func slot(_ n: UInt64) -> Int? {
+            guard n < slots.count else { return nil }
+            let s = slots[Int(n)]
+            return s < 0 ? nil : Int(s)
+        }
+
+        mutating func write(_ n: UInt64, source: Int32, identity: UInt64, basePages: UInt64) {
+            if n >= slots.count { slots.append(contentsOf: repeatElement(-1, count: Int(max(n + 1, pages, basePages)) - slots.count)) }
+            if let s = slot(n) {
+                sources[s] = source
+                identities[s] = identity
+            } else {
+                slots[Int(n)] = Int32(sources.count)
+                sources.append(source)
+                identities.append(identity)
+                changed.append(n)
+            }
+            pages = max(pages, n + 1)
+        }
+
+        mutating func resize(to newPages: UInt64, basePages: UInt64) {
+            pages = newPages
+            baseLimit = min(baseLimit, newPages)
+            guard changed.contains(where: { $0 >= newPages }) else { return }
+            let kept = changed.filter { $0 < newPages }.map { ($0, sources[slot($0)!], identities[slot($0)!]) }
+            for n in changed { slots[Int(n)] = -1 }
+            sources = []
+            identities = []
+            changed = []
+            for (n, source, identity) in kept { write(n, source: source, identity: identity, basePages: basePages) }
+            pages = newPages
+        }
     }
 
-    var pageCount: UInt64 { pages }
+    private var layer: Layer
+
+    /// The durable `base`, `pages` long, before any write; `images` are the trace's page images
+    /// that ``write(_:image:identity:)`` refers to.
+    init(base: DurableImage, pages: UInt64, images: [[UInt8]] = []) {
+        self.base = base
+        self.images = images
+        layer = Layer(pages: pages, baseLimit: base.pageCount)
+    }
+
+    /// The file's size in pages in this state.
+    var pages: UInt64 { layer.pages }
+    /// Pages below this still hold the base's bytes (see ``resize(to:)``).
+    var baseLimit: UInt64 { layer.baseLimit }
+    /// The page numbers that persisted writes changed, each once.
+    var changed: [UInt64] { layer.changed }
+    var pageCount: UInt64 { layer.pages }
     var engineName: String { "crash-state" }
 
-    private func slot(_ n: UInt64) -> Int? {
-        guard n < slots.count else { return nil }
-        let s = slots[Int(n)]
-        return s < 0 ? nil : Int(s)
+    /// The bytes a persisted write left at page `n`, or nil where the base's show.
+    func overlaid(_ n: UInt64) -> [UInt8]? {
+        guard let s = layer.slot(n) else { return nil }
+        let source = Int(layer.sources[s])
+        return source >= 0 ? images[source] : layer.own[-1 - source]
     }
 
-    /// The bytes a persisted write left at page `n`, or nil where the base's show.
-    func overlaid(_ n: UInt64) -> [UInt8]? { slot(n).map { written[$0] } }
+    /// Page `n` as a persisted write left it whole: trace image `image`, named by `identity`.
+    /// Grows the file to hold it.
+    func write(_ n: UInt64, image: Int, identity: UInt64) {
+        precondition(image < images.count)
+        layer.write(n, source: Int32(image), identity: identity, basePages: base.pageCount)
+    }
 
-    /// Page `n` as a persisted write left it, named by `identity` (``ContentIdentity/unnamed`` for
-    /// a torn page). Grows the file to hold it.
+    /// Page `n` as `bytes`, named by `identity` (``ContentIdentity/unnamed`` for a torn page).
+    /// Grows the file to hold it.
     func write(_ n: UInt64, _ bytes: [UInt8], identity: UInt64) {
-        if n >= slots.count { slots.append(contentsOf: repeatElement(-1, count: Int(max(n + 1, pages, base.pageCount)) - slots.count)) }
-        if let s = slot(n) {
-            written[s] = bytes
-            writtenIdentities[s] = identity
-        } else {
-            slots[Int(n)] = Int32(written.count)
-            written.append(bytes)
-            writtenIdentities.append(identity)
-            changed.append(n)
-        }
-        pages = max(pages, n + 1)
+        layer.own.append(bytes)
+        layer.write(n, source: Int32(-layer.own.count), identity: identity, basePages: base.pageCount)
     }
 
     /// The file cut or grown to `pages` pages; persisted writes past the end are gone.
     func resize(to pages: UInt64) {
-        self.pages = pages
-        baseLimit = min(baseLimit, pages)
-        guard changed.contains(where: { $0 >= pages }) else { return }
-        let kept = changed.filter { $0 < pages }.map { ($0, written[slot($0)!], writtenIdentities[slot($0)!]) }
-        for n in changed { slots[Int(n)] = -1 }
-        written = []
-        writtenIdentities = []
-        changed = []
-        for (n, bytes, identity) in kept { write(n, bytes, identity: identity) }
-        self.pages = pages
+        layer.resize(to: pages, basePages: base.pageCount)
     }
 
     /// The bytes of page `n` in this state.
@@ -237,12 +277,13 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
 
     /// Names exactly the bytes ``readPage(_:into:)`` gives for `number`.
     func contentIdentity(ofPage number: UInt64) -> UInt64? {
-        guard number < pages else { return nil }
-        if let s = slot(number) {
-            let known = writtenIdentities[s]
+        let l = layer
+        guard number < l.pages else { return nil }
+        if let s = l.slot(number) {
+            let known = l.identities[s]
             return known == ContentIdentity.unnamed ? nil : known
         }
-        return number < baseLimit ? base.identities[Int(number)] : ContentIdentity.zeros
+        return number < l.baseLimit ? base.identities[Int(number)] : ContentIdentity.zeros
     }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {

@@ -94,4 +94,42 @@ struct AuthenticationCacheTests {
         #expect(again.0 && again.1 == expected)
         #expect(cache.counts.hits == 1 && cache.counts.misses == 4)
     }
+    /// A handle opened with a cache that goes by sealed bytes only (the crash harness's full
+    /// checks): its recovery and reads open remembered pages from the cache, its `check` decrypts
+    /// every page regardless, and it never remembers pages by their storage's names.
+    @Test func aHandlesReadsUseTheCacheAndItsCheckDecryptsAfresh() throws {
+        let (db, storage) = try TestSupport.memoryStore()
+        try db.write { tx in for i in 0..<2_000 { try tx.put("key-\(i)", "value-\(i)") } }
+        // A second commit, so that recovery walks only its few pages: the rest are opened by reads.
+        try db.write { tx in try tx.put("key-0", "changed") }
+        db.close()
+        let image = storage.snapshot()
+        // One credential and unlock cache: the same keys object for each handle, as in the harness.
+        let cache = AuthenticationCache(remembersNames: false), keys = UnlockCache(), credential = Credential.password(TestSupport.password)
+        // Small page caches, so each read goes to storage.
+        var options = TestSupport.options(durability: .oneSync, cacheSize: 16 * FileFormat.pageSize)
+        options.mode = .readOnly
+        func reopen() throws -> Database {
+            try Database.open(storage: NamedPagesStorage(bytes: image), credential: credential, options: options,
+                              unlockCache: keys, authenticationCache: cache)
+        }
+        func readAll(_ db: Database) throws -> Int { try db.read { tx in try tx.all().reduce(0) { n, _ in n + 1 } } }
+        let first = try reopen()
+        #expect(try readAll(first) == 2_000)
+        first.close()
+        let afterFirst = cache.counts
+        #expect(afterFirst.misses > 10)
+        let second = try reopen()
+        defer { second.close() }
+        let opened = cache.counts
+        #expect(opened.misses == afterFirst.misses, "a second handle's open decrypted again: \(opened)")
+        #expect(try readAll(second) == 2_000)
+        #expect(cache.counts.misses == afterFirst.misses, "a second handle's reads decrypted again: \(cache.counts)")
+        #expect(cache.counts.hits > opened.hits + 10, "the reads did not use the cache: \(opened) then \(cache.counts)")
+        let beforeCheck = cache.counts
+        let report = try second.check()
+        #expect(report.isClean && report.pagesRead > 10)
+        #expect(cache.counts == beforeCheck, "check consulted the cache: \(beforeCheck) then \(cache.counts)")
+        #expect(cache.walkCounts == (0, 0, 0) && cache.verifiedCounts == (0, 0) && cache.walks.isEmpty)
+    }
 }

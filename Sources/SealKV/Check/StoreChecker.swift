@@ -208,7 +208,8 @@ struct StoreChecker {
         var ok = read
         for (i, link) in links.enumerated() where read[i] {
             do throws(SealKVError) {
-                try transaction.pager.authenticate(link, buffer: buffers[i], epochs: transaction.pages.epochs)
+                // The checker trusts no remembered open: it decrypts every page it checks.
+                try transaction.pager.authenticate(link, buffer: buffers[i], epochs: transaction.pages.epochs, afresh: true)
             } catch {
                 report.problem(link.page, "(\(label)) \(error.message)")
                 ok[i] = false

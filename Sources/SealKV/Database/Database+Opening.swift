@@ -119,9 +119,11 @@ extension Database {
 
     /// Opens a store on any storage backend (memory, recording, fault-injecting). With `create`, an
     /// empty backend is initialised first. With `unlockCache`, keys unwrapped before from the same
-    /// meta-slot cleartext with the same credential are not derived again.
+    /// meta-slot cleartext with the same credential are not derived again; with
+    /// `authenticationCache`, sealed pages that opened before (in recovery and in every read of
+    /// the handle) are not decrypted again (``AuthenticationCache``).
     package static func open(storage: any PageStorage, credential: Credential, options: Options, create: Bool = false,
-                             unlockCache: UnlockCache? = nil) throws(SealKVError) -> Database {
+                             unlockCache: UnlockCache? = nil, authenticationCache: AuthenticationCache? = nil) throws(SealKVError) -> Database {
         try options.validate()
         if create && storage.pageCount == 0 {
             let (bytes, _) = try StoreCreation.newStore(credential: credential, strength: options.kdf)
@@ -131,11 +133,12 @@ extension Database {
             }
         }
         var opened = try Recovery.open(storage: storage, credential: credential,
-                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache)
+                                          verifyNewest: !options.deliberateBugs.has(.skipRecoveryCheck), unlockCache: unlockCache,
+                                          authenticationCache: authenticationCache)
         try checkFreshness(opened, options)
         if opened.recovery.fellBack { options.recoveryNotice?(opened.recovery) }
         if options.mode != .readOnly { opened = try Recovery.prepareForWriting(opened, storage: storage) }
-        return Database(path: nil, options: options, storage: storage, opened: opened)
+        return Database(path: nil, options: options, storage: storage, opened: opened, authenticationCache: authenticationCache)
     }
 
     private static func checkFreshness(_ opened: OpenedStore, _ options: Options) throws(SealKVError) {

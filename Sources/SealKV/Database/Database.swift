@@ -43,11 +43,13 @@ public final class Database: Sendable {
     /// Who observes the commits of this handle.
     let observers = ObserverRegistry()
 
-    init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore, lockFile: LockFile? = nil) {
+    init(path: String?, options: Options, storage: any PageStorage, opened: OpenedStore, lockFile: LockFile? = nil,
+         authenticationCache: AuthenticationCache? = nil) {
         self.path = path
         self.options = options
         recovery = opened.recovery
-        pager = Pager(storage: storage, sealer: opened.sealer, cacheSizing: CacheSizing(fixed: options.cacheSize))
+        pager = Pager(storage: storage, sealer: opened.sealer, cacheSizing: CacheSizing(fixed: options.cacheSize),
+                      authenticationCache: authenticationCache)
         if let previous = opened.previousSealer { pager.keys.add(previous) }
         shared = Locked(CommittedState(current: opened.state, header: opened.header, slot: opened.slot,
                                        lockFile: lockFile, isWriter: options.mode != .readOnly))

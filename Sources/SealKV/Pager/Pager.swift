@@ -7,14 +7,18 @@ final class Pager: Sendable {
     let buffers: PageBufferPool
     /// How large the cache is, and how it grows with the store.
     let cacheSizing: CacheSizing
+    /// Remembers sealed pages that opened across handles on images of one store (the crash
+    /// harness's full checks); nil for every handle a user opens.
+    let authenticationCache: AuthenticationCache?
 
     /// The sealer for new pages and metas.
     var sealer: PageSealer { keys.current }
 
-    init(storage: any PageStorage, sealer: PageSealer, cacheSizing: CacheSizing) {
+    init(storage: any PageStorage, sealer: PageSealer, cacheSizing: CacheSizing, authenticationCache: AuthenticationCache? = nil) {
         self.storage = storage
         keys = KeyRing(sealer)
         self.cacheSizing = cacheSizing
+        self.authenticationCache = authenticationCache
         cache = PageCache(byteCount: cacheSizing.target(storeBytes: storage.pageCount * UInt64(FileFormat.pageSize)),
                           maximumByteCount: cacheSizing.maximum)
         buffers = PageBufferPool()
@@ -114,7 +118,9 @@ final class Pager: Sendable {
 
     /// Checks a sealed page already in `buffer` against `link` and opens it in place, with the
     /// sealer of the page's key epoch if the snapshot's `epochs` allow it (see ``PageAuthentication``).
-    func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer, epochs: KeyEpochRule) throws(SealKVError) {
-        try PageAuthentication.open(link, buffer: buffer) { epochs.sealer($0, txnID: link.txnID, in: keys) }
+    /// `afresh` decrypts it even when the handle's ``authenticationCache`` remembers its bytes.
+    func authenticate(_ link: PageLink, buffer: UnsafeMutableRawPointer, epochs: KeyEpochRule, afresh: Bool = false) throws(SealKVError) {
+        try PageAuthentication.open(link, buffer: buffer, sealer: { epochs.sealer($0, txnID: link.txnID, in: keys) },
+                                    cache: afresh ? nil : authenticationCache)
     }
 }
