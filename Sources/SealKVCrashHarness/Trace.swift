@@ -169,10 +169,11 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
         /// By page number: the slot of the bytes the epoch's persisted writes left there, or -1
         /// where the base's show.
         var slots: [Int32] = []
-        /// Per slot: the bytes' source (an index into the images, or -1 - an index into ``own``),
-        /// their content identity and the page number.
+        /// Per slot: the bytes' source (an index into the images, or -1 - an index into ``own``)
+        /// and their content identity.
         var sources: [Int32] = []
         var identities: [UInt64] = []
+        /// The page numbers that persisted writes changed, each once.
         var changed: [UInt64] = []
         /// Bytes that are no image of the trace (torn pages).
         var own: [[UInt8]] = []
@@ -181,6 +182,18 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
             guard n < slots.count else { return nil }
             let s = slots[Int(n)]
             return s < 0 ? nil : Int(s)
+        }
+
+        /// The content identity of page `n` over a base whose pages are named `base`, or nil for
+        /// a torn page or one past the end. (A method, so that the hot lookup reads the layer in
+        /// place instead of copying it.)
+        func identity(ofPage n: UInt64, base: [UInt64]) -> UInt64? {
+            guard n < pages else { return nil }
+            if let s = slot(n) {
+                let known = identities[s]
+                return known == ContentIdentity.unnamed ? nil : known
+            }
+            return n < baseLimit ? base[Int(n)] : ContentIdentity.zeros
         }
 
         mutating func write(_ n: UInt64, source: Int32, identity: UInt64, basePages: UInt64) {
@@ -277,13 +290,7 @@ final class OverlayStorage: PageStorage, @unchecked Sendable {
 
     /// Names exactly the bytes ``readPage(_:into:)`` gives for `number`.
     func contentIdentity(ofPage number: UInt64) -> UInt64? {
-        let l = layer
-        guard number < l.pages else { return nil }
-        if let s = l.slot(number) {
-            let known = l.identities[s]
-            return known == ContentIdentity.unnamed ? nil : known
-        }
-        return number < l.baseLimit ? base.identities[Int(number)] : ContentIdentity.zeros
+        layer.identity(ofPage: number, base: base.identities)
     }
 
     func readPage(_ number: UInt64, into buffer: UnsafeMutableRawPointer) throws(SealKVError) {

@@ -132,4 +132,16 @@ struct AuthenticationCacheTests {
         #expect(cache.counts == beforeCheck, "check consulted the cache: \(beforeCheck) then \(cache.counts)")
         #expect(cache.walkCounts == (0, 0, 0) && cache.verifiedCounts == (0, 0) && cache.walks.isEmpty)
     }
+    /// The verified pages and walks are kept in bounded memos: once full, the key inserted longest
+    /// ago makes room, and a key given a new value keeps its place.
+    @Test func aBoundedMemoForgetsTheOldestKey() {
+        var memo = BoundedMemo<Int, String>(capacity: 3)
+        for k in 0..<3 { memo.insert("v\(k)", for: k) }
+        memo.insert("again", for: 0)
+        #expect(memo[0] == "again" && memo.values.count == 3)
+        memo.insert("v3", for: 3)
+        #expect(memo[0] == nil && memo[1] == "v1" && memo[3] == "v3")
+        memo.insert("v4", for: 4)
+        #expect(memo[1] == nil && memo[2] == "v2" && memo[4] == "v4" && memo.values.count == 3)
+    }
 }

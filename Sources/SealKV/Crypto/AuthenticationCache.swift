@@ -76,23 +76,17 @@ package final class AuthenticationCache: Sendable {
 
     private struct State {
         var entries: [Key: Entry] = [:]
-        var verified: [VerifiedKey: VerifiedPage] = [:]
-        /// The verified pages in insertion order: a ring for eviction.
-        var verifiedOrder: [VerifiedKey] = []
-        var nextVerified = 0
         /// The key whose plaintext each arena slot holds, in insertion order: a ring for eviction.
         var slots: [Key] = []
         var next = 0
         var hits = 0, misses = 0
+        var verified: BoundedMemo<VerifiedKey, VerifiedPage>
         var verifiedHits = 0, verifiedMisses = 0
-        var walks: [VerifiedWalk.Inputs: VerifiedWalk] = [:]
-        /// The remembered walks in insertion order: a ring for eviction.
-        var walkOrder: [VerifiedWalk.Inputs] = []
-        var nextWalk = 0
+        var walks: BoundedMemo<VerifiedWalk.Inputs, VerifiedWalk>
         var walkHits = 0, walkResumes = 0, walkMisses = 0
     }
 
-    private let state = Locked(State())
+    private let state: Locked<State>
     /// One page per slot: the plaintext of the entry in that slot.
     private let plaintexts: SecureArena
     /// How many pages the cache holds at most (each costs two pages of memory).
@@ -114,6 +108,7 @@ package final class AuthenticationCache: Sendable {
         self.capacity = capacity
         self.verifiedCapacity = verifiedCapacity
         self.walkCapacity = walkCapacity
+        state = Locked(State(verified: BoundedMemo(capacity: verifiedCapacity), walks: BoundedMemo(capacity: walkCapacity)))
         plaintexts = SecureArena(byteCount: capacity * FileFormat.pageSize, lockingAll: false)
     }
 
@@ -151,16 +146,7 @@ package final class AuthenticationCache: Sendable {
     /// Remembers a walk that passed, every page of it named by its storage.
     func remember(_ walk: VerifiedWalk) {
         guard remembersNames else { return }
-        state.withLock { s in
-            guard s.walks.updateValue(walk, forKey: walk.inputs) == nil else { return }
-            if s.walkOrder.count < walkCapacity {
-                s.walkOrder.append(walk.inputs)
-            } else {
-                s.walks[s.walkOrder[s.nextWalk]] = nil
-                s.walkOrder[s.nextWalk] = walk.inputs
-                s.nextWalk = (s.nextWalk + 1) % walkCapacity
-            }
-        }
+        state.withLock { $0.walks.insert(walk, for: walk.inputs) }
     }
 
     /// For each (page number, content identity), what opening that page established when its
@@ -180,17 +166,7 @@ package final class AuthenticationCache: Sendable {
     /// Remembers what opening page `number`, whose storage names its bytes `identity`, established.
     func remember(_ page: VerifiedPage, number: UInt64, identity: UInt64) {
         guard remembersNames else { return }
-        let key = VerifiedKey(number: number, identity: identity)
-        state.withLock { s in
-            guard s.verified.updateValue(page, forKey: key) == nil else { return }
-            if s.verifiedOrder.count < verifiedCapacity {
-                s.verifiedOrder.append(key)
-            } else {
-                s.verified[s.verifiedOrder[s.nextVerified]] = nil
-                s.verifiedOrder[s.nextVerified] = key
-                s.nextVerified = (s.nextVerified + 1) % verifiedCapacity
-            }
-        }
+        state.withLock { $0.verified.insert(page, for: VerifiedKey(number: number, identity: identity)) }
     }
 
     /// Opens `page` in place as page `number`, exactly as `sealer.open(page:number:)` does, from the
